@@ -1,0 +1,69 @@
+//! `demo`: a bundled incident walked through Steps 1–4 with the real analyses, for someone
+//! with no service at hand. Each step feeds the next exactly as an agent would: the
+//! observations of Step 1 go to the matcher unchanged, plus what a person saw on dashboards.
+
+use anyhow::{Context, Result};
+use serde_json::{Map, Value};
+
+use crate::diagnosis::{capacity, latency, symptoms};
+use crate::input;
+use crate::render::Summary;
+
+const INCIDENT: &str = include_str!("../../examples/incident.json");
+
+pub fn run(as_json: bool) -> Result<()> {
+    let incident: Value = serde_json::from_str(INCIDENT).context("bundled incident")?;
+    let section = |name: &str| {
+        incident
+            .get(name)
+            .cloned()
+            .with_context(|| format!("bundled incident has no `{name}`"))
+    };
+
+    let step1: latency::LatencyInput = input::parse_value(section("step1_break_down_latency")?)?;
+    let latency = latency::analyze(&step1)?;
+
+    let mut observations = match serde_json::to_value(&latency.observations)? {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    };
+    if let Value::Object(extra) = section("step2_also_observed")? {
+        observations.extend(extra);
+    }
+    let mut match_args = Map::new();
+    match_args.insert("observations".into(), Value::Object(observations));
+    let step2: symptoms::MatchInput = input::parse(match_args)?;
+    let matched = symptoms::analyze(&step2)?;
+
+    let step3: capacity::CapacityInput = input::parse_value(section("step3_capacity_math")?)?;
+    let capacity = capacity::analyze(&step3)?;
+
+    if as_json {
+        let all = serde_json::json!([
+            {"step": "break_down_latency", "report": latency},
+            {"step": "match_symptom", "report": matched},
+            {"step": "capacity_math", "report": capacity},
+        ]);
+        println!("{}", serde_json::to_string_pretty(&all)?);
+        return Ok(());
+    }
+    let title = incident["title"].as_str().unwrap_or_default();
+    let stack = incident["stack"].as_str().unwrap_or_default();
+    println!("Example incident: {title}\nStack: {stack}\n");
+    println!(
+        "== Step 1 — break_down_latency: where does the time go? ==\n{}",
+        latency.summary()
+    );
+    println!(
+        "== Step 2 — match_symptom: which symptom is this? ==\n{}",
+        matched.summary()
+    );
+    println!(
+        "== Steps 3–4 — capacity_math: ceiling, queue and what-if ==\n{}",
+        capacity.summary()
+    );
+    println!(
+        "Run `python-web-troubleshooter --help` for the same analyses on your own figures, or `serve` for the MCP server."
+    );
+    Ok(())
+}

@@ -1,0 +1,15 @@
+//! python-web-troubleshooter: find out why a Python web service is slow or out of capacity.
+//!
+//! Workers are buffers, replicas are scale-out, and latency is what actually determines
+//! capacity. The crate is laid out so that this rule lives in one place:
+//! - [`diagnosis`]: the pure core — numbers in, findings out;
+//! - [`input`]: turns JSON arguments (from MCP or a file) into the core's typed inputs;
+//! - [`render`]: the human-readable summary of each report;
+//! - [`server`]: the MCP server (tools, prompts, instructions);
+//! - [`cli`]: the same analyses for a person at a terminal.
+
+pub mod cli;
+pub mod diagnosis;
+pub mod input;
+pub mod render;
+pub mod server;

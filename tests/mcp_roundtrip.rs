@@ -1,0 +1,310 @@
+//! In-process MCP round trip: a real rmcp client talks to the server over an in-memory
+//! duplex pipe, and the tool and prompt schemas are compared with the snapshots in
+//! `tests/snapshots/` so that a dependency upgrade that changes them shows up in review.
+//!
+//! To accept an intended schema change: `UPDATE_SNAPSHOTS=1 cargo test --test mcp_roundtrip`.
+
+use std::path::PathBuf;
+
+use python_web_troubleshooter::server::Troubleshooter;
+use rmcp::{
+    ClientHandler, RoleClient, ServiceExt,
+    model::{
+        CallToolRequestParams, CallToolResult, ClientConfig, GetPromptRequestParams, JsonObject,
+    },
+    service::RunningService,
+};
+use serde_json::{Value, json};
+
+#[derive(Debug, Clone, Default)]
+struct Client;
+
+impl ClientHandler for Client {
+    fn get_info(&self) -> ClientConfig {
+        ClientConfig::default()
+    }
+}
+
+async fn connect() -> RunningService<RoleClient, Client> {
+    let (server_io, client_io) = tokio::io::duplex(1 << 16);
+    tokio::spawn(async move {
+        let running = Troubleshooter::new()
+            .serve(server_io)
+            .await
+            .expect("server starts");
+        let _ = running.waiting().await;
+    });
+    Client.serve(client_io).await.expect("client connects")
+}
+
+fn args(v: Value) -> JsonObject {
+    v.as_object().expect("object").clone()
+}
+
+async fn call(
+    client: &RunningService<RoleClient, Client>,
+    tool: &'static str,
+    arguments: Value,
+) -> CallToolResult {
+    client
+        .call_tool(CallToolRequestParams::new(tool).with_arguments(args(arguments)))
+        .await
+        .unwrap_or_else(|e| panic!("{tool}: protocol error where a tool result was expected: {e}"))
+}
+
+fn text(result: &CallToolResult) -> String {
+    result
+        .content
+        .iter()
+        .filter_map(|c| c.as_text())
+        .map(|t| t.text.clone())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[tokio::test]
+async fn initialize_announces_our_name_and_the_order() {
+    let client = connect().await;
+    let info = client.peer_info().expect("server info");
+    let implementation = info.server_info.as_ref().expect("serverInfo");
+    assert_eq!(implementation.name, "python-web-troubleshooter");
+    assert_eq!(implementation.version, env!("CARGO_PKG_VERSION"));
+    let instructions = info.instructions.as_deref().unwrap_or_default();
+    assert!(instructions.contains("latency is what actually determines capacity"));
+    assert!(instructions.contains("break_down_latency"));
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn every_tool_is_read_only_with_both_schemas() {
+    let client = connect().await;
+    let tools = client.list_all_tools().await.unwrap();
+    let mut names: Vec<_> = tools.iter().map(|t| t.name.to_string()).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["break_down_latency", "capacity_math", "match_symptom"]
+    );
+    for tool in &tools {
+        let annotations = tool.annotations.as_ref().expect("annotations");
+        assert_eq!(annotations.read_only_hint, Some(true), "{}", tool.name);
+        assert_eq!(annotations.destructive_hint, Some(false), "{}", tool.name);
+        assert!(
+            tool.output_schema.is_some(),
+            "{} has no outputSchema",
+            tool.name
+        );
+        assert!(
+            tool.description.as_deref().unwrap_or_default().len() > 200,
+            "{} description too thin",
+            tool.name
+        );
+    }
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn capacity_math_seed_numbers_over_mcp() {
+    let client = connect().await;
+    let r = call(&client, "capacity_math", json!({"replicas": 32, "workers_per_replica": 4, "avg_latency_ms": 4000, "target_latency_ms": 1000, "cpu_cores": 4})).await;
+    assert_ne!(r.is_error, Some(true), "{}", text(&r));
+    let s = r.structured_content.as_ref().expect("structured content");
+    assert_eq!(s["total_workers"], 128);
+    assert_eq!(s["throughput_ceiling_rps"], 32.0);
+    assert_eq!(s["what_if"][0]["gain"], 4.0);
+    assert_eq!(s["what_if"][1]["gain"], 2.0);
+    assert_eq!(s["recommended_workers_per_replica"]["workers"], 9);
+    assert!(s["verdict"].as_str().unwrap().contains("32 rps"));
+    assert!(
+        text(&r).contains("Little's law"),
+        "text summary missing: {}",
+        text(&r)
+    );
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn latency_observations_round_trip_into_match_symptom() {
+    let client = connect().await;
+    let r = call(
+        &client,
+        "break_down_latency",
+        json!({
+            "figures": {"nginx": {"request_time_ms": 2000, "upstream_response_time_ms": 1950},
+                        "app": {"request_duration_ms": 1900}, "db": {"query_latency_ms": 1500, "cpu_percent": 30},
+                        "gunicorn": {"busy_workers": 8, "idle_workers": 0}},
+            "endpoints": [{"endpoint": "GET /a", "requests": 100, "p50_ms": 1500, "p99_ms": 4000}]
+        }),
+    )
+    .await;
+    assert_ne!(r.is_error, Some(true), "{}", text(&r));
+    let s = r.structured_content.unwrap();
+    assert_eq!(s["dominant_layer"], "db");
+    let observations = s["observations"].clone();
+    assert_eq!(observations["workers_busy_percent"], 100.0);
+    let m = call(
+        &client,
+        "match_symptom",
+        json!({"observations": observations}),
+    )
+    .await;
+    assert_ne!(m.is_error, Some(true), "{}", text(&m));
+    let ms = m.structured_content.unwrap();
+    assert_eq!(ms["matches"][0]["symptom"], "F");
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn bad_arguments_are_tool_errors_and_the_session_survives() {
+    let client = connect().await;
+    let cases = [
+        (
+            "capacity_math",
+            json!({"replicas": -1, "workers_per_replica": 4, "avg_latency_ms": 4000}),
+            "replicas",
+        ),
+        (
+            "capacity_math",
+            json!({"replicas": 32, "workers_per_replica": 4, "avg_latency_ms": 0}),
+            "avg_latency_ms",
+        ),
+        (
+            "capacity_math",
+            json!({"replicas": 32, "workers_per_replica": 4, "avg_latency_ms": "NaN"}),
+            "avg_latency_ms",
+        ),
+        (
+            "capacity_math",
+            json!({"replicas": "four", "workers_per_replica": 4, "avg_latency_ms": 1}),
+            "replicas",
+        ),
+        (
+            "capacity_math",
+            json!({"replicas": 1e300, "workers_per_replica": 4, "avg_latency_ms": 1}),
+            "replicas",
+        ),
+        (
+            "capacity_math",
+            json!({"replicas": 1, "workers_per_replica": 4, "avg_latency_ms": 1, "workload": "quantum"}),
+            "workload",
+        ),
+        (
+            "capacity_math",
+            json!({"workers_per_replica": 4, "avg_latency_ms": 1}),
+            "replicas",
+        ),
+        (
+            "match_symptom",
+            json!({"observations": {"latency_pattern": "sideways"}}),
+            "latency_pattern",
+        ),
+        (
+            "match_symptom",
+            json!({"observations": {"workers_busy_percent": 250}}),
+            "workers_busy_percent",
+        ),
+        (
+            "match_symptom",
+            json!({"observations": "busy"}),
+            "observations",
+        ),
+        (
+            "break_down_latency",
+            json!({"figures": {"nginx": {"request_time_ms": -1}}}),
+            "request_time_ms",
+        ),
+        (
+            "break_down_latency",
+            json!({"figures": {"nginx": {"request_time": 5}}}),
+            "request_time",
+        ),
+    ];
+    for (tool, arguments, field) in cases {
+        let r = call(&client, tool, arguments.clone()).await;
+        assert_eq!(
+            r.is_error,
+            Some(true),
+            "{tool} {arguments}: expected a tool error, got {}",
+            text(&r)
+        );
+        assert!(
+            text(&r).contains(field),
+            "{tool} {arguments}: message does not name `{field}`: {}",
+            text(&r)
+        );
+        assert!(r.structured_content.is_none());
+    }
+    let ok = call(
+        &client,
+        "capacity_math",
+        json!({"replicas": 1, "workers_per_replica": 1, "avg_latency_ms": 100}),
+    )
+    .await;
+    assert_ne!(ok.is_error, Some(true));
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn prompts_are_listed_and_rendered() {
+    let client = connect().await;
+    let prompts = client.list_all_prompts().await.unwrap();
+    let names: Vec<_> = prompts.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["troubleshoot", "incident_triage", "capacity_review"]
+    );
+    let r = client
+        .get_prompt(
+            GetPromptRequestParams::new("incident_triage").with_arguments(args(
+                json!({"endpoint": "GET /api/orders/{id}", "time_window": "09:00-09:40 UTC"}),
+            )),
+        )
+        .await
+        .unwrap();
+    let body = serde_json::to_string(&r.messages).unwrap();
+    assert!(
+        body.contains("GET /api/orders/{id}") && body.contains("09:00-09:40 UTC"),
+        "{body}"
+    );
+    assert!(!body.contains("{{"), "unreplaced placeholder: {body}");
+    let missing = client
+        .get_prompt(GetPromptRequestParams::new("capacity_review"))
+        .await;
+    assert!(
+        missing.is_err(),
+        "a prompt without its required arguments must be refused"
+    );
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn schemas_match_the_snapshots() {
+    let client = connect().await;
+    let mut tools = client.list_all_tools().await.unwrap();
+    tools.sort_by(|a, b| a.name.cmp(&b.name));
+    let prompts = client.list_all_prompts().await.unwrap();
+    let current =
+        serde_json::to_string_pretty(&json!({"tools": tools, "prompts": prompts})).unwrap() + "\n";
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots/tools_and_prompts.json");
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &current).unwrap();
+    }
+    let saved = std::fs::read_to_string(&path)
+        .unwrap_or_else(|_| panic!("{} is missing: run with UPDATE_SNAPSHOTS=1", path.display()));
+    if saved != current {
+        let first = saved
+            .lines()
+            .zip(current.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or(0);
+        panic!(
+            "tools/prompts schema changed (first difference at line {}):\n  saved:   {}\n  current: {}\nReview it, then run UPDATE_SNAPSHOTS=1 cargo test --test mcp_roundtrip",
+            first + 1,
+            saved.lines().nth(first).unwrap_or(""),
+            current.lines().nth(first).unwrap_or("")
+        );
+    }
+    client.cancel().await.unwrap();
+}
