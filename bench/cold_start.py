@@ -378,18 +378,31 @@ class McpSession:
                 return tools
 
     def close(self, grace: float = 5.0) -> dict:
-        """Close stdin (the MCP stdio shutdown), wait up to `grace`, then kill."""
-        info = {"clean_exit": False, "exit_code": None, "exit_s": None}
+        """Close stdin (the MCP stdio shutdown), wait up to `grace`, then kill.
+
+        Reaps the child with wait4() so we also get its CPU time (user+sys over its
+        whole life), which is far less sensitive to a busy machine than wall time."""
+        info = {"clean_exit": False, "exit_code": None, "exit_s": None, "cpu_ms": None}
         t0 = time.perf_counter()
         try:
             self.proc.stdin.close()
         except OSError:
             pass
-        try:
-            rc = self.proc.wait(timeout=grace)
-            info.update(clean_exit=True, exit_code=rc, exit_s=time.perf_counter() - t0)
-        except subprocess.TimeoutExpired:
-            pass
+        deadline = t0 + grace
+        while self.proc.returncode is None:
+            try:
+                pid, status, ru = os.wait4(self.proc.pid, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid:
+                self.proc.returncode = os.waitstatus_to_exitcode(status)
+                info.update(clean_exit=True, exit_code=self.proc.returncode,
+                            exit_s=time.perf_counter() - t0,
+                            cpu_ms=(ru.ru_utime + ru.ru_stime) * 1e3)
+                break
+            if time.perf_counter() >= deadline:
+                break
+            time.sleep(0.0005)
         kill_tree(self.proc, grace=1.0)
         try:
             self.proc.stdout.close()
@@ -475,6 +488,9 @@ def bench_cold_start(label, argv, env, runs, warmup, timeout, logdir: Path, stde
         "tool_names": last["tool_names"],
         "server_info": last["server_info"],
         "protocol_version": last["protocol_version"],
+        "cpu_ms": (summarize(cpu) if len(cpu := [r["exit"]["cpu_ms"] for r in results
+                                                  if r["exit"]["cpu_ms"] is not None]) == len(results)
+                   else None),
         "exit_on_stdin_close": {
             "clean": sum(1 for r in results if r["exit"]["clean_exit"]),
             "of": len(results),
@@ -870,6 +886,7 @@ def print_report(res: dict, out) -> None:
     for stat in ("median", "p90", "min"):
         row(f"cold start {stat} (ms)", [fmt(g(c, "cold_start_ms", stat)) for c in cols])
     row("  of which initialize median (ms)", [fmt(g(c, "initialize_ms", "median")) for c in cols])
+    row("CPU time per process life, median (ms)", [fmt(g(c, "cpu_ms", "median")) for c in cols])
     row("tools listed", [str(g(c, "tools") or "-") for c in cols])
     row("VmRSS after handshake (MiB)",
         [fmt(x / 1024 if (x := g(c, "memory_after_handshake", "vmrss_kib")) is not None else None) for c in cols])
@@ -889,6 +906,11 @@ def print_report(res: dict, out) -> None:
     out.write("\n")
     for goal in res.get("goals", []):
         out.write(f"[{goal['status']}] {goal['goal']}: {goal['detail']}\n")
+    h = res["host"]
+    busy = max(h["loadavg_at_start"][0], h.get("loadavg_at_end", [0])[0])
+    if h.get("cpus") and busy > 0.5 * h["cpus"]:
+        out.write(f"\nnote: the machine was busy (1-min load average up to {busy:.2f} on {h['cpus']} CPUs): "
+                  "wall times and tails are inflated; CPU time per process life is less affected.\n")
     out.flush()
 
 
@@ -903,6 +925,9 @@ def evaluate(res: dict, args) -> None:
     if "cold_start_ms" in ours and "cold_start_ms" in servers.get("cloudwatch-mcp", {}):
         ratios["cold start (cloudwatch-mcp median / ours median)"] = (
             servers["cloudwatch-mcp"]["cold_start_ms"]["median"] / ours["cold_start_ms"]["median"])
+    if ours.get("cpu_ms") and py.get("cpu_ms"):
+        ratios["CPU time per process life (postgres-mcp median / ours median)"] = (
+            py["cpu_ms"]["median"] / max(1e-3, ours["cpu_ms"]["median"]))
     if "memory_idle_after_calls" in ours and "memory_after_handshake" in py:
         ratios["RSS (postgres-mcp after handshake / ours idle after calls)"] = (
             py["memory_after_handshake"]["vmrss_kib"] / max(1, ours["memory_idle_after_calls"]["vmrss_kib"]))
@@ -995,8 +1020,13 @@ def main(argv=None) -> int:
     global VERBOSE
     args = parse_args(argv)
     VERBOSE = args.verbose
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, _on_signal)
+    # Ctrl-C -> KeyboardInterrupt even if we were started with SIGINT ignored
+    # (background jobs of non-interactive shells); SIGTERM/SIGHUP -> SystemExit.
+    # Either way the finally: below kills every child and stops a throwaway PostgreSQL.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _on_signal)
+    if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:  # respect nohup
+        signal.signal(signal.SIGHUP, _on_signal)
 
     logdir = Path(tempfile.mkdtemp(prefix="mcp-bench-logs-"))
     if not args.keep_logs:
@@ -1086,6 +1116,7 @@ def main(argv=None) -> int:
     finally:
         cleanup_all()
 
+    res["host"]["loadavg_at_end"] = os.getloadavg()
     evaluate(res, args)
     res["ok"] = rc == 0
     if rc == 0:

@@ -5,7 +5,7 @@ use anyhow::Result;
 use clap::Parser;
 use python_web_troubleshooter::cli::{self, Cli, Command};
 use python_web_troubleshooter::server::Troubleshooter;
-use rmcp::ServiceExt;
+use rmcp::{ServiceExt, service::ServerInitializeError};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> Result<()> {
@@ -31,9 +31,15 @@ fn serve_stdio() -> Result<()> {
         .build()?;
     runtime.block_on(async {
         tracing::info!(version = env!("CARGO_PKG_VERSION"), "serving MCP on stdio");
-        let service = Troubleshooter::new()
-            .serve(rmcp::transport::stdio())
-            .await?;
+        let service = match Troubleshooter::new().serve(rmcp::transport::stdio()).await {
+            Ok(service) => service,
+            // A client that probes and leaves (or a closed stdin) is not a failure.
+            Err(ServerInitializeError::ConnectionClosed(context)) => {
+                tracing::info!(%context, "client left before initializing");
+                return Ok(());
+            }
+            Err(err) => return Err(err.into()),
+        };
         service.waiting().await?;
         tracing::info!("client closed the session");
         Ok(())

@@ -584,7 +584,7 @@ pub fn analyze(input: &MatchInput) -> Result<MatchReport, InputError> {
         (false, Some(top)) if top.confidence >= 0.5 => format!(
             "Symptom {} ({}) with confidence {}: {} {}",
             top.symptom,
-            top.title.to_lowercase(),
+            top.title,
             fmt_num(top.confidence),
             top.root_cause,
             top.action
@@ -592,7 +592,7 @@ pub fn analyze(input: &MatchInput) -> Result<MatchReport, InputError> {
         (false, Some(top)) => format!(
             "Leaning to symptom {} ({}) at confidence {} only; collect {} to confirm before acting.",
             top.symptom,
-            top.title.to_lowercase(),
+            top.title,
             fmt_num(top.confidence),
             top.missing.iter().map(|m| m.observation.as_str()).collect::<Vec<_>>().join(", ")
         ),
@@ -956,8 +956,7 @@ fn next_steps(thin: bool, matches: &[SymptomMatch], anti: &[AntiPattern]) -> Vec
         steps.push(NextStep::new(
             format!(
                 "Also consider symptom {} ({}).",
-                second.symptom,
-                second.title.to_lowercase()
+                second.symptom, second.title
             ),
             format!("It fits with confidence {}.", fmt_num(second.confidence)),
         ));

@@ -186,7 +186,8 @@ async def connect(
     """Starts the server, connects the SDK client, and bounds the whole session in time.
 
     mode="legacy" is the initialize handshake (what every 2025-era client does);
-    mode="auto" is the SDK's default (a server/discover probe, then initialize).
+    mode="auto" is the SDK's default: a server/discover probe, adopting 2026-07-28 when the
+    server answers it (this server does), else falling back to initialize.
     """
     params = StdioServerParameters(command=str(pwt_bin), args=list(args), env=env)
     # The SDK hands transport faults (e.g. a stdout line that is not JSON-RPC) to the
