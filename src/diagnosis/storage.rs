@@ -2340,6 +2340,19 @@ fn recommend(c: &Ctx) -> Vec<Recommendation> {
         }
         _ => {}
     }
+    // A volume limit the instance cannot push is wasted: say so next to the figure.
+    if let (Some(cl), Some(name)) = (c.class, c.instance_class) {
+        for r in &mut out {
+            if let Some(i) = r.provisioned_iops.filter(|i| *i > cl.baseline_iops) {
+                r.action.push_str(&format!(
+                    " Note: {name} sustains {} IOPS ({} for up to 30 minutes a day), below {}: move to a larger class too if the load is sustained.",
+                    fmt_num(cl.baseline_iops),
+                    fmt_num(cl.max_iops),
+                    fmt_num(i)
+                ));
+            }
+        }
+    }
     out
 }
 

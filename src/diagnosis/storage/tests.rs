@@ -589,3 +589,19 @@ fn iso8601_dates() {
     assert_eq!(iso8601(1_700_000_000), "2023-11-14T22:13:20Z");
     assert_eq!(iso8601(951_782_400), "2000-02-29T00:00:00Z");
 }
+
+#[test]
+fn recommendation_warns_when_the_class_cannot_push_the_new_iops() {
+    let mut d = described("gp3", 200.0, Some(3_000.0), Some(125.0));
+    d.instance_class = Some("db.r5.large".to_owned());
+    let s = sample(Some(d), io(1_900.0, 1_050.0, 6.0));
+    let r = analyze(&input("orders-db"), &s).unwrap();
+    assert_eq!(r.storage.iops_limited_by.as_deref(), Some("volume"));
+    let rec = &r.recommendations[0];
+    assert_eq!(rec.provisioned_iops, Some(12_000.0));
+    assert!(
+        rec.action.contains("db.r5.large sustains 3600 IOPS"),
+        "{}",
+        rec.action
+    );
+}
