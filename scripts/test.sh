@@ -26,3 +26,6 @@ fi
 log "MCP interop over stdio (Python mcp SDK)"
 bash tests/interop/setup-venv.sh
 PWT_BIN="$PWD/target/debug/python-web-troubleshooter" target/pyenv/bin/python -m pytest -q tests/interop
+
+log "check_rds_iops against LocalStack (CloudWatch) and moto_server (RDS, STS)"
+bash scripts/test-aws.sh

@@ -6,6 +6,7 @@
 //! - [`input`]: turns JSON arguments (from MCP or a file) into the core's typed inputs;
 //! - [`render`]: the human-readable summary of each report;
 //! - [`server`]: the MCP server (tools, prompts, instructions);
+//! - [`sources`]: I/O adapters that turn outside systems (CloudWatch, RDS) into plain data;
 //! - [`cli`]: the same analyses for a person at a terminal.
 
 pub mod cli;
@@ -13,3 +14,4 @@ pub mod diagnosis;
 pub mod input;
 pub mod render;
 pub mod server;
+pub mod sources;

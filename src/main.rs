@@ -10,12 +10,31 @@ use tracing_subscriber::EnvFilter;
 
 fn main() -> Result<()> {
     let args = Cli::parse();
+    let mut filter = EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+    // The AWS SDK's debug and trace events carry the resolved identity (the access key id)
+    // and signing details: never log them, whatever RUST_LOG asks for.
+    for target in [
+        "aws_config",
+        "aws_credential_types",
+        "aws_runtime",
+        "aws_sigv4",
+        "aws_smithy_runtime",
+        "aws_smithy_runtime_api",
+        "aws_smithy_http_client",
+        "aws_sdk_cloudwatch",
+        "aws_sdk_rds",
+        "aws_sdk_sts",
+        "aws_sdk_sso",
+        "aws_sdk_ssooidc",
+    ] {
+        if let Ok(directive) = format!("{target}=info").parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(false)
-        .with_env_filter(
-            EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new("warn")),
-        )
+        .with_env_filter(filter)
         .init();
 
     match args.command {

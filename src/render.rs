@@ -5,6 +5,7 @@ use std::fmt::Write;
 
 use crate::diagnosis::capacity::CapacityReport;
 use crate::diagnosis::latency::LatencyReport;
+use crate::diagnosis::storage::StorageReport;
 use crate::diagnosis::symptoms::MatchReport;
 use crate::diagnosis::{Conclusion, EvidenceValue, fmt_num};
 
@@ -190,6 +191,140 @@ impl Summary for LatencyReport {
                     if e.slow { "  SLOW" } else { "" }
                 );
             }
+        }
+        conclusion_tail(&mut out, &self.conclusion);
+        out
+    }
+}
+
+impl Summary for StorageReport {
+    fn summary(&self) -> String {
+        let mut out = format!("{}\n\n", self.conclusion.verdict);
+        let _ = writeln!(
+            out,
+            "Instance {} in {} (account {}), {} → {}, period {} s: status {}",
+            self.db_instance_identifier,
+            self.region,
+            self.account,
+            self.window_start,
+            self.window_end,
+            self.period_seconds,
+            self.status.as_str()
+        );
+        let s = &self.storage;
+        let opt = |v: Option<f64>, unit: &str| {
+            v.map(|v| format!("{} {unit}", fmt_num(v)))
+                .unwrap_or_else(|| "unknown".to_owned())
+        };
+        let _ = writeln!(
+            out,
+            "Storage: {} {} GiB, class {}, engine {} [{}]",
+            s.storage_type.as_deref().unwrap_or("unknown type"),
+            s.allocated_storage_gib
+                .map(fmt_num)
+                .unwrap_or_else(|| "?".into()),
+            s.instance_class.as_deref().unwrap_or("?"),
+            s.engine.as_deref().unwrap_or("?"),
+            s.source
+        );
+        if let Some(rule) = &s.rule {
+            let _ = writeln!(out, "  rule: {rule}");
+        }
+        let _ = writeln!(
+            out,
+            "  effective limits: {} ({}), {} ({})",
+            opt(s.effective_iops_limit, "IOPS"),
+            s.iops_limited_by.as_deref().unwrap_or("-"),
+            opt(s.effective_throughput_limit_mibps, "MiB/s"),
+            s.throughput_limited_by.as_deref().unwrap_or("-")
+        );
+        if let (Some(avg), Some(peak)) = (self.total_iops_avg, self.total_iops_peak) {
+            let util = self
+                .iops_utilization_percent
+                .as_ref()
+                .map(|u| {
+                    format!(
+                        " = {}% avg, {}% peak of the limit",
+                        fmt_num(u.avg),
+                        fmt_num(u.peak)
+                    )
+                })
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "IOPS (read + write): avg {}, peak {}{util}",
+                fmt_num(avg),
+                fmt_num(peak)
+            );
+        }
+        if let Some(t) = &self.throughput {
+            let util = t
+                .utilization_percent
+                .as_ref()
+                .map(|u| {
+                    format!(
+                        " = {}% avg, {}% peak of the limit",
+                        fmt_num(u.avg),
+                        fmt_num(u.peak)
+                    )
+                })
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "Throughput: avg {} MiB/s, peak {} MiB/s{util}",
+                fmt_num(t.avg_mibps),
+                fmt_num(t.peak_mibps)
+            );
+        }
+        if let Some(q) = &self.disk_queue_depth {
+            let _ = writeln!(
+                out,
+                "DiskQueueDepth: median {}, max {}, above 1 in {}% of periods{}",
+                fmt_num(q.median),
+                fmt_num(q.max),
+                fmt_num(q.periods_above_1_percent),
+                if q.sustained_above_1 {
+                    " (sustained)"
+                } else {
+                    ""
+                }
+            );
+        }
+        if self.latency.read_avg_ms.is_some() || self.latency.write_avg_ms.is_some() {
+            let _ = writeln!(
+                out,
+                "Latency: read {}, write {}",
+                opt(self.latency.read_avg_ms, "ms"),
+                opt(self.latency.write_avg_ms, "ms")
+            );
+        }
+        if let Some(b) = self.burst.burst_balance_min_percent {
+            let _ = writeln!(
+                out,
+                "gp2 BurstBalance: min {}%{}",
+                fmt_num(b),
+                if self.burst.burst_exhausted {
+                    " (exhausted)"
+                } else {
+                    ""
+                }
+            );
+        }
+        if let Some(b) = &self.binding_limit {
+            let _ = writeln!(out, "Binding limit: {b}");
+        }
+        if !self.recommendations.is_empty() {
+            out.push_str("\nRecommendations:\n");
+            for (i, r) in self.recommendations.iter().enumerate() {
+                let _ = writeln!(out, "  {}. {}\n     why: {}", i + 1, r.action, r.why);
+                if let Some(c) = &r.command {
+                    let _ = writeln!(out, "     command: {c}");
+                }
+            }
+        }
+        out.push_str("\nRerun the reads:\n");
+        for c in &self.cli_commands {
+            let _ = writeln!(out, "  {c}");
         }
         conclusion_tail(&mut out, &self.conclusion);
         out

@@ -83,12 +83,25 @@ async fn every_tool_is_read_only_with_both_schemas() {
     names.sort();
     assert_eq!(
         names,
-        ["break_down_latency", "capacity_math", "match_symptom"]
+        [
+            "break_down_latency",
+            "capacity_math",
+            "check_rds_iops",
+            "match_symptom"
+        ]
     );
     for tool in &tools {
         let annotations = tool.annotations.as_ref().expect("annotations");
         assert_eq!(annotations.read_only_hint, Some(true), "{}", tool.name);
         assert_eq!(annotations.destructive_hint, Some(false), "{}", tool.name);
+        // Tools that reach AWS say so; the pure ones do not.
+        let reaches_out = matches!(tool.name.as_ref(), "check_rds_iops" | "break_down_latency");
+        assert_eq!(
+            annotations.open_world_hint,
+            Some(reaches_out),
+            "{} openWorldHint",
+            tool.name
+        );
         assert!(
             tool.output_schema.is_some(),
             "{} has no outputSchema",
@@ -217,6 +230,32 @@ async fn bad_arguments_are_tool_errors_and_the_session_survives() {
             "break_down_latency",
             json!({"figures": {"nginx": {"request_time": 5}}}),
             "request_time",
+        ),
+        (
+            "break_down_latency",
+            json!({"rds_instance": {"db_instance_identifier": "db.with.dots"}}),
+            "rds_instance.db_instance_identifier",
+        ),
+        ("check_rds_iops", json!({}), "db_instance_identifier"),
+        (
+            "check_rds_iops",
+            json!({"db_instance_identifier": "arn:aws:rds:us-east-1:1:db:x"}),
+            "db_instance_identifier",
+        ),
+        (
+            "check_rds_iops",
+            json!({"db_instance_identifier": "orders-db", "period_seconds": 90}),
+            "period_seconds",
+        ),
+        (
+            "check_rds_iops",
+            json!({"db_instance_identifier": "orders-db", "window_minutes": -5}),
+            "window_minutes",
+        ),
+        (
+            "check_rds_iops",
+            json!({"db_instance_identifier": "orders-db", "provisioned_iops": "NaN"}),
+            "provisioned_iops",
         ),
     ];
     for (tool, arguments, field) in cases {

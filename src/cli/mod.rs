@@ -43,6 +43,42 @@ pub enum Command {
     Symptoms(SymptomArgs),
     /// Break request latency down by layer (break_down_latency).
     Latency(LatencyArgs),
+    /// Is the RDS instance's storage the bottleneck? IOPS, throughput, DiskQueueDepth against
+    /// its limits, from CloudWatch and DescribeDBInstances (check_rds_iops).
+    RdsIops(RdsIopsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RdsIopsArgs {
+    #[command(flatten)]
+    common: Common,
+    /// The RDS DB instance identifier, e.g. orders-db.
+    #[arg(long)]
+    db_instance_identifier: Option<String>,
+    /// AWS region (default: the AWS default chain).
+    #[arg(long)]
+    region: Option<String>,
+    /// AWS profile (default: AWS_PROFILE, then `default`).
+    #[arg(long)]
+    profile: Option<String>,
+    /// How far back to look, minutes (default 60).
+    #[arg(long)]
+    window_minutes: Option<i64>,
+    /// CloudWatch period, seconds, a multiple of 60 (default 300).
+    #[arg(long)]
+    period_seconds: Option<i64>,
+    /// The volume's IOPS limit when DescribeDBInstances is not allowed.
+    #[arg(long)]
+    provisioned_iops: Option<f64>,
+    /// The volume's throughput limit, MiB/s, when DescribeDBInstances is not allowed.
+    #[arg(long)]
+    provisioned_throughput_mibps: Option<f64>,
+    /// gp2, gp3, io1, io2 or standard, when DescribeDBInstances is not allowed.
+    #[arg(long)]
+    storage_type: Option<String>,
+    /// Allocated storage, GiB, when DescribeDBInstances is not allowed.
+    #[arg(long)]
+    allocated_storage_gib: Option<f64>,
 }
 
 #[derive(Debug, Args)]
@@ -165,6 +201,9 @@ pub struct LatencyArgs {
     /// DB time per request, ms.
     #[arg(long)]
     db_time_ms: Option<f64>,
+    /// RDS instance whose storage verdict fills the DB observations (check_rds_iops).
+    #[arg(long)]
+    rds_instance: Option<String>,
 }
 
 /// Runs a CLI command other than `serve`.
@@ -331,9 +370,62 @@ pub fn run(command: Command) -> Result<()> {
                 ],
             );
             args.insert("figures".into(), Value::Object(figures));
-            analyze(args, a.common.json, latency::analyze)
+            if let Some(id) = a.rds_instance {
+                args.insert("rds_instance".into(), json!({"db_instance_identifier": id}));
+            }
+            let input = input::parse::<latency::LatencyInput>(args)?;
+            let report = block_on(crate::sources::break_down_latency(&input))??;
+            print(&report, a.common.json)
+        }
+        Command::RdsIops(a) => {
+            let mut args = base(&a.common)?;
+            set(
+                &mut args,
+                "db_instance_identifier",
+                a.db_instance_identifier.map(Value::from),
+            );
+            set(&mut args, "region", a.region.map(Value::from));
+            set(&mut args, "profile", a.profile.map(Value::from));
+            set(
+                &mut args,
+                "window_minutes",
+                a.window_minutes.map(Value::from),
+            );
+            set(
+                &mut args,
+                "period_seconds",
+                a.period_seconds.map(Value::from),
+            );
+            set(
+                &mut args,
+                "provisioned_iops",
+                a.provisioned_iops.map(Value::from),
+            );
+            set(
+                &mut args,
+                "provisioned_throughput_mibps",
+                a.provisioned_throughput_mibps.map(Value::from),
+            );
+            set(&mut args, "storage_type", a.storage_type.map(Value::from));
+            set(
+                &mut args,
+                "allocated_storage_gib",
+                a.allocated_storage_gib.map(Value::from),
+            );
+            let input = input::parse::<crate::diagnosis::storage::RdsIopsInput>(args)?;
+            let report = block_on(crate::sources::check_rds_iops(&input))??;
+            print(&report, a.common.json)
         }
     }
+}
+
+/// Runs one async source read to completion on a small runtime of its own.
+fn block_on<F: std::future::Future>(future: F) -> Result<F::Output> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    Ok(runtime.block_on(future))
 }
 
 fn base(common: &Common) -> Result<Map<String, Value>> {

@@ -124,6 +124,10 @@ pub struct LatencyInput {
     /// p99 above which an endpoint counts as slow, in ms (default 1000).
     #[serde(default = "default_slow_ms")]
     pub slow_threshold_ms: f64,
+    /// An RDS instance to check (check_rds_iops): its storage verdict fills
+    /// `observations.db_io_saturated`, `disk_queue_depth` and `db_cpu_percent`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rds_instance: Option<super::storage::RdsInstanceRef>,
 }
 
 fn default_slow_ms() -> f64 {
@@ -622,6 +626,7 @@ mod tests {
             },
             endpoints: vec![],
             slow_threshold_ms: DEFAULT_SLOW_MS,
+            rds_instance: None,
         }
     }
 

@@ -8,6 +8,7 @@
 
 pub mod capacity;
 pub mod latency;
+pub mod storage;
 pub mod symptoms;
 
 use schemars::JsonSchema;

@@ -32,7 +32,7 @@ PostgreSQL/MySQL, often on AWS RDS) is slow or out of capacity. Core principle: 
 buffers, replicas are scale-out, and latency is what actually determines capacity. Follow the \
 order: 1) break down latency first (break_down_latency) to find the slow layer; 2) match the \
 symptom (match_symptom) and fix latency — slow queries, indexes, fewer external calls, async \
-offload; 3) check the storage layer (RDS IOPS / throughput / DiskQueueDepth) when the DB is \
+offload; 3) check the storage layer (check_rds_iops: RDS IOPS / throughput / DiskQueueDepth) when the DB is \
 slow but its CPU is low; 4) tune workers only as a buffer for a long tail of slow endpoints \
 (capacity_math gives the ceiling, the queue and the what-if); 5) scale replicas only when \
 app-layer concurrency is the bottleneck (symptom A); 6) add a read replica only when \

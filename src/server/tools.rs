@@ -18,10 +18,11 @@ use schemars::JsonSchema;
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::Value;
 
-use super::{Troubleshooter, invalid, success};
-use crate::diagnosis::{InputError, capacity, latency, symptoms};
+use super::{Troubleshooter, failure, invalid, success};
+use crate::diagnosis::{InputError, capacity, latency, storage, symptoms};
 use crate::input;
 use crate::render::Summary;
+use crate::sources::{self, CheckError};
 
 const CAPACITY_MATH: &str = "\
 Capacity arithmetic for a Gunicorn/uWSGI fleet (Steps 3–4 of the order): the throughput ceiling \
@@ -53,7 +54,24 @@ latency pattern (long_tail vs system_wide vs healthy) from per-endpoint p50/p99.
 figures you already have (nginx $request_time/$upstream_response_time, APM or Sentry \
 durations, Gunicorn worker counts, DB time per request); inconsistent figures are flagged in \
 warnings. Use it first, before any change to workers or replicas. Its `observations` output \
-can be passed to match_symptom unchanged.";
+can be passed to match_symptom unchanged. Name the database's RDS instance in `rds_instance` to \
+have its storage verdict (check_rds_iops) fill the DB observations (db_io_saturated, \
+disk_queue_depth, db_cpu_percent from CloudWatch).";
+
+const CHECK_RDS_IOPS: &str = "\
+Step 5 of the order — is the database's storage the bottleneck? Reads CloudWatch AWS/RDS \
+ReadIOPS, WriteIOPS, Read/WriteThroughput, Read/WriteLatency, DiskQueueDepth, CPUUtilization, \
+BurstBalance (and EBSIOBalance%/EBSByteBalance%, DBLoad where published) for one DB instance \
+over a window, and its storage type, size, provisioned IOPS and throughput from RDS \
+DescribeDBInstances; applies AWS's published limits (gp3 3,000 IOPS/125 MiB/s below 400 GiB, \
+12,000/500 at or above; gp2 3 IOPS/GiB with burst; io1/io2 provisioned; the instance class's EBS \
+ceiling where known). Returns status saturated | near_limit | healthy | unknown, avg and peak IOPS \
+and throughput utilisation, DiskQueueDepth with sustained_above_1, read/write latency, gp2 burst \
+exhaustion, the binding limit, concrete recommendations (e.g. provisioned IOPS = peak × 1.3 \
+within AWS's ranges, gp2 → gp3) and the aws CLI commands to rerun the reads. Use it when the DB \
+layer is slow but DB CPU is low (symptom B), or before raising IOPS. Credentials and region come \
+from the server's AWS default chain, never from arguments; it only reads. Pass its \
+`observations` to match_symptom.";
 
 /// The advertised input schema of `T`, with optional fields written as their plain type.
 ///
@@ -137,6 +155,17 @@ where
     out
 }
 
+/// Reports a check_rds_iops failure: bad arguments name the field, AWS failures say what to do.
+fn check_failed(tool: &str, err: &CheckError) -> CallToolResult {
+    match err {
+        CheckError::Input(e) => invalid(tool, e),
+        CheckError::Source(e) => {
+            tracing::warn!(tool, error = %e, "AWS read failed");
+            failure(&format!("{tool}: {e}"))
+        }
+    }
+}
+
 impl Troubleshooter {
     pub fn new() -> Self {
         Self {
@@ -174,10 +203,45 @@ impl Troubleshooter {
         description = BREAK_DOWN_LATENCY,
         input_schema = input_schema::<latency::LatencyInput>(),
         output_schema = schema_for_output::<latency::LatencyReport>(),
-        annotations(title = "Break latency down by layer", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+        annotations(title = "Break latency down by layer", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true)
     )]
     async fn break_down_latency(&self, Parameters(args): Parameters<JsonObject>) -> CallToolResult {
-        run("break_down_latency", args, latency::analyze)
+        let tool = "break_down_latency";
+        let input = match input::parse::<latency::LatencyInput>(args) {
+            Ok(i) => i,
+            Err(e) => return invalid(tool, &e),
+        };
+        match sources::break_down_latency(&input).await {
+            Ok(report) => success(&report),
+            Err(e) => invalid(tool, &e),
+        }
+    }
+
+    #[tool(
+        name = "check_rds_iops",
+        description = CHECK_RDS_IOPS,
+        input_schema = input_schema::<storage::RdsIopsInput>(),
+        output_schema = schema_for_output::<storage::StorageReport>(),
+        annotations(title = "Check RDS storage: IOPS, throughput, DiskQueueDepth", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true)
+    )]
+    async fn check_rds_iops(&self, Parameters(args): Parameters<JsonObject>) -> CallToolResult {
+        let tool = "check_rds_iops";
+        let started = std::time::Instant::now();
+        let input = match input::parse::<storage::RdsIopsInput>(args) {
+            Ok(i) => i,
+            Err(e) => return invalid(tool, &e),
+        };
+        let out = match sources::check_rds_iops(&input).await {
+            Ok(report) => success(&report),
+            Err(e) => check_failed(tool, &e),
+        };
+        tracing::debug!(
+            tool,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            is_error = out.is_error.unwrap_or(false),
+            "tool call"
+        );
+        out
     }
 }
 
@@ -217,6 +281,8 @@ mod tests {
         let text =
             serde_json::to_string(&*input_schema::<crate::diagnosis::symptoms::MatchInput>())
                 .unwrap();
+        assert!(!text.contains("\"null\""), "{text}");
+        let text = serde_json::to_string(&*input_schema::<storage::RdsIopsInput>()).unwrap();
         assert!(!text.contains("\"null\""), "{text}");
     }
 }

@@ -30,7 +30,7 @@ from pydantic import TypeAdapter, ValidationError
 pytestmark = pytest.mark.anyio
 
 SERVER_NAME = "python-web-troubleshooter"
-REQUIRED_TOOLS = ("capacity_math", "match_symptom", "break_down_latency")
+REQUIRED_TOOLS = ("capacity_math", "match_symptom", "break_down_latency", "check_rds_iops")
 SESSION_TIMEOUT_S = 20
 RAW_RESPONSE_TIMEOUT_S = 10
 RAW_EXIT_TIMEOUT_S = 10
@@ -304,6 +304,49 @@ async def test_tools_list(pwt_bin, server_env, stderr_path):
             assert tool.annotations.read_only_hint is True, f"{name}: readOnlyHint is not true: {dump(tool.annotations)}"
 
 
+async def test_check_rds_iops_is_listed(pwt_bin, server_env, stderr_path):
+    async with connect(pwt_bin, server_env, stderr_path) as conn:
+        tools = await conn.tools()
+        assert "check_rds_iops" in tools, f"check_rds_iops missing from tools/list: {sorted(tools)}"
+        tool = tools["check_rds_iops"]
+        assert tool.annotations is not None and tool.annotations.read_only_hint is True, dump(tool)
+        assert tool.annotations.open_world_hint is True, f"check_rds_iops reaches AWS: {dump(tool.annotations)}"
+        props = tool.input_schema.get("properties", {})
+        for field in (
+            "db_instance_identifier",
+            "region",
+            "window_minutes",
+            "period_seconds",
+            "provisioned_iops",
+            "provisioned_throughput_mibps",
+        ):
+            assert field in props, f"check_rds_iops inputSchema lacks {field}: {dump(tool.input_schema)}"
+        assert tool.input_schema.get("required") == ["db_instance_identifier"], dump(tool.input_schema)
+        assert props["window_minutes"].get("default") == 60, dump(props["window_minutes"])
+        assert props["period_seconds"].get("default") == 300, dump(props["period_seconds"])
+        out = tool.output_schema.get("properties", {})
+        for field in ("status", "storage", "metrics", "iops_utilization_percent", "disk_queue_depth", "cli_commands"):
+            assert field in out, f"check_rds_iops outputSchema lacks {field}"
+
+
+async def test_check_rds_iops_without_credentials_is_a_clear_error(pwt_bin, server_env, stderr_path):
+    secret = "interop-secret-Xq7Vb2Nm5Lp8Rt3W"
+    env = {
+        **server_env,
+        "AWS_REGION": "eu-west-1",
+        "AWS_SECRET_ACCESS_KEY": secret,  # half a key pair: the chain must refuse it
+        "AWS_EC2_METADATA_DISABLED": "true",  # no instance metadata service: loopback only
+        "RUST_LOG": "debug",
+    }
+    async with connect(pwt_bin, env, stderr_path) as conn:
+        text = await conn.tool_error("check_rds_iops", {"db_instance_identifier": "orders-db"})
+        assert "no AWS credentials found" in text, text
+        assert secret not in text, f"the secret key leaked into the error: {text!r}"
+        sc = await conn.ok("capacity_math", BASE_CAPACITY)
+        assert sc.get("total_workers") == 128, dump(sc)
+    assert secret not in stderr_path.read_text(encoding="utf-8", errors="replace"), "secret key in the server log"
+
+
 async def test_prompts(pwt_bin, server_env, stderr_path):
     async with connect(pwt_bin, server_env, stderr_path) as conn:
         prompts: list[types.Prompt] = []
@@ -452,6 +495,19 @@ BAD_CALLS = [
         {"figures": {"nginx": {"request_time_ms": -1}}},
         "request_time_ms",
         id="nginx-request-time-negative",
+    ),
+    pytest.param("check_rds_iops", {}, "db_instance_identifier", id="rds-identifier-missing"),
+    pytest.param(
+        "check_rds_iops",
+        {"db_instance_identifier": "orders-db.abc.eu-west-1.rds.amazonaws.com"},
+        "db_instance_identifier",
+        id="rds-identifier-is-a-host",
+    ),
+    pytest.param(
+        "check_rds_iops",
+        {"db_instance_identifier": "orders-db", "period_seconds": 45},
+        "period_seconds",
+        id="rds-period-not-minutes",
     ),
 ]
 
