@@ -83,7 +83,12 @@ async fn every_tool_is_read_only_with_both_schemas() {
     names.sort();
     assert_eq!(
         names,
-        ["break_down_latency", "capacity_math", "match_symptom"]
+        [
+            "break_down_latency",
+            "capacity_math",
+            "match_symptom",
+            "slow_queries"
+        ]
     );
     for tool in &tools {
         let annotations = tool.annotations.as_ref().expect("annotations");

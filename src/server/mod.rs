@@ -19,7 +19,9 @@ use rmcp::{
     tool_handler,
 };
 use serde::Serialize;
+use std::sync::Arc;
 
+use crate::config::Config;
 use crate::diagnosis::InputError;
 use crate::render::Summary;
 
@@ -44,6 +46,8 @@ read-only.";
 #[derive(Debug, Clone)]
 pub struct Troubleshooter {
     tool_router: ToolRouter<Self>,
+    /// The operator's database targets and settings; tools name a target, never a secret.
+    config: Arc<Config>,
 }
 
 impl Default for Troubleshooter {
