@@ -51,7 +51,8 @@ async fn ranking_follows_order_by() {
     assert!(shares <= 100.1, "{shares}");
     assert!(
         queries(&r).iter().all(|q| !q.contains("pwt:monitor")
-            && !q.contains("pg_stat_activity")
+            && !q.contains("pg_blocking_pids")
+            && !q.contains("set_config")
             && !q.contains("FROM pg_stat_statements")),
         "our own monitoring queries are left out: {:?}",
         queries(&r)
@@ -409,4 +410,73 @@ async fn the_server_keeps_serving_while_a_database_hangs() {
     assert_no_secret("tool error", &text);
     assert!(started.elapsed() < Duration::from_secs(4));
     client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn kept_connection_is_reused_and_replaced_when_it_dies() {
+    use python_web_troubleshooter::sources::{self, Connections};
+    let port = env("PWT_TEST_PG_ADMIN_URL")
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.split('/').next())
+        .unwrap()
+        .to_owned();
+    let config = config_with(
+        &format!(
+            "url = \"postgresql://monitor@127.0.0.1:{port}/shop?application_name=pwt-reuse-test\"\npassword_env = \"PWT_TEST_PG_MONITOR_PW\""
+        ),
+        5.0,
+    );
+    let connections = Connections::default();
+    let input = args(json!({"limit": 1, "include_running": false}));
+    let first = sources::slow_queries(&config, &connections, &input)
+        .await
+        .unwrap();
+    assert_eq!(first.statements.len(), 1);
+    // The kept connection is idle in pg_stat_activity, as the monitor role.
+    let (admin, conn) =
+        tokio_postgres::connect(&env("PWT_TEST_PG_ADMIN_URL"), tokio_postgres::NoTls)
+            .await
+            .unwrap();
+    tokio::spawn(conn);
+    let idle = "SELECT pid FROM pg_stat_activity WHERE usename = 'monitor' AND application_name = 'pwt-reuse-test' AND state = 'idle'";
+    let pids: Vec<i32> = admin
+        .query(idle, &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(pids.len(), 1, "one kept connection: {pids:?}");
+    let second = sources::slow_queries(&config, &connections, &input)
+        .await
+        .unwrap();
+    assert_eq!(second.statements[0].query, first.statements[0].query);
+    let again: Vec<i32> = admin
+        .query(idle, &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(again, pids, "the second call used the same backend");
+    // A server restart or an administrator ends it: the next call reconnects by itself.
+    admin
+        .execute("SELECT pg_terminate_backend($1)", &[&pids[0]])
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let third = sources::slow_queries(&config, &connections, &input)
+        .await
+        .unwrap();
+    assert_eq!(third.statements.len(), 1);
+    let fresh: Vec<i32> = admin
+        .query(idle, &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(fresh.len(), 1);
+    assert_ne!(fresh, pids);
 }

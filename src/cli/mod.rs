@@ -388,7 +388,11 @@ pub fn run(command: Command, config: &crate::config::Config) -> Result<()> {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
-            let report = runtime.block_on(crate::sources::slow_queries(config, &input))?;
+            let report = runtime.block_on(crate::sources::slow_queries(
+                config,
+                &crate::sources::Connections::default(),
+                &input,
+            ))?;
             print(&report, a.common.json)
         }
     }

@@ -11,7 +11,7 @@
 //!   counts waits, detects lock contention, redacts and bounds query text, and concludes
 //!   with hints for symptoms C (read-heavy) and D (write-heavy or locks).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -268,6 +268,8 @@ pub struct StatementRow {
     pub plan_ms: Option<f64>,
     pub shared_blks_hit: Option<f64>,
     pub shared_blks_read: Option<f64>,
+    /// The adapter fetched only the start of the text (see [`PgssColumns::select_sql`]).
+    pub query_cut: bool,
 }
 
 /// A session that is not idle.
@@ -350,11 +352,14 @@ impl PgssColumns {
         })
     }
 
-    /// The SELECT for this layout. Every name in it is one of the constants above, so the
-    /// set of statements this can produce is fixed; nothing from a caller reaches it.
-    /// Columns: id, query, calls, total_ms, rows, io_ms, plan_ms, shared_blks_hit,
-    /// shared_blks_read — all but the first two as float8 (NULL when the view lacks them).
-    pub fn select_sql(&self) -> String {
+    /// The SELECT for this layout and ranking. Every name in it is one of the constants
+    /// above, so the set of statements this can produce is fixed; nothing from a caller
+    /// reaches it. `$1` (int8) is how many of the top rows by `order` carry their full text
+    /// (up to 4 KiB); the others carry 160 characters, enough to classify them, which keeps
+    /// the transfer small on servers with thousands of long ORM statements.
+    /// Columns: id, query, query_cut, calls, total_ms, rows, io_ms, plan_ms,
+    /// shared_blks_hit, shared_blks_read.
+    pub fn select_sql(&self, order: OrderBy) -> String {
         let io = if self.io.is_empty() {
             "NULL::float8".to_owned()
         } else {
@@ -369,14 +374,27 @@ impl PgssColumns {
             ("NULL::float8", "NULL::float8")
         };
         let toplevel = if self.toplevel { " AND toplevel" } else { "" };
+        let total = self.total;
+        let key = match order {
+            OrderBy::MeanTime => format!("{total} / greatest(calls, 1)"),
+            OrderBy::TotalTime => total.to_owned(),
+            OrderBy::Calls => "calls".to_owned(),
+            OrderBy::IoTime if !self.io.is_empty() => self.io.join(" + "),
+            OrderBy::IoTime if self.has_blocks => "shared_blks_read".to_owned(),
+            OrderBy::IoTime => total.to_owned(),
+        };
         format!(
-            "SELECT /* {MONITOR_MARKER} */ coalesce(queryid::text, ''), coalesce(left(query, 4096), ''), \
-             calls::float8, {total}::float8, rows::float8, {io}, {plan}, {hit}, {read} \
+            "SELECT /* {MONITOR_MARKER} */ id, \
+             CASE WHEN rank <= $1 THEN left(query, 4096) ELSE left(query, 160) END, \
+             rank > $1 AND length(query) > 160, calls, total, rows, io, plan, hit, read \
+             FROM (SELECT coalesce(queryid::text, '') AS id, coalesce(query, '') AS query, \
+             calls::float8 AS calls, {total}::float8 AS total, rows::float8 AS rows, \
+             {io} AS io, {plan} AS plan, {hit} AS hit, {read} AS read, \
+             row_number() OVER (ORDER BY {key} DESC) AS rank \
              FROM pg_stat_statements \
              WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
-             AND coalesce(query, '') NOT LIKE '%{MONITOR_MARKER}%'{toplevel} \
-             ORDER BY {total} DESC LIMIT 20000",
-            total = self.total
+             AND coalesce(query, '') NOT LIKE '%{MONITOR_MARKER}%'{toplevel}) s \
+             ORDER BY rank LIMIT 20000"
         )
     }
 }
@@ -423,8 +441,8 @@ fn add(a: Option<f64>, b: Option<f64>) -> Option<f64> {
 
 /// One row per statement id: the same statement run by several roles (or at several
 /// nesting levels) is one statement to the person reading the report.
-fn aggregate(rows: &[StatementRow]) -> BTreeMap<String, StatementRow> {
-    let mut map: BTreeMap<String, StatementRow> = BTreeMap::new();
+fn aggregate(rows: &[StatementRow]) -> HashMap<String, StatementRow> {
+    let mut map: HashMap<String, StatementRow> = HashMap::with_capacity(rows.len());
     for r in rows {
         let key = if r.id.is_empty() {
             format!("text:{}", r.query)
@@ -668,7 +686,14 @@ pub fn analyze(
     let statements: Vec<StatementReport> = classified
         .iter()
         .map(|(r, kind)| StatementReport {
-            query: show(&r.query, &mut truncated),
+            query: {
+                let mut q = show(&r.query, &mut truncated);
+                if r.query_cut && !q.ends_with('…') {
+                    truncated = true;
+                    q.push('…');
+                }
+                q
+            },
             calls: to_count(r.calls),
             mean_ms: round(mean(r), 3),
             total_ms: round(r.total_ms, 3),
@@ -1181,6 +1206,7 @@ mod tests {
             plan_ms: None,
             shared_blks_hit: Some(100.0),
             shared_blks_read: Some(calls),
+            query_cut: false,
         }
     }
 
@@ -1411,8 +1437,9 @@ mod tests {
         assert_eq!(c.plan, None);
         assert_eq!(c.io, ["blk_read_time", "blk_write_time"]);
         assert!(!c.toplevel);
-        let sql = c.select_sql();
+        let sql = c.select_sql(OrderBy::MeanTime);
         assert!(sql.contains("total_time::float8") && !sql.contains("exec_time"));
+        assert!(sql.contains("ORDER BY total_time / greatest(calls, 1) DESC"));
         assert!(sql.contains("NULL::float8") && !sql.contains("toplevel"));
     }
 
@@ -1439,7 +1466,8 @@ mod tests {
             ]
         );
         assert!(c.toplevel);
-        assert!(c.select_sql().contains("AND toplevel"));
+        assert!(c.select_sql(OrderBy::Calls).contains("AND toplevel"));
+        assert!(c.select_sql(OrderBy::Calls).contains("ORDER BY calls DESC"));
     }
 
     #[test]
@@ -1456,8 +1484,12 @@ mod tests {
                 "temp_blk_write_time"
             ]
         );
-        let sql = c.select_sql();
+        let sql = c.select_sql(OrderBy::IoTime);
         assert!(!sql.contains(" blk_read_time"), "{sql}");
+        assert!(
+            sql.contains("ORDER BY shared_blk_read_time + shared_blk_write_time"),
+            "{sql}"
+        );
         assert!(sql.contains(&format!("NOT LIKE '%{MONITOR_MARKER}%'")));
     }
 
@@ -1690,6 +1722,16 @@ mod tests {
         // A reset between snapshots: counters went down, so `after` counts whole.
         let reset = delta(&[row("1", "q", 50.0, 50.0)], &[row("1", "q", 3.0, 9.0)]);
         assert_eq!((reset[0].calls, reset[0].total_ms), (3.0, 9.0));
+    }
+
+    #[test]
+    fn text_fetched_only_in_part_is_marked_cut() {
+        let mut r = row("1", "SELECT a, b, c FROM t WHERE x = $1", 1.0, 5.0);
+        r.query_cut = true;
+        let s = snapshot(vec![r], vec![]);
+        let rep = analyze("t", &req(json!({})), &s, REDACT);
+        assert!(rep.statements[0].query.ends_with('…'));
+        assert!(rep.truncated);
     }
 
     #[test]

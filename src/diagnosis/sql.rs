@@ -37,13 +37,17 @@ pub enum Token<'a> {
 
 /// Splits `sql` into tokens under `dialect`'s rules.
 pub fn tokenize(sql: &str, dialect: Dialect) -> Vec<Token<'_>> {
+    lexer(sql, dialect).collect()
+}
+
+/// The tokens one at a time, so a caller that needs only the first few stops early.
+fn lexer(sql: &str, dialect: Dialect) -> Lexer<'_> {
     Lexer {
         src: sql,
         bytes: sql.as_bytes(),
         pos: 0,
         dialect,
     }
-    .run()
 }
 
 /// The statement with every literal replaced by `?` and every comment removed; runs of
@@ -81,8 +85,7 @@ pub enum StatementKind {
 /// follows). Transaction commits count as writes: their time is the WAL/redo flush of the
 /// writes before them.
 pub fn classify(sql: &str, dialect: Dialect) -> StatementKind {
-    let tokens = tokenize(sql, dialect);
-    let mut words = tokens.iter().filter_map(|t| match t {
+    let mut words = lexer(sql, dialect).filter_map(|t| match t {
         Token::Word(w) => Some(w.to_ascii_uppercase()),
         _ => None,
     });
@@ -120,16 +123,15 @@ struct Lexer<'a> {
     dialect: Dialect,
 }
 
-impl<'a> Lexer<'a> {
-    fn run(mut self) -> Vec<Token<'a>> {
-        let mut tokens = Vec::new();
-        while self.pos < self.bytes.len() {
-            let token = self.next_token();
-            tokens.push(token);
-        }
-        tokens
-    }
+impl<'a> Iterator for Lexer<'a> {
+    type Item = Token<'a>;
 
+    fn next(&mut self) -> Option<Token<'a>> {
+        (self.pos < self.bytes.len()).then(|| self.next_token())
+    }
+}
+
+impl<'a> Lexer<'a> {
     fn peek(&self, offset: usize) -> Option<u8> {
         self.bytes.get(self.pos + offset).copied()
     }

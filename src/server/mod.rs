@@ -24,6 +24,7 @@ use std::sync::Arc;
 use crate::config::Config;
 use crate::diagnosis::InputError;
 use crate::render::Summary;
+use crate::sources::Connections;
 
 pub use prompts::{PromptTemplate, prompt_templates};
 
@@ -48,6 +49,8 @@ pub struct Troubleshooter {
     tool_router: ToolRouter<Self>,
     /// The operator's database targets and settings; tools name a target, never a secret.
     config: Arc<Config>,
+    /// Database connections kept between calls.
+    connections: Arc<Connections>,
 }
 
 impl Default for Troubleshooter {

@@ -154,12 +154,16 @@ where
 }
 
 /// Reads a database, runs the core, renders: the shape of a tool call that does I/O.
-async fn run_slow_queries(config: &Config, args: JsonObject) -> CallToolResult {
+async fn run_slow_queries(
+    config: &Config,
+    connections: &sources::Connections,
+    args: JsonObject,
+) -> CallToolResult {
     const TOOL: &str = "slow_queries";
     let started = std::time::Instant::now();
     let out = match input::parse::<queries::SlowQueriesInput>(args) {
         Err(err) => invalid(TOOL, &err),
-        Ok(input) => match sources::slow_queries(config, &input).await {
+        Ok(input) => match sources::slow_queries(config, connections, &input).await {
             Ok(report) => success(&report),
             Err(CallError::Input(err)) => invalid(TOOL, &err),
             Err(err) => {
@@ -189,6 +193,7 @@ impl Troubleshooter {
         Self {
             tool_router: Self::tool_router(),
             config: Arc::new(config),
+            connections: Arc::new(sources::Connections::default()),
         }
     }
 }
@@ -236,7 +241,7 @@ impl Troubleshooter {
         annotations(title = "Slow queries, live activity and locks (PostgreSQL, MySQL)", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true)
     )]
     async fn slow_queries(&self, Parameters(args): Parameters<JsonObject>) -> CallToolResult {
-        run_slow_queries(&self.config, args).await
+        run_slow_queries(&self.config, &self.connections, args).await
     }
 }
 

@@ -34,23 +34,40 @@ pub enum CallError {
     Db(#[from] DbError),
 }
 
+/// Connections kept between calls (PostgreSQL; MySQL connects per call).
+#[derive(Debug, Default)]
+pub struct Connections {
+    pg: postgres::Pool,
+}
+
 /// The slow_queries call: check the arguments, pick the target, read it, let the core
 /// rank and explain. Shared by the MCP tool and the CLI.
 pub async fn slow_queries(
     config: &Config,
+    connections: &Connections,
     input: &SlowQueriesInput,
 ) -> Result<SlowQueriesReport, CallError> {
     let req = queries::validate(input)?;
     let target = config.target(input.target.as_deref())?;
-    let snapshot = read_snapshot(config, target, &req).await?;
-    Ok(queries::analyze(
+    let started = std::time::Instant::now();
+    let snapshot = read_snapshot(config, connections, target, &req).await?;
+    tracing::debug!(
+        elapsed_us = started.elapsed().as_micros() as u64,
+        "snapshot read"
+    );
+    let report = queries::analyze(
         &target.name,
         &req,
         &snapshot,
         Presentation {
             redact_literals: config.db.redact_literals,
         },
-    ))
+    );
+    tracing::debug!(
+        elapsed_us = started.elapsed().as_micros() as u64,
+        "analysed"
+    );
+    Ok(report)
 }
 
 /// Why a database could not be read. Every message names the target and what to do; none
@@ -88,6 +105,7 @@ pub fn scrub(text: String, secret: Option<&Secret>) -> String {
 /// within the configured deadline.
 pub async fn read_snapshot(
     config: &Config,
+    connections: &Connections,
     target: &Target,
     req: &Request,
 ) -> Result<Snapshot, DbError> {
@@ -101,7 +119,8 @@ pub async fn read_snapshot(
     let work = async {
         match target.engine {
             EngineKind::Postgres => {
-                postgres::snapshot(target, password.as_ref(), &config.db, req).await
+                postgres::snapshot(&connections.pg, target, password.as_ref(), &config.db, req)
+                    .await
             }
             EngineKind::Mysql => mysql::snapshot(target, password.as_ref(), &config.db, req).await,
         }

@@ -11,9 +11,12 @@
 //! call reads statements in two separate transactions; and the extension may live in any
 //! schema, so the schema goes into `search_path` as a parameter rather than into the SQL.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use tokio_postgres::error::SqlState;
+use tokio_postgres::types::Type;
 use tokio_postgres::{Client, NoTls};
 
 use super::{AbortOnDrop, DbError, lock_timeout_ms, timeout_ms};
@@ -65,37 +68,109 @@ const ACTIVITY: &str = "SELECT /* pwt:monitor */ pid::int8, coalesce(state, ''),
 
 const INSUFFICIENT: &str = "<insufficient privilege>";
 
-/// Reads the statistics of `target`'s database. The caller bounds the whole call in time.
+/// Idle connections kept between calls, one per target, so that a call pays neither the
+/// connection start-up nor the extension discovery again. A connection is taken out for the
+/// duration of a call and put back only when the call succeeded; a call that fails or times
+/// out drops (closes) it.
+#[derive(Default)]
+pub struct Pool {
+    idle: Mutex<HashMap<String, Conn>>,
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pool").finish_non_exhaustive()
+    }
+}
+
+impl Pool {
+    fn take(&self, key: &str) -> Option<Conn> {
+        self.idle.lock().ok()?.remove(key)
+    }
+
+    fn put(&self, key: &str, conn: Conn) {
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.insert(key.to_owned(), conn);
+        }
+    }
+}
+
+struct Conn {
+    client: Client,
+    _task: AbortOnDrop,
+    /// pg_stat_statements' layout, extension version and schema, once discovered.
+    layout: Option<(PgssColumns, String, String)>,
+}
+
+/// Reads the statistics of `target`'s database, on a kept connection when there is one.
+/// The caller bounds the whole call in time.
 pub async fn snapshot(
+    pool: &Pool,
     target: &Target,
     password: Option<&Secret>,
     settings: &DbSettings,
     req: &Request,
 ) -> Result<Snapshot, DbError> {
-    let (client, _connection) = connect(target, password, settings.timeout).await?;
-    let q = |e: tokio_postgres::Error, what: &str| query_error(target, password, what, e);
-
+    if let Some(mut conn) = pool.take(&target.name) {
+        let result = read(&mut conn, target, password, req).await;
+        if result.is_ok() {
+            pool.put(&target.name, conn);
+            return result;
+        }
+        if !conn.client.is_closed() {
+            return result;
+        }
+        tracing::debug!(target = %target.name, "kept connection was closed; reconnecting");
+    }
+    let (client, task) = connect(target, password, settings.timeout).await?;
     let t = settings.timeout;
     client
-        .query(
+        .query_typed(
             SETUP,
             &[
-                &timeout_ms(t).to_string(),
-                &lock_timeout_ms(t).to_string(),
-                &timeout_ms(t).to_string(),
+                (&timeout_ms(t).to_string(), Type::TEXT),
+                (&lock_timeout_ms(t).to_string(), Type::TEXT),
+                (&timeout_ms(t).to_string(), Type::TEXT),
             ],
         )
         .await
-        .map_err(|e| q(e, "setting the session timeouts"))?;
+        .map_err(|e| query_error(target, password, "setting the session timeouts", e))?;
+    let mut conn = Conn {
+        client,
+        _task: task,
+        layout: None,
+    };
+    let result = read(&mut conn, target, password, req).await;
+    if result.is_ok() {
+        pool.put(&target.name, conn);
+    }
+    result
+}
 
+async fn read(
+    conn: &mut Conn,
+    target: &Target,
+    password: Option<&Secret>,
+    req: &Request,
+) -> Result<Snapshot, DbError> {
+    let q = |e: tokio_postgres::Error, what: &str| query_error(target, password, what, e);
+    let client = &conn.client;
+    let started = std::time::Instant::now();
+    let lap = |what: &str| {
+        tracing::debug!(
+            elapsed_us = started.elapsed().as_micros() as u64,
+            "postgres: {what}"
+        )
+    };
     client
         .batch_execute(BEGIN)
         .await
         .map_err(|e| q(e, "BEGIN READ ONLY"))?;
     let info = client
-        .query_one(SERVER_INFO, &[])
+        .query_typed_one(SERVER_INFO, &[])
         .await
         .map_err(|e| q(e, "reading the server version"))?;
+    lap("server info");
     let server_version: String = info.try_get(0).unwrap_or_default();
     let database: String = info.try_get(1).unwrap_or_default();
     let user: String = info.try_get(2).unwrap_or_default();
@@ -114,12 +189,12 @@ pub async fn snapshot(
         ));
     }
 
-    let (columns, version, schema) =
-        match discover(&client, target, password, &database, &mut fixes).await? {
-            Ok(layout) => layout,
+    if conn.layout.is_none() {
+        match discover(client, target, password, &database, &mut fixes).await? {
+            Ok(layout) => conn.layout = Some(layout),
             Err(why) => {
                 return finish(
-                    &client,
+                    client,
                     target,
                     password,
                     req,
@@ -130,14 +205,22 @@ pub async fn snapshot(
                 )
                 .await;
             }
-        };
+        }
+    }
+    let Some((columns, version, schema)) = &conn.layout else {
+        return Err(DbError::new(
+            "internal error: no pg_stat_statements layout",
+            None,
+        ));
+    };
 
-    let mut stats = match read_statements(&client, &columns, &schema, &version, io_timing).await {
+    lap("layout");
+    let mut stats = match read_statements(client, columns, schema, version, io_timing, req).await {
         Ok(stats) => stats,
         Err(e) if e.code() == Some(&SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE) => {
             fixes.push(preload_fix());
             return finish(
-                &client,
+                client,
                 target,
                 password,
                 req,
@@ -163,7 +246,7 @@ pub async fn snapshot(
             .batch_execute(BEGIN)
             .await
             .map_err(|e| q(e, "BEGIN READ ONLY"))?;
-        let after = read_statements(&client, &columns, &schema, &version, io_timing)
+        let after = read_statements(client, columns, schema, version, io_timing, req)
             .await
             .map_err(|e| q(e, "reading pg_stat_statements (second snapshot)"))?;
         stats = StatementStats {
@@ -172,8 +255,9 @@ pub async fn snapshot(
             ..after
         };
     }
+    lap("statements");
     finish(
-        &client,
+        client,
         target,
         password,
         req,
@@ -226,12 +310,12 @@ async fn discover(
 ) -> Result<Result<(PgssColumns, String, String), Unavailable>, DbError> {
     let q = |e: tokio_postgres::Error, what: &str| query_error(target, password, what, e);
     let ext = client
-        .query_opt(EXTENSION, &[])
+        .query_typed_opt(EXTENSION, &[])
         .await
         .map_err(|e| q(e, "looking for pg_stat_statements"))?;
     let Some(ext) = ext else {
         let preloaded = client
-            .query_opt(PRELOAD, &[])
+            .query_typed_opt(PRELOAD, &[])
             .await
             .map_err(|e| q(e, "reading shared_preload_libraries"))?
             .and_then(|r| r.try_get::<_, String>(0).ok())
@@ -252,7 +336,7 @@ async fn discover(
     let version: String = ext.try_get(0).unwrap_or_default();
     let schema: String = ext.try_get(1).unwrap_or_default();
     let names: Vec<String> = client
-        .query(COLUMNS, &[&schema])
+        .query_typed(COLUMNS, &[(&schema, Type::TEXT)])
         .await
         .map_err(|e| q(e, "reading the columns of pg_stat_statements"))?
         .iter()
@@ -272,9 +356,22 @@ async fn read_statements(
     schema: &str,
     version: &str,
     io_timing: Option<bool>,
+    req: &Request,
 ) -> Result<StatementStats, tokio_postgres::Error> {
-    client.query(SEARCH_PATH, &[&schema]).await?;
-    let rows = client.query(&columns.select_sql(), &[]).await?;
+    let (order, sampled) = (req.order_by, req.sample_seconds.is_some());
+    client
+        .query_typed(SEARCH_PATH, &[(&schema, Type::TEXT)])
+        .await?;
+    let started = std::time::Instant::now();
+    let full_text: i64 = if sampled { 20_000 } else { 200 };
+    let rows = client
+        .query_typed(&columns.select_sql(order), &[(&full_text, Type::INT8)])
+        .await?;
+    tracing::debug!(
+        rows = rows.len(),
+        elapsed_us = started.elapsed().as_micros() as u64,
+        "read pg_stat_statements"
+    );
     let mut stats = StatementStats {
         source: "postgres:pg_stat_statements".into(),
         io_timing: if columns.io.is_empty() {
@@ -294,17 +391,18 @@ async fn read_statements(
         stats.rows.push(StatementRow {
             id: r.try_get(0).unwrap_or_default(),
             query,
-            calls: f(2).unwrap_or(0.0),
-            total_ms: f(3).unwrap_or(0.0),
-            rows: f(4).unwrap_or(0.0),
-            io_ms: f(5),
-            plan_ms: f(6),
-            shared_blks_hit: f(7),
-            shared_blks_read: f(8),
+            query_cut: r.try_get(2).unwrap_or(false),
+            calls: f(3).unwrap_or(0.0),
+            total_ms: f(4).unwrap_or(0.0),
+            rows: f(5).unwrap_or(0.0),
+            io_ms: f(6),
+            plan_ms: f(7),
+            shared_blks_hit: f(8),
+            shared_blks_read: f(9),
         });
     }
     if version_at_least(version, 1, 9)
-        && let Ok(Some(info)) = client.query_opt(STATS_INFO, &[]).await
+        && let Ok(Some(info)) = client.query_typed_opt(STATS_INFO, &[]).await
     {
         stats.stats_since = info.try_get(0).ok();
         stats.stats_age_seconds = info.try_get(1).ok();
@@ -326,7 +424,7 @@ async fn finish(
 ) -> Result<Snapshot, DbError> {
     let sessions = if req.include_running {
         let rows = client
-            .query(ACTIVITY, &[])
+            .query_typed(ACTIVITY, &[])
             .await
             .map_err(|e| query_error(target, password, "reading pg_stat_activity", e))?;
         let mut hidden = 0;
@@ -504,7 +602,7 @@ mod tests {
         let layout =
             PgssColumns::discover(&["queryid", "query", "calls", "total_exec_time", "rows"])
                 .unwrap();
-        let select = layout.select_sql();
+        let select = layout.select_sql(crate::diagnosis::queries::OrderBy::MeanTime);
         for sql in [
             SETUP,
             SERVER_INFO,

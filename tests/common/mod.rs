@@ -75,7 +75,7 @@ pub fn args(v: Value) -> SlowQueriesInput {
 
 /// One slow_queries call through the library, as the server and the CLI make it.
 pub async fn call(config: &Config, v: Value) -> Result<SlowQueriesReport, CallError> {
-    sources::slow_queries(config, &args(v)).await
+    sources::slow_queries(config, &sources::Connections::default(), &args(v)).await
 }
 
 pub async fn report(config: &Config, v: Value) -> SlowQueriesReport {
