@@ -253,6 +253,21 @@ pub struct StatementStats {
     pub io_timing: Option<bool>,
     /// Rows hidden from this role (`<insufficient privilege>`).
     pub hidden_rows: u64,
+    /// When the server summarised the statements (see [`PgssColumns::select_sql`]): every
+    /// statement of the window counted by its leading keyword. `rows` then holds only the
+    /// top statements, and the totals and the read/write split come from here.
+    pub by_keyword: Vec<KeywordTotal>,
+}
+
+/// Statements that start with one keyword, summed.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct KeywordTotal {
+    /// The leading keyword, lower case (`select`, `with`, `insert`, ...; empty if none).
+    pub keyword: String,
+    /// For `with`: the statement modifies data; for `copy`: it copies FROM a source.
+    pub modifies: bool,
+    pub statements: u64,
+    pub total_ms: f64,
 }
 
 /// One statement's counters.
@@ -352,14 +367,7 @@ impl PgssColumns {
         })
     }
 
-    /// The SELECT for this layout and ranking. Every name in it is one of the constants
-    /// above, so the set of statements this can produce is fixed; nothing from a caller
-    /// reaches it. `$1` (int8) is how many of the top rows by `order` carry their full text
-    /// (up to 4 KiB); the others carry 160 characters, enough to classify them, which keeps
-    /// the transfer small on servers with thousands of long ORM statements.
-    /// Columns: id, query, query_cut, calls, total_ms, rows, io_ms, plan_ms,
-    /// shared_blks_hit, shared_blks_read.
-    pub fn select_sql(&self, order: OrderBy) -> String {
+    fn columns_sql(&self) -> String {
         let io = if self.io.is_empty() {
             "NULL::float8".to_owned()
         } else {
@@ -373,28 +381,78 @@ impl PgssColumns {
         } else {
             ("NULL::float8", "NULL::float8")
         };
-        let toplevel = if self.toplevel { " AND toplevel" } else { "" };
-        let total = self.total;
+        format!(
+            "coalesce(queryid::text, '') AS id, coalesce(query, '') AS query, \
+             calls::float8 AS calls, {total}::float8 AS total, rows::float8 AS rows, \
+             {io} AS io, {plan} AS plan, {hit} AS hit, {read} AS read",
+            total = self.total
+        )
+    }
+
+    fn filter_sql(&self) -> String {
+        format!(
+            "FROM pg_stat_statements \
+             WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+             AND coalesce(query, '') NOT LIKE '%{MONITOR_MARKER}%'{}",
+            if self.toplevel { " AND toplevel" } else { "" }
+        )
+    }
+
+    /// Every statement of this database with its full text (up to 4 KiB), for the two
+    /// snapshots of a sampled call. Columns: part (`row`), id, query, modifies (NULL),
+    /// calls, total, rows, io, plan, hit, read.
+    pub fn select_all_sql(&self) -> String {
+        format!(
+            "SELECT /* {MONITOR_MARKER} */ 'row'::text, id, left(query, 4096), NULL::bool, \
+             calls, total, rows, io, plan, hit, read \
+             FROM (SELECT {} {}) s ORDER BY total DESC LIMIT 20000",
+            self.columns_sql(),
+            self.filter_sql()
+        )
+    }
+
+    /// One read of the view, summarised on the server for a cumulative call: the top `$1`
+    /// statements by `order` whose mean is at least `$2` ms, in full (part `row`), plus every
+    /// statement counted by its leading keyword (part `keyword`: id = the keyword, modifies =
+    /// WITH that modifies data / COPY FROM). Thousands of long ORM statements then cost a
+    /// few dozen rows on the wire, and the read/write split still covers all of them; the
+    /// keyword is classified here, by [`sql::classify_keyword`]. The text is 4 KiB at most.
+    ///
+    /// Every name in it is one of the constants above, so the set of statements this can
+    /// produce is fixed; nothing from a caller reaches it except through `$1` and `$2`.
+    pub fn select_sql(&self, order: OrderBy) -> String {
         let key = match order {
-            OrderBy::MeanTime => format!("{total} / greatest(calls, 1)"),
-            OrderBy::TotalTime => total.to_owned(),
+            OrderBy::MeanTime => "total / greatest(calls, 1)".to_owned(),
+            OrderBy::TotalTime => "total".to_owned(),
             OrderBy::Calls => "calls".to_owned(),
-            OrderBy::IoTime if !self.io.is_empty() => self.io.join(" + "),
-            OrderBy::IoTime if self.has_blocks => "shared_blks_read".to_owned(),
-            OrderBy::IoTime => total.to_owned(),
+            OrderBy::IoTime if !self.io.is_empty() => "io".to_owned(),
+            OrderBy::IoTime if self.has_blocks => "read".to_owned(),
+            OrderBy::IoTime => "total".to_owned(),
         };
         format!(
-            "SELECT /* {MONITOR_MARKER} */ id, \
-             CASE WHEN rank <= $1 THEN left(query, 4096) ELSE left(query, 160) END, \
-             rank > $1 AND length(query) > 160, calls, total, rows, io, plan, hit, read \
-             FROM (SELECT coalesce(queryid::text, '') AS id, coalesce(query, '') AS query, \
-             calls::float8 AS calls, {total}::float8 AS total, rows::float8 AS rows, \
-             {io} AS io, {plan} AS plan, {hit} AS hit, {read} AS read, \
-             row_number() OVER (ORDER BY {key} DESC) AS rank \
-             FROM pg_stat_statements \
-             WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
-             AND coalesce(query, '') NOT LIKE '%{MONITOR_MARKER}%'{toplevel}) s \
-             ORDER BY rank LIMIT 20000"
+            "WITH s AS MATERIALIZED (SELECT /* {MONITOR_MARKER} */ {columns} {filter}), \
+             k AS (SELECT total, query, \
+                CASE WHEN query = '<insufficient privilege>' THEN '<hidden>' \
+                ELSE coalesce(lower(substring(ltrim(CASE \
+                    WHEN h LIKE '/*%' THEN substr(h, strpos(h, '*/') + 2) \
+                    WHEN h LIKE '--%' THEN substr(h, strpos(h, chr(10)) + 1) \
+                    ELSE h END, E' \\t\\r\\n(') FROM '^[A-Za-z]+')), '') END AS keyword \
+                FROM (SELECT total, query, ltrim(left(query, 2000), E' \\t\\r\\n(') AS h FROM s) q) \
+             SELECT * FROM (SELECT 'row'::text, id, left(query, 4096), NULL::bool, \
+                calls, total, rows, io, plan, hit, read \
+                FROM s WHERE query <> '<insufficient privilege>' \
+                AND total / greatest(calls, 1) >= $2 \
+                ORDER BY {key} DESC NULLS LAST LIMIT $1) t \
+             UNION ALL \
+             SELECT 'keyword', keyword, NULL, modifies, count(*)::float8, sum(total), \
+                NULL, NULL, NULL, NULL, NULL \
+             FROM (SELECT keyword, total, CASE \
+                WHEN keyword = 'with' THEN query ~* '\\m(insert|update|delete|merge)\\M' \
+                WHEN keyword = 'copy' THEN query ~* '\\mfrom\\M' \
+                ELSE false END AS modifies FROM k) m \
+             GROUP BY keyword, modifies",
+            columns = self.columns_sql(),
+            filter = self.filter_sql(),
         )
     }
 }
@@ -644,17 +702,28 @@ pub fn analyze(
     let rows: Vec<StatementRow> = stats
         .map(|s| aggregate(&s.rows).into_values().collect())
         .unwrap_or_default();
-    let db_time: f64 = rows.iter().map(|r| r.total_ms.max(0.0)).sum();
+    let summary = stats.map(|s| s.by_keyword.as_slice()).unwrap_or_default();
     let mut by_kind = [0.0f64; 3];
     let mut classified: Vec<(StatementRow, StatementKind)> = rows
         .into_iter()
         .map(|r| {
             let kind = sql::classify(&r.query, dialect);
-            by_kind[kind_index(kind)] += r.total_ms.max(0.0);
+            if summary.is_empty() {
+                by_kind[kind_index(kind)] += r.total_ms.max(0.0);
+            }
             (r, kind)
         })
         .collect();
-    let considered = classified.len() as u64;
+    let considered = if summary.is_empty() {
+        classified.len() as u64
+    } else {
+        for k in summary {
+            by_kind[kind_index(sql::classify_keyword(&k.keyword, k.modifies))] +=
+                k.total_ms.max(0.0);
+        }
+        summary.iter().map(|k| k.statements).sum()
+    };
+    let db_time: f64 = by_kind.iter().sum();
     let io_timing = stats.and_then(|s| s.io_timing);
     let mut order = req.order_by;
     if order == OrderBy::IoTime && io_timing != Some(true) {
@@ -1221,6 +1290,7 @@ mod tests {
                 stats_age_seconds: Some(3.0 * 86_400.0),
                 io_timing: Some(true),
                 hidden_rows: 0,
+                by_keyword: vec![],
             }),
             sessions: Ok(sessions),
             notes: vec![],
@@ -1439,7 +1509,7 @@ mod tests {
         assert!(!c.toplevel);
         let sql = c.select_sql(OrderBy::MeanTime);
         assert!(sql.contains("total_time::float8") && !sql.contains("exec_time"));
-        assert!(sql.contains("ORDER BY total_time / greatest(calls, 1) DESC"));
+        assert!(sql.contains("ORDER BY total / greatest(calls, 1) DESC"));
         assert!(sql.contains("NULL::float8") && !sql.contains("toplevel"));
     }
 
@@ -1467,6 +1537,7 @@ mod tests {
         );
         assert!(c.toplevel);
         assert!(c.select_sql(OrderBy::Calls).contains("AND toplevel"));
+        assert!(c.select_all_sql().contains("AND toplevel"));
         assert!(c.select_sql(OrderBy::Calls).contains("ORDER BY calls DESC"));
     }
 
@@ -1487,9 +1558,10 @@ mod tests {
         let sql = c.select_sql(OrderBy::IoTime);
         assert!(!sql.contains(" blk_read_time"), "{sql}");
         assert!(
-            sql.contains("ORDER BY shared_blk_read_time + shared_blk_write_time"),
+            sql.contains("(shared_blk_read_time + shared_blk_write_time"),
             "{sql}"
         );
+        assert!(sql.contains("ORDER BY io DESC"), "{sql}");
         assert!(sql.contains(&format!("NOT LIKE '%{MONITOR_MARKER}%'")));
     }
 
@@ -1722,6 +1794,39 @@ mod tests {
         // A reset between snapshots: counters went down, so `after` counts whole.
         let reset = delta(&[row("1", "q", 50.0, 50.0)], &[row("1", "q", 3.0, 9.0)]);
         assert_eq!((reset[0].calls, reset[0].total_ms), (3.0, 9.0));
+    }
+
+    #[test]
+    fn a_server_side_summary_gives_the_totals_and_the_split() {
+        let mut s = snapshot(vec![row("1", "SELECT pg_sleep($1)", 2.0, 800.0)], vec![]);
+        if let Statements::Available(st) = &mut s.statements {
+            st.by_keyword = vec![
+                KeywordTotal {
+                    keyword: "select".into(),
+                    modifies: false,
+                    statements: 4000,
+                    total_ms: 900.0,
+                },
+                KeywordTotal {
+                    keyword: "with".into(),
+                    modifies: true,
+                    statements: 10,
+                    total_ms: 50.0,
+                },
+                KeywordTotal {
+                    keyword: "insert".into(),
+                    modifies: false,
+                    statements: 990,
+                    total_ms: 50.0,
+                },
+            ];
+        }
+        let r = analyze("t", &req(json!({})), &s, REDACT);
+        assert_eq!(r.statements_considered, 5000);
+        assert_eq!(r.db_time_ms, 1000.0);
+        assert_eq!(r.workload.read_percent, Some(90.0));
+        assert_eq!(r.workload.write_percent, Some(10.0));
+        assert_eq!(r.statements[0].percent_of_db_time, 80.0);
     }
 
     #[test]

@@ -86,32 +86,37 @@ pub enum StatementKind {
 /// writes before them.
 pub fn classify(sql: &str, dialect: Dialect) -> StatementKind {
     let mut words = lexer(sql, dialect).filter_map(|t| match t {
-        Token::Word(w) => Some(w.to_ascii_uppercase()),
+        Token::Word(w) => Some(w),
         _ => None,
     });
     let Some(first) = words.next() else {
         return StatementKind::Other;
     };
-    match first.as_str() {
-        "SELECT" | "VALUES" | "TABLE" | "SHOW" | "FETCH" | "DESCRIBE" | "DESC" | "HANDLER" => {
+    let first = first.to_ascii_lowercase();
+    let modifies = match first.as_str() {
+        "with" => words.any(|w| {
+            ["insert", "update", "delete", "merge"]
+                .iter()
+                .any(|k| w.eq_ignore_ascii_case(k))
+        }),
+        "copy" => words.any(|w| w.eq_ignore_ascii_case("from")),
+        _ => false,
+    };
+    classify_keyword(&first, modifies)
+}
+
+/// The decision behind [`classify`], from a statement's leading keyword (lower case) and,
+/// for `with`, whether it modifies data, for `copy`, whether it copies from a source.
+/// Servers that summarise statements by keyword are classified with the same table.
+pub fn classify_keyword(first: &str, modifies: bool) -> StatementKind {
+    match first {
+        "select" | "values" | "table" | "show" | "fetch" | "describe" | "desc" | "handler" => {
             StatementKind::Read
         }
-        "WITH" => {
-            if words.any(|w| matches!(w.as_str(), "INSERT" | "UPDATE" | "DELETE" | "MERGE")) {
-                StatementKind::Write
-            } else {
-                StatementKind::Read
-            }
-        }
-        "INSERT" | "UPDATE" | "DELETE" | "MERGE" | "REPLACE" | "UPSERT" | "TRUNCATE" | "LOAD"
-        | "COMMIT" | "END" => StatementKind::Write,
-        "COPY" => {
-            if words.any(|w| w == "FROM") {
-                StatementKind::Write
-            } else {
-                StatementKind::Read
-            }
-        }
+        "with" | "copy" if modifies => StatementKind::Write,
+        "with" | "copy" => StatementKind::Read,
+        "insert" | "update" | "delete" | "merge" | "replace" | "upsert" | "truncate" | "load"
+        | "commit" | "end" => StatementKind::Write,
         _ => StatementKind::Other,
     }
 }

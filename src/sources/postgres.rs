@@ -23,8 +23,8 @@ use super::{AbortOnDrop, DbError, lock_timeout_ms, timeout_ms};
 use crate::config::{DbSettings, Secret, SslMode, Target};
 use crate::diagnosis::NextStep;
 use crate::diagnosis::queries::{
-    Engine, PgssColumns, Request, Session, Snapshot, StatementRow, StatementStats, Statements,
-    delta,
+    Engine, KeywordTotal, PgssColumns, Request, Session, Snapshot, StatementRow, StatementStats,
+    Statements, delta,
 };
 
 const SETUP: &str = "SELECT /* pwt:monitor */ set_config('statement_timeout', $1, false), \
@@ -363,10 +363,18 @@ async fn read_statements(
         .query_typed(SEARCH_PATH, &[(&schema, Type::TEXT)])
         .await?;
     let started = std::time::Instant::now();
-    let full_text: i64 = if sampled { 20_000 } else { 200 };
-    let rows = client
-        .query_typed(&columns.select_sql(order), &[(&full_text, Type::INT8)])
-        .await?;
+    let rows = if sampled {
+        client.query_typed(&columns.select_all_sql(), &[]).await?
+    } else {
+        // Twice the limit (and some): rows of several roles for one statement merge.
+        let top = (req.limit as i64) * 2 + 20;
+        client
+            .query_typed(
+                &columns.select_sql(order),
+                &[(&top, Type::INT8), (&req.min_mean_ms, Type::FLOAT8)],
+            )
+            .await?
+    };
     tracing::debug!(
         rows = rows.len(),
         elapsed_us = started.elapsed().as_micros() as u64,
@@ -382,23 +390,43 @@ async fn read_statements(
         ..Default::default()
     };
     for r in rows {
-        let query: String = r.try_get(1).unwrap_or_default();
+        let part: String = r.try_get(0).unwrap_or_default();
+        let f = |i: usize| r.try_get::<_, Option<f64>>(i).ok().flatten();
+        if part == "keyword" {
+            let keyword: String = r.try_get(1).unwrap_or_default();
+            let statements = f(4).unwrap_or(0.0).max(0.0) as u64;
+            if keyword == "<hidden>" {
+                stats.hidden_rows += statements;
+            } else {
+                stats.by_keyword.push(KeywordTotal {
+                    keyword,
+                    modifies: r
+                        .try_get::<_, Option<bool>>(3)
+                        .ok()
+                        .flatten()
+                        .unwrap_or(false),
+                    statements,
+                    total_ms: f(5).unwrap_or(0.0),
+                });
+            }
+            continue;
+        }
+        let query: String = r.try_get(2).unwrap_or_default();
         if query == INSUFFICIENT {
             stats.hidden_rows += 1;
             continue;
         }
-        let f = |i: usize| r.try_get::<_, Option<f64>>(i).ok().flatten();
         stats.rows.push(StatementRow {
-            id: r.try_get(0).unwrap_or_default(),
+            id: r.try_get(1).unwrap_or_default(),
             query,
-            query_cut: r.try_get(2).unwrap_or(false),
-            calls: f(3).unwrap_or(0.0),
-            total_ms: f(4).unwrap_or(0.0),
-            rows: f(5).unwrap_or(0.0),
-            io_ms: f(6),
-            plan_ms: f(7),
-            shared_blks_hit: f(8),
-            shared_blks_read: f(9),
+            query_cut: false,
+            calls: f(4).unwrap_or(0.0),
+            total_ms: f(5).unwrap_or(0.0),
+            rows: f(6).unwrap_or(0.0),
+            io_ms: f(7),
+            plan_ms: f(8),
+            shared_blks_hit: f(9),
+            shared_blks_read: f(10),
         });
     }
     if version_at_least(version, 1, 9)
@@ -603,7 +631,9 @@ mod tests {
             PgssColumns::discover(&["queryid", "query", "calls", "total_exec_time", "rows"])
                 .unwrap();
         let select = layout.select_sql(crate::diagnosis::queries::OrderBy::MeanTime);
+        let all = layout.select_all_sql();
         for sql in [
+            &all,
             SETUP,
             SERVER_INFO,
             EXTENSION,
