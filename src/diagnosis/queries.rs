@@ -28,6 +28,10 @@ pub const MAX_QUERY_CHARS: usize = 1000;
 pub const MAX_RUNNING: usize = 50;
 /// The longest snapshot interval `sample_seconds` accepts.
 pub const MAX_SAMPLE_SECONDS: f64 = 60.0;
+/// The leading keyword of a statement, after whitespace, parentheses and comments, as a
+/// PostgreSQL regular expression whose first group is the keyword.
+const LEADING_KEYWORD: &str = r"^(?:[\s(]|/\*[^*]*\*+(?:[^/*][^*]*\*+)*/|--[^\n]*\n)*([A-Za-z]+)";
+
 /// Marker in every statement this tool sends, so its own queries can be left out.
 pub const MONITOR_MARKER: &str = "pwt:monitor";
 
@@ -431,13 +435,10 @@ impl PgssColumns {
         };
         format!(
             "WITH s AS MATERIALIZED (SELECT /* {MONITOR_MARKER} */ {columns} {filter}), \
-             k AS (SELECT total, query, \
-                CASE WHEN query = '<insufficient privilege>' THEN '<hidden>' \
-                ELSE coalesce(lower(substring(ltrim(CASE \
-                    WHEN h LIKE '/*%' THEN substr(h, strpos(h, '*/') + 2) \
-                    WHEN h LIKE '--%' THEN substr(h, strpos(h, chr(10)) + 1) \
-                    ELSE h END, E' \\t\\r\\n(') FROM '^[A-Za-z]+')), '') END AS keyword \
-                FROM (SELECT total, query, ltrim(left(query, 2000), E' \\t\\r\\n(') AS h FROM s) q) \
+             k AS MATERIALIZED (SELECT total, query, CASE \
+                WHEN query = '<insufficient privilege>' THEN '<hidden>' \
+                ELSE coalesce(lower(substring(query FROM '{LEADING_KEYWORD}')), '') END AS keyword \
+                FROM s) \
              SELECT * FROM (SELECT 'row'::text, id, left(query, 4096), NULL::bool, \
                 calls, total, rows, io, plan, hit, read \
                 FROM s WHERE query <> '<insufficient privilege>' \

@@ -26,3 +26,5 @@ SELECT format('UPDATE orders SET amount = amount + 1 WHERE id = %s', g) FROM gen
 -- must not reach the tool's output either.
 SET application_name TO 'alice@example.com';
 COMMENT ON TABLE accounts IS 'card 4111 1111 1111 1111';
+-- A statement with a leading comment, as query tagging libraries write it.
+SELECT format('/* controller:orders,action:update */ UPDATE orders SET note = %L WHERE id = %s', 'y', g) FROM generate_series(1, 20) g \gexec
