@@ -266,7 +266,8 @@ pub struct StatementStats {
 /// Statements that start with one keyword, summed.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct KeywordTotal {
-    /// The leading keyword, lower case (`select`, `with`, `insert`, ...; empty if none).
+    /// How the statements start, lower case: the keyword or the first characters
+    /// (`select`, `with x as`, `insert i`, ...; empty if none).
     pub keyword: String,
     /// For `with`: the statement modifies data; for `copy`: it copies FROM a source.
     pub modifies: bool,
@@ -417,8 +418,10 @@ impl PgssColumns {
 
     /// One read of the view, summarised on the server for a cumulative call: the top `$1`
     /// statements by `order` whose mean is at least `$2` ms, in full (part `row`), plus every
-    /// statement counted by its leading keyword (part `keyword`: id = the keyword, modifies =
-    /// WITH that modifies data / COPY FROM). Thousands of long ORM statements then cost a
+    /// statement counted by how it starts (part `keyword`: id = the first 8 characters in
+    /// lower case, or the keyword after a leading comment; modifies = WITH that modifies
+    /// data / COPY FROM). String functions rather than a regular expression per statement
+    /// keep this cheap with thousands of statements. Thousands of long ORM statements then cost a
     /// few dozen rows on the wire, and the read/write split still covers all of them; the
     /// keyword is classified here, by [`sql::classify_keyword`]. The text is 4 KiB at most.
     ///
@@ -437,8 +440,10 @@ impl PgssColumns {
             "WITH s AS MATERIALIZED (SELECT /* {MONITOR_MARKER} */ {columns} {filter}), \
              k AS MATERIALIZED (SELECT total, query, CASE \
                 WHEN query = '<insufficient privilege>' THEN '<hidden>' \
-                ELSE coalesce(lower(substring(query FROM '{LEADING_KEYWORD}')), '') END AS keyword \
-                FROM s) \
+                WHEN h LIKE '/*%' OR h LIKE '--%' \
+                THEN coalesce(lower(substring(query FROM '{LEADING_KEYWORD}')), '') \
+                ELSE lower(left(h, 8)) END AS keyword \
+                FROM (SELECT total, query, ltrim(left(query, 64), E' \\t\\r\\n(') AS h FROM s) x) \
              SELECT * FROM (SELECT 'row'::text, id, left(query, 4096), NULL::bool, \
                 calls, total, rows, io, plan, hit, read \
                 FROM s WHERE query <> '<insufficient privilege>' \
@@ -448,8 +453,8 @@ impl PgssColumns {
              SELECT 'keyword', keyword, NULL, modifies, count(*)::float8, sum(total), \
                 NULL, NULL, NULL, NULL, NULL \
              FROM (SELECT keyword, total, CASE \
-                WHEN keyword = 'with' THEN query ~* '\\m(insert|update|delete|merge)\\M' \
-                WHEN keyword = 'copy' THEN query ~* '\\mfrom\\M' \
+                WHEN keyword LIKE 'with%' THEN query ~* '\\m(insert|update|delete|merge)\\M' \
+                WHEN keyword LIKE 'copy%' THEN query ~* '\\mfrom\\M' \
                 ELSE false END AS modifies FROM k) m \
              GROUP BY keyword, modifies",
             columns = self.columns_sql(),
@@ -719,8 +724,7 @@ pub fn analyze(
         classified.len() as u64
     } else {
         for k in summary {
-            by_kind[kind_index(sql::classify_keyword(&k.keyword, k.modifies))] +=
-                k.total_ms.max(0.0);
+            by_kind[kind_index(sql::classify_lead(&k.keyword, k.modifies))] += k.total_ms.max(0.0);
         }
         summary.iter().map(|k| k.statements).sum()
     };

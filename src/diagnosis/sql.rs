@@ -105,6 +105,16 @@ pub fn classify(sql: &str, dialect: Dialect) -> StatementKind {
     classify_keyword(&first, modifies)
 }
 
+/// Classifies from how a statement starts (`lead`, e.g. its first characters) when the full
+/// text is not at hand: the first word decides, with `modifies` as in [`classify_keyword`].
+pub fn classify_lead(lead: &str, modifies: bool) -> StatementKind {
+    let first = lexer(lead, Dialect::Postgres).find_map(|t| match t {
+        Token::Word(w) => Some(w.to_ascii_lowercase()),
+        _ => None,
+    });
+    classify_keyword(first.as_deref().unwrap_or(""), modifies)
+}
+
 /// The decision behind [`classify`], from a statement's leading keyword (lower case) and,
 /// for `with`, whether it modifies data, for `copy`, whether it copies from a source.
 /// Servers that summarise statements by keyword are classified with the same table.
@@ -536,6 +546,18 @@ mod tests {
         for (sql, kind) in cases {
             assert_eq!(classify(sql, Dialect::Postgres), kind, "{sql}");
         }
+    }
+
+    #[test]
+    fn leads_classify_like_whole_statements() {
+        use StatementKind::*;
+        assert_eq!(classify_lead("select c", false), Read);
+        assert_eq!(classify_lead("insert i", false), Write);
+        assert_eq!(classify_lead("with d a", true), Write);
+        assert_eq!(classify_lead("with d a", false), Read);
+        assert_eq!(classify_lead("truncate", false), Write);
+        assert_eq!(classify_lead("begin", false), Other);
+        assert_eq!(classify_lead("", false), Other);
     }
 
     #[test]
