@@ -288,8 +288,6 @@ pub struct StatementRow {
     pub plan_ms: Option<f64>,
     pub shared_blks_hit: Option<f64>,
     pub shared_blks_read: Option<f64>,
-    /// The adapter fetched only the start of the text (see [`PgssColumns::select_sql`]).
-    pub query_cut: bool,
 }
 
 /// A session that is not idle.
@@ -394,10 +392,9 @@ impl PgssColumns {
         )
     }
 
-    fn filter_sql(&self) -> String {
+    fn where_sql(&self) -> String {
         format!(
-            "FROM pg_stat_statements \
-             WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+            "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
              AND coalesce(query, '') NOT LIKE '%{MONITOR_MARKER}%'{}",
             if self.toplevel { " AND toplevel" } else { "" }
         )
@@ -410,9 +407,9 @@ impl PgssColumns {
         format!(
             "SELECT /* {MONITOR_MARKER} */ 'row'::text, id, left(query, 4096), NULL::bool, \
              calls, total, rows, io, plan, hit, read \
-             FROM (SELECT {} {}) s ORDER BY total DESC LIMIT 20000",
+             FROM (SELECT {} FROM pg_stat_statements {}) s ORDER BY total DESC LIMIT 20000",
             self.columns_sql(),
-            self.filter_sql()
+            self.where_sql()
         )
     }
 
@@ -437,28 +434,29 @@ impl PgssColumns {
             OrderBy::IoTime => "total".to_owned(),
         };
         format!(
-            "WITH s AS MATERIALIZED (SELECT /* {MONITOR_MARKER} */ {columns} {filter}), \
-             k AS MATERIALIZED (SELECT total, query, CASE \
-                WHEN query = '<insufficient privilege>' THEN '<hidden>' \
-                WHEN h LIKE '/*%' OR h LIKE '--%' \
-                THEN coalesce(lower(substring(query FROM '{LEADING_KEYWORD}')), '') \
-                ELSE lower(left(h, 8)) END AS keyword \
-                FROM (SELECT total, query, ltrim(left(query, 64), E' \\t\\r\\n(') AS h FROM s) x) \
+            "WITH s AS MATERIALIZED (SELECT *, CASE \
+                WHEN keyword LIKE 'with%' THEN query ~* '\\m(insert|update|delete|merge)\\M' \
+                WHEN keyword LIKE 'copy%' THEN query ~* '\\mfrom\\M' \
+                ELSE false END AS modifies \
+                FROM (SELECT /* {MONITOR_MARKER} */ {columns}, CASE \
+                    WHEN query = '<insufficient privilege>' THEN '<hidden>' \
+                    WHEN h LIKE '/*%' OR h LIKE '--%' \
+                    THEN coalesce(lower(substring(query FROM '{LEADING_KEYWORD}')), '') \
+                    ELSE lower(left(h, 8)) END AS keyword \
+                    FROM pg_stat_statements, \
+                    LATERAL (SELECT ltrim(left(coalesce(query, ''), 64), E' \\t\\r\\n(') AS h) x \
+                    {filter} OFFSET 0) a) \
              SELECT * FROM (SELECT 'row'::text, id, left(query, 4096), NULL::bool, \
                 calls, total, rows, io, plan, hit, read \
-                FROM s WHERE query <> '<insufficient privilege>' \
+                FROM s WHERE keyword <> '<hidden>' \
                 AND total / greatest(calls, 1) >= $2 \
                 ORDER BY {key} DESC NULLS LAST LIMIT $1) t \
              UNION ALL \
              SELECT 'keyword', keyword, NULL, modifies, count(*)::float8, sum(total), \
                 NULL, NULL, NULL, NULL, NULL \
-             FROM (SELECT keyword, total, CASE \
-                WHEN keyword LIKE 'with%' THEN query ~* '\\m(insert|update|delete|merge)\\M' \
-                WHEN keyword LIKE 'copy%' THEN query ~* '\\mfrom\\M' \
-                ELSE false END AS modifies FROM k) m \
-             GROUP BY keyword, modifies",
+             FROM s GROUP BY keyword, modifies",
             columns = self.columns_sql(),
-            filter = self.filter_sql(),
+            filter = self.where_sql(),
         )
     }
 }
@@ -760,14 +758,7 @@ pub fn analyze(
     let statements: Vec<StatementReport> = classified
         .iter()
         .map(|(r, kind)| StatementReport {
-            query: {
-                let mut q = show(&r.query, &mut truncated);
-                if r.query_cut && !q.ends_with('…') {
-                    truncated = true;
-                    q.push('…');
-                }
-                q
-            },
+            query: show(&r.query, &mut truncated),
             calls: to_count(r.calls),
             mean_ms: round(mean(r), 3),
             total_ms: round(r.total_ms, 3),
@@ -1280,7 +1271,6 @@ mod tests {
             plan_ms: None,
             shared_blks_hit: Some(100.0),
             shared_blks_read: Some(calls),
-            query_cut: false,
         }
     }
 
@@ -1832,16 +1822,6 @@ mod tests {
         assert_eq!(r.workload.read_percent, Some(90.0));
         assert_eq!(r.workload.write_percent, Some(10.0));
         assert_eq!(r.statements[0].percent_of_db_time, 80.0);
-    }
-
-    #[test]
-    fn text_fetched_only_in_part_is_marked_cut() {
-        let mut r = row("1", "SELECT a, b, c FROM t WHERE x = $1", 1.0, 5.0);
-        r.query_cut = true;
-        let s = snapshot(vec![r], vec![]);
-        let rep = analyze("t", &req(json!({})), &s, REDACT);
-        assert!(rep.statements[0].query.ends_with('…'));
-        assert!(rep.truncated);
     }
 
     #[test]

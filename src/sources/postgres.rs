@@ -51,7 +51,7 @@ const COLUMNS: &str = "SELECT /* pwt:monitor */ column_name::text FROM informati
     WHERE table_schema = $1 AND table_name = 'pg_stat_statements' ORDER BY ordinal_position";
 
 const SEARCH_PATH: &str =
-    "SELECT /* pwt:monitor */ set_config('search_path', format('pg_catalog, %I', $1::text), true)";
+    "SELECT /* pwt:monitor */ set_config('search_path', format('pg_catalog, %I', $1::text), false)";
 
 const STATS_INFO: &str = "SELECT /* pwt:monitor */ stats_reset::text, \
     extract(epoch FROM now() - stats_reset)::float8 FROM pg_stat_statements_info";
@@ -162,14 +162,13 @@ async fn read(
             "postgres: {what}"
         )
     };
-    client
-        .batch_execute(BEGIN)
-        .await
-        .map_err(|e| q(e, "BEGIN READ ONLY"))?;
-    let info = client
-        .query_typed_one(SERVER_INFO, &[])
-        .await
-        .map_err(|e| q(e, "reading the server version"))?;
+    // Sent together (pipelined): one round trip.
+    let (begin, info) = tokio::join!(
+        client.batch_execute(BEGIN),
+        client.query_typed_one(SERVER_INFO, &[])
+    );
+    begin.map_err(|e| q(e, "BEGIN READ ONLY"))?;
+    let info = info.map_err(|e| q(e, "reading the server version"))?;
     lap("server info");
     let server_version: String = info.try_get(0).unwrap_or_default();
     let database: String = info.try_get(1).unwrap_or_default();
@@ -191,7 +190,14 @@ async fn read(
 
     if conn.layout.is_none() {
         match discover(client, target, password, &database, &mut fixes).await? {
-            Ok(layout) => conn.layout = Some(layout),
+            Ok(layout) => {
+                // For the session: the extension's schema first after pg_catalog.
+                client
+                    .query_typed(SEARCH_PATH, &[(&layout.2, Type::TEXT)])
+                    .await
+                    .map_err(|e| q(e, "setting search_path"))?;
+                conn.layout = Some(layout);
+            }
             Err(why) => {
                 return finish(
                     client,
@@ -207,7 +213,7 @@ async fn read(
             }
         }
     }
-    let Some((columns, version, schema)) = &conn.layout else {
+    let Some((columns, version, _schema)) = &conn.layout else {
         return Err(DbError::new(
             "internal error: no pg_stat_statements layout",
             None,
@@ -215,7 +221,7 @@ async fn read(
     };
 
     lap("layout");
-    let mut stats = match read_statements(client, columns, schema, version, io_timing, req).await {
+    let mut stats = match read_statements(client, columns, version, io_timing, req).await {
         Ok(stats) => stats,
         Err(e) if e.code() == Some(&SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE) => {
             fixes.push(preload_fix());
@@ -246,7 +252,7 @@ async fn read(
             .batch_execute(BEGIN)
             .await
             .map_err(|e| q(e, "BEGIN READ ONLY"))?;
-        let after = read_statements(client, columns, schema, version, io_timing, req)
+        let after = read_statements(client, columns, version, io_timing, req)
             .await
             .map_err(|e| q(e, "reading pg_stat_statements (second snapshot)"))?;
         stats = StatementStats {
@@ -353,28 +359,37 @@ async fn discover(
 async fn read_statements(
     client: &Client,
     columns: &PgssColumns,
-    schema: &str,
     version: &str,
     io_timing: Option<bool>,
     req: &Request,
 ) -> Result<StatementStats, tokio_postgres::Error> {
     let (order, sampled) = (req.order_by, req.sample_seconds.is_some());
-    client
-        .query_typed(SEARCH_PATH, &[(&schema, Type::TEXT)])
-        .await?;
     let started = std::time::Instant::now();
-    let rows = if sampled {
-        client.query_typed(&columns.select_all_sql(), &[]).await?
-    } else {
-        // Twice the limit (and some): rows of several roles for one statement merge.
-        let top = (req.limit as i64) * 2 + 20;
-        client
-            .query_typed(
-                &columns.select_sql(order),
-                &[(&top, Type::INT8), (&req.min_mean_ms, Type::FLOAT8)],
-            )
-            .await?
+    // Twice the limit (and some): rows of several roles for one statement merge.
+    let top = (req.limit as i64) * 2 + 20;
+    let (all_sql, summary_sql) = (columns.select_all_sql(), columns.select_sql(order));
+    let statements = async {
+        if sampled {
+            client.query_typed(&all_sql, &[]).await
+        } else {
+            client
+                .query_typed(
+                    &summary_sql,
+                    &[(&top, Type::INT8), (&req.min_mean_ms, Type::FLOAT8)],
+                )
+                .await
+        }
     };
+    let info = async {
+        if version_at_least(version, 1, 9) {
+            client.query_typed_opt(STATS_INFO, &[]).await.ok().flatten()
+        } else {
+            None
+        }
+    };
+    // Sent together (pipelined): one round trip.
+    let (rows, info) = tokio::join!(statements, info);
+    let rows = rows?;
     tracing::debug!(
         rows = rows.len(),
         elapsed_us = started.elapsed().as_micros() as u64,
@@ -419,7 +434,6 @@ async fn read_statements(
         stats.rows.push(StatementRow {
             id: r.try_get(1).unwrap_or_default(),
             query,
-            query_cut: false,
             calls: f(4).unwrap_or(0.0),
             total_ms: f(5).unwrap_or(0.0),
             rows: f(6).unwrap_or(0.0),
@@ -429,9 +443,7 @@ async fn read_statements(
             shared_blks_read: f(10),
         });
     }
-    if version_at_least(version, 1, 9)
-        && let Ok(Some(info)) = client.query_typed_opt(STATS_INFO, &[]).await
-    {
+    if let Some(info) = info {
         stats.stats_since = info.try_get(0).ok();
         stats.stats_age_seconds = info.try_get(1).ok();
     }
@@ -451,10 +463,13 @@ async fn finish(
     fixes: Vec<NextStep>,
 ) -> Result<Snapshot, DbError> {
     let sessions = if req.include_running {
-        let rows = client
-            .query_typed(ACTIVITY, &[])
-            .await
-            .map_err(|e| query_error(target, password, "reading pg_stat_activity", e))?;
+        // The read and the COMMIT after it are sent together (pipelined).
+        let (rows, _) = tokio::join!(
+            client.query_typed(ACTIVITY, &[]),
+            client.batch_execute(COMMIT)
+        );
+        let rows =
+            rows.map_err(|e| query_error(target, password, "reading pg_stat_activity", e))?;
         let mut hidden = 0;
         let mut sessions = Vec::with_capacity(rows.len());
         for r in rows {
@@ -483,9 +498,9 @@ async fn finish(
         }
         Ok(sessions)
     } else {
+        let _ = client.batch_execute(COMMIT).await;
         Ok(Vec::new())
     };
-    let _ = client.batch_execute(COMMIT).await;
     Ok(Snapshot {
         engine: Engine::Postgresql,
         server_version,
