@@ -26,6 +26,7 @@ pg_bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || tru
 [[ -n "$pg_bin" && -x "$pg_bin/initdb" ]] || need_pkgs+=(postgresql postgresql-contrib)
 command -v mariadb-install-db >/dev/null && command -v mariadbd >/dev/null || need_pkgs+=(mariadb-server)
 command -v mariadb >/dev/null || need_pkgs+=(mariadb-client)
+command -v python3 >/dev/null || need_pkgs+=(python3)
 if ((${#need_pkgs[@]})); then
   [[ "$(id -u)" == 0 ]] || die "need the Debian packages ${need_pkgs[*]} (as root: apt-get install -y ${need_pkgs[*]})"
   log "installing ${need_pkgs[*]}"
