@@ -106,7 +106,10 @@ _cleaned = False
 def spawn(argv, **kw) -> subprocess.Popen:
     kw.setdefault("start_new_session", True)
     vlog("spawn: " + " ".join(shlex.quote(str(a)) for a in argv))
-    p = subprocess.Popen([str(a) for a in argv], **kw)
+    try:
+        p = subprocess.Popen([str(a) for a in argv], **kw)
+    except OSError as e:
+        raise BenchError(f"cannot start {argv[0]}: {e}") from None
     _children.append(p)
     return p
 
@@ -263,6 +266,7 @@ class McpSession:
         self._buf = bytearray()
         self._scan = 0
         self._next_id = 1
+        self.last_line_ns = 0
         self.server_info = None
         self.protocol_version = None
 
@@ -299,6 +303,7 @@ class McpSession:
         while True:
             nl = self._buf.find(b"\n", self._scan)
             if nl >= 0:
+                self.last_line_ns = time.perf_counter_ns()  # whole line received, not yet parsed
                 line = bytes(self._buf[:nl]).strip()
                 del self._buf[: nl + 1]
                 self._scan = 0
@@ -342,8 +347,8 @@ class McpSession:
                 continue
             if "error" in resp:
                 raise self._fail(f"{method} returned error: {json.dumps(resp['error'])[:500]}")
-            if "result" not in resp:
-                raise self._fail(f"{method}: response has neither result nor error")
+            if not isinstance(resp.get("result"), dict):
+                raise self._fail(f"{method}: response has no result object: {json.dumps(resp)[:300]}")
             return resp["result"]
 
     def notify(self, method: str, params: dict | None = None) -> None:
@@ -537,12 +542,14 @@ def bench_ours_session(label, argv, env, timeout, calls, warmup, settle, logdir:
         vlog(f"capacity_math result: {json.dumps(first)[:400]}")
         for _ in range(max(0, warmup - 1)):
             s.request("tools/call", params, timeout)
-        rtts = []
+        rtts, wire = [], []
         pc = time.perf_counter_ns
         for _ in range(calls):
             t0 = pc()
             res = s.request("tools/call", params, timeout)
-            rtts.append((pc() - t0) / 1e3)
+            t1 = pc()
+            rtts.append((t1 - t0) / 1e3)
+            wire.append((s.last_line_ns - t0) / 1e3)
             if res.get("isError"):
                 raise s._fail(f"capacity_math returned isError: {json.dumps(res)[:500]}")
         time.sleep(settle)
@@ -553,11 +560,14 @@ def bench_ours_session(label, argv, env, timeout, calls, warmup, settle, logdir:
     finally:
         s.close()
     rt = summarize(rtts, ndigits=1)
+    rt_wire = summarize(wire, ndigits=1)
     log(f"{label}: {calls} x tools/call capacity_math: median {rt['median']:.1f} us, "
         f"p99 {rt['p99']:.1f} us; idle RSS {mem_idle['vmrss_kib'] / 1024:.2f} MiB, "
         f"HWM {st.get('VmHWM', 0) / 1024:.2f} MiB")
     return {
         "tool_call_us": rt,
+        "tool_call_to_last_byte_us": rt_wire,
+        "tool_call_response_bytes": len(json.dumps(first, separators=(",", ":"))),
         "tool_call_first_result": first,
         "memory_after_handshake": mem_hs,
         "memory_idle_after_calls": mem_idle,
@@ -897,9 +907,10 @@ def print_report(res: dict, out) -> None:
         row("VmRSS idle after calls (MiB)", [fmt(o["memory_idle_after_calls"]["vmrss_kib"] / 1024)])
         row("VmHWM after calls (MiB)", [fmt(o["memory_idle_after_calls"]["vmhwm_kib"] / 1024)])
         tc = o["tool_call_us"]
-        row(f"capacity_math round trip median (us)", [fmt(tc["median"], nd=1)])
-        row(f"capacity_math round trip p99 (us)", [fmt(tc["p99"], nd=1)])
+        row("capacity_math round trip median (us)", [fmt(tc["median"], nd=1)])
+        row("capacity_math round trip p99 (us)", [fmt(tc["p99"], nd=1)])
         row(f"  ({tc['n']} sequential calls; min/max us)", [f"{tc['min']:.0f}/{tc['max']:.0f}"])
+        row("  median to last byte, before parse (us)", [fmt(o["tool_call_to_last_byte_us"]["median"], nd=1)])
     out.write("\n")
     for k, v in res.get("ratios", {}).items():
         out.write(f"ratio {k}: {v:,.1f}x\n")
@@ -928,9 +939,9 @@ def evaluate(res: dict, args) -> None:
     if ours.get("cpu_ms") and py.get("cpu_ms"):
         ratios["CPU time per process life (postgres-mcp median / ours median)"] = (
             py["cpu_ms"]["median"] / max(1e-3, ours["cpu_ms"]["median"]))
-    if "memory_idle_after_calls" in ours and "memory_after_handshake" in py:
-        ratios["RSS (postgres-mcp after handshake / ours idle after calls)"] = (
-            py["memory_after_handshake"]["vmrss_kib"] / max(1, ours["memory_idle_after_calls"]["vmrss_kib"]))
+    if "memory_after_handshake" in ours and "memory_after_handshake" in py:
+        ratios["RSS after handshake (postgres-mcp / ours)"] = (
+            py["memory_after_handshake"]["vmrss_kib"] / max(1, ours["memory_after_handshake"]["vmrss_kib"]))
 
     # goal 1
     name = f"cold start at least {args.goal_speedup:g}x faster than postgres-mcp"
@@ -998,9 +1009,12 @@ def parse_args(argv=None):
     ap.add_argument("--skip-ours", action="store_true", help="only measure the Python server(s)")
     ap.add_argument("--also-cloudwatch", action="store_true",
                     help="also cold-start awslabs-cloudwatch-mcp-server 0.3.1 (own venv)")
-    ap.add_argument("--goal-speedup", type=float, default=100.0)
-    ap.add_argument("--goal-rtt-us", type=float, default=1000.0)
-    ap.add_argument("--goal-rss-mib", type=float, default=15.0)
+    ap.add_argument("--goal-speedup", type=float, default=100.0,
+                    help="goal: postgres-mcp median cold start / ours must be at least this")
+    ap.add_argument("--goal-rtt-us", type=float, default=1000.0,
+                    help="goal: our capacity_math round-trip median must be below this (us)")
+    ap.add_argument("--goal-rss-mib", type=float, default=15.0,
+                    help="goal: our idle VmRSS after the calls must be below this (MiB)")
     ap.add_argument("--strict", action="store_true", help="exit 3 if any goal is FAIL or SKIP")
     ap.add_argument("--json", type=Path, help="write all results (incl. raw samples) here")
     ap.add_argument("--keep-logs", action="store_true", help="keep the servers' stderr logs")
@@ -1119,6 +1133,8 @@ def main(argv=None) -> int:
     res["host"]["loadavg_at_end"] = os.getloadavg()
     evaluate(res, args)
     res["ok"] = rc == 0
+    if rc == 1:
+        print(f"[FAIL] our server did not answer: {res['servers']['ours']['error'].splitlines()[0]}")
     if rc == 0:
         print_report(res, sys.stdout)
         if args.strict and any(g["status"] != "PASS" for g in res["goals"]):

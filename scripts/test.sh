@@ -4,6 +4,8 @@
 # 1. Rust unit tests and the in-process MCP round trip (cargo nextest, or cargo test);
 # 2. the interop suite: the real binary over stdio, driven by the official Python `mcp` SDK
 #    (installed into target/pyenv by tests/interop/setup-venv.sh).
+# 3. slow_queries against a throwaway PostgreSQL and MariaDB (tests/db/run.sh starts them,
+#    runs a workload, runs tests/slow_queries_{pg,mysql}.rs and removes them again).
 # Every server a test needs is started by the tests themselves.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -16,12 +18,18 @@ log "build"
 cargo build --locked --bins
 
 log "Rust tests"
+# The database suites run in their own step below, with their servers.
 if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --locked --no-fail-fast
+  cargo nextest run --locked --no-fail-fast \
+    -E 'not (binary(slow_queries_pg) | binary(slow_queries_mysql))'
   cargo test --locked --doc
 else
-  cargo test --locked --no-fail-fast
+  cargo test --locked --no-fail-fast --lib --bins \
+    $(for t in tests/*.rs; do n="$(basename "$t" .rs)"; case "$n" in slow_queries_*) ;; *) printf -- '--test %s ' "$n";; esac; done)
 fi
+
+log "slow_queries on throwaway PostgreSQL and MariaDB"
+bash tests/db/run.sh
 
 log "MCP interop over stdio (Python mcp SDK)"
 bash tests/interop/setup-venv.sh

@@ -6,10 +6,13 @@
 //! - [`input`]: turns JSON arguments (from MCP or a file) into the core's typed inputs;
 //! - [`render`]: the human-readable summary of each report;
 //! - [`server`]: the MCP server (tools, prompts, instructions);
-//! - [`sources`]: I/O adapters that turn outside systems (CloudWatch, RDS) into plain data;
+//! - [`sources`]: I/O adapters that turn outside systems (databases, CloudWatch, RDS) into
+//!   plain data;
+//! - [`config`]: the operator's database targets and settings;
 //! - [`cli`]: the same analyses for a person at a terminal.
 
 pub mod cli;
+pub mod config;
 pub mod diagnosis;
 pub mod input;
 pub mod render;

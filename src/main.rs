@@ -4,6 +4,7 @@
 use anyhow::Result;
 use clap::Parser;
 use python_web_troubleshooter::cli::{self, Cli, Command};
+use python_web_troubleshooter::config::Config;
 use python_web_troubleshooter::server::Troubleshooter;
 use rmcp::{ServiceExt, service::ServerInitializeError};
 use tracing_subscriber::EnvFilter;
@@ -37,20 +38,24 @@ fn main() -> Result<()> {
         .with_env_filter(filter)
         .init();
 
+    let config = Config::load(args.config.as_deref())?;
     match args.command {
-        None | Some(Command::Serve) => serve_stdio(),
-        Some(command) => cli::run(command),
+        None | Some(Command::Serve) => serve_stdio(config),
+        Some(command) => cli::run(command, &config),
     }
 }
 
-fn serve_stdio() -> Result<()> {
+fn serve_stdio(config: Config) -> Result<()> {
     // A current-thread runtime: a stdio session is one client, and it starts faster.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async {
         tracing::info!(version = env!("CARGO_PKG_VERSION"), "serving MCP on stdio");
-        let service = match Troubleshooter::new().serve(rmcp::transport::stdio()).await {
+        let service = match Troubleshooter::with_config(config)
+            .serve(rmcp::transport::stdio())
+            .await
+        {
             Ok(service) => service,
             // A client that probes and leaves (or a closed stdin) is not a failure.
             Err(ServerInitializeError::ConnectionClosed(context)) => {

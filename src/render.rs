@@ -5,6 +5,7 @@ use std::fmt::Write;
 
 use crate::diagnosis::capacity::CapacityReport;
 use crate::diagnosis::latency::LatencyReport;
+use crate::diagnosis::queries::SlowQueriesReport;
 use crate::diagnosis::storage::StorageReport;
 use crate::diagnosis::symptoms::MatchReport;
 use crate::diagnosis::{Conclusion, EvidenceValue, fmt_num};
@@ -325,6 +326,107 @@ impl Summary for StorageReport {
         out.push_str("\nRerun the reads:\n");
         for c in &self.cli_commands {
             let _ = writeln!(out, "  {c}");
+        }
+        conclusion_tail(&mut out, &self.conclusion);
+        out
+    }
+}
+
+impl Summary for SlowQueriesReport {
+    fn summary(&self) -> String {
+        let mut out = format!("{}\n\n", self.conclusion.verdict);
+        let window = match self.sample_seconds {
+            Some(s) => format!("sampled over {} s", fmt_num(s)),
+            None => match &self.stats_since {
+                Some(since) => format!("cumulative since {since}"),
+                None => "cumulative".to_owned(),
+            },
+        };
+        let _ = writeln!(
+            out,
+            "Target {}: {} {} — {}, ranked by {}, from {}",
+            self.target,
+            self.engine.as_str(),
+            self.server_version,
+            window,
+            self.order_by.as_str(),
+            self.statements_source
+        );
+        if !self.statements.is_empty() {
+            let _ = writeln!(
+                out,
+                "\nTop statements ({} of {}, {} ms of DB time):",
+                self.statements.len(),
+                self.statements_considered,
+                fmt_num(self.db_time_ms)
+            );
+            let _ = writeln!(
+                out,
+                "  {:>10} {:>12} {:>7} {:>10}  {:<5}  query",
+                "mean ms", "total ms", "% db", "calls", "kind"
+            );
+            for s in &self.statements {
+                let _ = writeln!(
+                    out,
+                    "  {:>10} {:>12} {:>7} {:>10}  {:<5}  {}",
+                    fmt_num(s.mean_ms),
+                    fmt_num(s.total_ms),
+                    fmt_num(s.percent_of_db_time),
+                    s.calls,
+                    s.kind,
+                    crate::diagnosis::queries::bound_text(&s.query, 120).0
+                );
+            }
+        }
+        if let (Some(r), Some(w)) = (self.workload.read_percent, self.workload.write_percent) {
+            let _ = writeln!(
+                out,
+                "Workload: reads {}% / writes {}% / other {}% of statement time",
+                fmt_num(r),
+                fmt_num(w),
+                fmt_num(self.workload.other_percent.unwrap_or(0.0))
+            );
+        }
+        if !self.running.is_empty() {
+            out.push_str("\nRunning now (oldest first):\n");
+            for r in &self.running {
+                let wait = match (&r.wait_event_type, &r.wait_event) {
+                    (Some(t), Some(e)) => format!(" waits {t}:{e}"),
+                    (Some(t), None) => format!(" waits {t}"),
+                    _ => String::new(),
+                };
+                let blocked = if r.blocked_by.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " BLOCKED BY {}",
+                        r.blocked_by
+                            .iter()
+                            .map(|p| p.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                };
+                let _ = writeln!(
+                    out,
+                    "  pid {:<8} {:>8} s  {}{wait}{blocked}\n      {}",
+                    r.pid,
+                    fmt_num(r.seconds),
+                    r.state,
+                    crate::diagnosis::queries::bound_text(&r.query, 120).0
+                );
+            }
+        }
+        if !self.waits.is_empty() {
+            let waits: Vec<String> = self
+                .waits
+                .iter()
+                .map(|w| format!("{} {}", w.wait_event_type, w.sessions))
+                .collect();
+            let _ = writeln!(out, "Sessions by wait: {}", waits.join(", "));
+        }
+        for h in &self.hints {
+            let _ = writeln!(out, "Hint → symptom {}: {}", h.symptom, h.reason);
         }
         conclusion_tail(&mut out, &self.conclusion);
         out

@@ -87,15 +87,16 @@ async fn every_tool_is_read_only_with_both_schemas() {
             "break_down_latency",
             "capacity_math",
             "check_rds_iops",
-            "match_symptom"
+            "match_symptom",
+            "slow_queries"
         ]
     );
     for tool in &tools {
         let annotations = tool.annotations.as_ref().expect("annotations");
         assert_eq!(annotations.read_only_hint, Some(true), "{}", tool.name);
         assert_eq!(annotations.destructive_hint, Some(false), "{}", tool.name);
-        // Tools that reach AWS say so; the pure ones do not.
-        let reaches_out = matches!(tool.name.as_ref(), "check_rds_iops" | "break_down_latency");
+        // Tools that reach a database or AWS say so; the pure ones do not.
+        let reaches_out = matches!(tool.name.as_ref(), "check_rds_iops" | "break_down_latency" | "slow_queries");
         assert_eq!(
             annotations.open_world_hint,
             Some(reaches_out),

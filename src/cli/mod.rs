@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use crate::diagnosis::{capacity, latency, symptoms};
+use crate::diagnosis::{capacity, latency, queries, symptoms};
 use crate::input;
 use crate::render::Summary;
 
@@ -23,6 +23,9 @@ use crate::render::Summary;
 #[derive(Debug, Parser)]
 #[command(name = "python-web-troubleshooter", version, about, long_about = None)]
 pub struct Cli {
+    /// Config file of named database targets and settings (TOML); also PWT_CONFIG.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -46,6 +49,8 @@ pub enum Command {
     /// Is the RDS instance's storage the bottleneck? IOPS, throughput, DiskQueueDepth against
     /// its limits, from CloudWatch and DescribeDBInstances (check_rds_iops).
     RdsIops(RdsIopsArgs),
+    /// Top statements, live activity and locks of a PostgreSQL or MySQL target (slow_queries).
+    SlowQueries(SlowQueriesArgs),
 }
 
 #[derive(Debug, Args)]
@@ -79,6 +84,33 @@ pub struct RdsIopsArgs {
     /// Allocated storage, GiB, when DescribeDBInstances is not allowed.
     #[arg(long)]
     allocated_storage_gib: Option<f64>,
+}
+
+#[derive(Debug, Args)]
+pub struct SlowQueriesArgs {
+    #[command(flatten)]
+    common: Common,
+    /// A configured target name (default: DATABASE_URL or the PG* variables).
+    #[arg(long)]
+    target: Option<String>,
+    /// How many statements, 1–100 (default 20).
+    #[arg(long)]
+    limit: Option<u64>,
+    /// mean_time, total_time, calls or io_time.
+    #[arg(long)]
+    order_by: Option<String>,
+    /// Leave out statements faster than this mean, ms.
+    #[arg(long)]
+    min_mean_ms: Option<f64>,
+    /// Do not list live sessions.
+    #[arg(long)]
+    no_running: bool,
+    /// List sessions running longer than this, seconds (default 1).
+    #[arg(long)]
+    running_min_seconds: Option<f64>,
+    /// Rank what ran during the next N seconds (1–60) instead of since the last reset.
+    #[arg(long)]
+    sample_seconds: Option<f64>,
 }
 
 #[derive(Debug, Args)]
@@ -207,7 +239,7 @@ pub struct LatencyArgs {
 }
 
 /// Runs a CLI command other than `serve`.
-pub fn run(command: Command) -> Result<()> {
+pub fn run(command: Command, config: &crate::config::Config) -> Result<()> {
     match command {
         Command::Serve => unreachable!("serve is handled by main"),
         Command::Demo { json } => demo::run(json),
@@ -414,6 +446,36 @@ pub fn run(command: Command) -> Result<()> {
             );
             let input = input::parse::<crate::diagnosis::storage::RdsIopsInput>(args)?;
             let report = block_on(crate::sources::check_rds_iops(&input))??;
+            print(&report, a.common.json)
+        }
+        Command::SlowQueries(a) => {
+            let mut args = base(&a.common)?;
+            set(&mut args, "target", a.target.map(Value::from));
+            set(&mut args, "limit", a.limit.map(Value::from));
+            set(&mut args, "order_by", a.order_by.map(Value::from));
+            set(&mut args, "min_mean_ms", a.min_mean_ms.map(Value::from));
+            if a.no_running {
+                args.insert("include_running".into(), Value::Bool(false));
+            }
+            set(
+                &mut args,
+                "running_min_seconds",
+                a.running_min_seconds.map(Value::from),
+            );
+            set(
+                &mut args,
+                "sample_seconds",
+                a.sample_seconds.map(Value::from),
+            );
+            let input = input::parse::<queries::SlowQueriesInput>(args)?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let report = runtime.block_on(crate::sources::slow_queries(
+                config,
+                &crate::sources::Connections::default(),
+                &input,
+            ))?;
             print(&report, a.common.json)
         }
     }

@@ -8,6 +8,8 @@
 
 pub mod capacity;
 pub mod latency;
+pub mod queries;
+pub mod sql;
 pub mod storage;
 pub mod symptoms;
 

@@ -19,9 +19,12 @@ use rmcp::{
     tool_handler,
 };
 use serde::Serialize;
+use std::sync::Arc;
 
+use crate::config::Config;
 use crate::diagnosis::InputError;
 use crate::render::Summary;
+use crate::sources::Connections;
 
 pub use prompts::{PromptTemplate, prompt_templates};
 
@@ -44,6 +47,10 @@ read-only.";
 #[derive(Debug, Clone)]
 pub struct Troubleshooter {
     tool_router: ToolRouter<Self>,
+    /// The operator's database targets and settings; tools name a target, never a secret.
+    config: Arc<Config>,
+    /// Database connections kept between calls.
+    connections: Arc<Connections>,
 }
 
 impl Default for Troubleshooter {

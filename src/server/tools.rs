@@ -19,10 +19,11 @@ use serde::{Serialize, de::DeserializeOwned};
 use serde_json::Value;
 
 use super::{Troubleshooter, failure, invalid, success};
-use crate::diagnosis::{InputError, capacity, latency, storage, symptoms};
+use crate::config::Config;
+use crate::diagnosis::{InputError, capacity, latency, queries, storage, symptoms};
 use crate::input;
 use crate::render::Summary;
-use crate::sources::{self, CheckError};
+use crate::sources::{self, CallError, CheckError};
 
 const CAPACITY_MATH: &str = "\
 Capacity arithmetic for a Gunicorn/uWSGI fleet (Steps 3–4 of the order): the throughput ceiling \
@@ -72,6 +73,20 @@ within AWS's ranges, gp2 → gp3) and the aws CLI commands to rerun the reads. U
 layer is slow but DB CPU is low (symptom B), or before raising IOPS. Credentials and region come \
 from the server's AWS default chain, never from arguments; it only reads. Pass its \
 `observations` to match_symptom.";
+
+const SLOW_QUERIES: &str = "\
+Step 1 (DB layer) and Step 2 (C vs D) on a live PostgreSQL (pg_stat_statements, \
+pg_stat_activity) or MySQL/MariaDB (performance_schema digests, PROCESSLIST, InnoDB lock \
+waits): the top statements by mean_time (default), total_time, calls or io_time with calls, \
+mean/total ms, percent of DB time, rows and read/write kind; what runs now longer than \
+running_min_seconds, what it waits on and who blocks whom; the read vs write share of DB time, \
+waits by type, and hints for symptom C (read-heavy: a replica may help) or D (write-heavy or \
+lock contention: replicas won't). Pass sample_seconds to rank what is slow NOW (two snapshots \
+apart) instead of the cumulative history. `target` is the name of a database the operator \
+configured (default: DATABASE_URL) — never a connection string or password. Literals in query \
+text are redacted; every session is read-only and bounded in time. Use it when \
+break_down_latency shows the DB layer dominating, or to decide C vs D; pass `observations` on \
+to match_symptom.";
 
 /// The advertised input schema of `T`, with optional fields written as their plain type.
 ///
@@ -166,10 +181,47 @@ fn check_failed(tool: &str, err: &CheckError) -> CallToolResult {
     }
 }
 
+/// Reads a database, runs the core, renders: the shape of a tool call that does I/O.
+async fn run_slow_queries(
+    config: &Config,
+    connections: &sources::Connections,
+    args: JsonObject,
+) -> CallToolResult {
+    const TOOL: &str = "slow_queries";
+    let started = std::time::Instant::now();
+    let out = match input::parse::<queries::SlowQueriesInput>(args) {
+        Err(err) => invalid(TOOL, &err),
+        Ok(input) => match sources::slow_queries(config, connections, &input).await {
+            Ok(report) => success(&report),
+            Err(CallError::Input(err)) => invalid(TOOL, &err),
+            Err(err) => {
+                tracing::warn!(tool = TOOL, error = %err, "database call failed");
+                failure(&format!("{TOOL}: {err}"))
+            }
+        },
+    };
+    tracing::debug!(
+        tool = TOOL,
+        elapsed_us = started.elapsed().as_micros() as u64,
+        is_error = out.is_error.unwrap_or(false),
+        "tool call"
+    );
+    out
+}
+
 impl Troubleshooter {
+    /// A server with no database targets (the pure tools work; slow_queries says how to
+    /// configure a target).
     pub fn new() -> Self {
+        Self::with_config(Config::default())
+    }
+
+    /// A server reading databases as `config` says.
+    pub fn with_config(config: Config) -> Self {
         Self {
             tool_router: Self::tool_router(),
+            config: Arc::new(config),
+            connections: Arc::new(sources::Connections::default()),
         }
     }
 }
@@ -242,6 +294,17 @@ impl Troubleshooter {
             "tool call"
         );
         out
+    }
+
+    #[tool(
+        name = "slow_queries",
+        description = SLOW_QUERIES,
+        input_schema = input_schema::<queries::SlowQueriesInput>(),
+        output_schema = schema_for_output::<queries::SlowQueriesReport>(),
+        annotations(title = "Slow queries, live activity and locks (PostgreSQL, MySQL)", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true)
+    )]
+    async fn slow_queries(&self, Parameters(args): Parameters<JsonObject>) -> CallToolResult {
+        run_slow_queries(&self.config, &self.connections, args).await
     }
 }
 

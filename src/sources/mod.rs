@@ -6,10 +6,18 @@
 //!   AWS reads of `check_rds_iops` concurrently;
 //! - [`cloudwatch`]: the `AWS/RDS` series through one batched GetMetricData (paginated);
 //! - [`rds`]: DescribeDBInstances → storage type, IOPS, throughput, size, class, engine.
+//! - [`postgres`], [`mysql`]: the database reads of `slow_queries`, with the rules shared in
+//!   [`db`] (fixed SQL catalogue, read-only sessions, timeouts, password scrubbing).
 
 pub mod aws;
 pub mod cloudwatch;
+pub mod db;
+pub mod mysql;
+pub mod postgres;
 pub mod rds;
+
+pub(crate) use db::{AbortOnDrop, lock_timeout_ms, timeout_ms};
+pub use db::{CallError, Connections, DbError, read_snapshot, scrub, slow_queries};
 
 use crate::diagnosis::InputError;
 use crate::diagnosis::latency::{self, LatencyInput, LatencyReport};

@@ -1,0 +1,210 @@
+#!/usr/bin/env python3
+"""slow_queries vs postgres-mcp's get_top_queries on a pg_stat_statements of 5,000 statements.
+
+In one run:
+  1. starts a throwaway PostgreSQL (initdb in a temp dir, its own port on 127.0.0.1,
+     shared_preload_libraries=pg_stat_statements, track_io_timing=on);
+  2. fills pg_stat_statements with N distinct statements (default 5,000: 100 tables x 50
+     columns, each `SELECT cJ FROM tK WHERE id = 1`, run twice);
+  3. starts both MCP servers over stdio against the same database — our release binary
+     (DATABASE_URL) and postgres-mcp 0.3.0 from PyPI (installed into target/bench-venv by
+     cold_start.py's pinned requirements, --access-mode=restricted);
+  4. times tools/call round trips, interleaving the two servers call by call:
+       ours    slow_queries   {"limit": 10, "order_by": "mean_time"}   (with live sessions)
+       ours    slow_queries   {... "include_running": false}            (statements only)
+       theirs  get_top_queries {"sort_by": "mean_time", "limit": 10}
+  5. prints medians, p90 and the ratio theirs/ours (goal: >= 5x), optionally as JSON.
+
+    python3 bench/slow_queries.py [--calls 40] [--statements 5000] [--json out.json]
+
+Our binary is target/release/python-web-troubleshooter (built with cargo build --release
+when missing). Both servers are driven by the same minimal JSON-RPC client (cold_start.py),
+so client cost is identical.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pwd
+import shutil
+import signal
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import cold_start as cs  # noqa: E402
+
+REPO = cs.REPO
+OURS_ARGS = {"limit": 10, "order_by": "mean_time"}
+OURS_STATEMENTS_ONLY = {"limit": 10, "order_by": "mean_time", "include_running": False}
+THEIRS_ARGS = {"sort_by": "mean_time", "limit": 10}
+
+
+def start_postgres(timeout: float) -> tuple[str, Path, list, dict]:
+    """A throwaway cluster with pg_stat_statements preloaded.
+
+    Returns (url, socket dir, psql argv, run_cmd keywords to run as the cluster's owner)."""
+    bindir = cs.find_pg_bindir()
+    tmp = Path(tempfile.mkdtemp(prefix="pwt-bench-pg-"))
+    os.chmod(tmp, 0o755)
+    data, sock = tmp / "data", tmp / "sock"
+    sock.mkdir()
+    kw = {}
+    if os.geteuid() == 0:
+        pw = pwd.getpwnam("postgres")
+        for p in (tmp, sock):
+            os.chown(p, pw.pw_uid, pw.pw_gid)
+        kw = {"user": pw.pw_uid, "group": pw.pw_gid, "extra_groups": []}
+    port = cs.free_port()
+    pg_ctl = bindir / "pg_ctl"
+    state = {"started": False}
+
+    def stop():
+        if state["started"]:
+            cs.run_cmd([pg_ctl, "-D", data, "-m", "immediate", "-w", "-t", "30", "stop"], 60, **kw)
+        shutil.rmtree(tmp, ignore_errors=True)
+        cs.log("throwaway PostgreSQL stopped and removed")
+
+    cs._cleanups.append(stop)
+    r = cs.run_cmd([bindir / "initdb", "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8",
+                    "--no-sync"], timeout, cwd=tmp, **kw)
+    if r.returncode != 0:
+        raise cs.BenchError(f"initdb failed:\n{r.stdout[-2000:]}")
+    opts = (f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={sock} "
+            "-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.max=10000 "
+            "-c track_io_timing=on -c fsync=off -c max_connections=50")
+    state["started"] = True
+    r = cs.run_cmd([pg_ctl, "-D", data, "-l", sock / "pg.log", "-w", "-t", str(int(timeout)), "-o", opts,
+                    "start"], timeout + 30, cwd=tmp, **kw)
+    if r.returncode != 0:
+        raise cs.BenchError(f"pg_ctl start failed:\n{r.stdout[-2000:]}")
+    psql = [bindir / "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", str(sock), "-p", str(port),
+            "-U", "postgres"]
+    cs.log(f"PostgreSQL ({bindir.parent.name}) on 127.0.0.1:{port}")
+    return f"postgresql://postgres@127.0.0.1:{port}/bench", sock, psql, kw
+
+
+def fill_statements(psql: list, kw: dict, n: int, timeout: float) -> int:
+    tables = max(1, (n + 49) // 50)
+    cols = ", ".join(f"c{j} int DEFAULT {j}" for j in range(50))
+    setup = "\n".join([
+        "CREATE DATABASE bench;",
+        "\\c bench",
+        "CREATE EXTENSION pg_stat_statements;",
+        f"SELECT format('CREATE TABLE t%s (id int PRIMARY KEY, {cols})', k) FROM generate_series(0, {tables - 1}) k \\gexec",
+        f"SELECT format('INSERT INTO t%s (id) VALUES (1)', k) FROM generate_series(0, {tables - 1}) k \\gexec",
+        "SELECT pg_stat_statements_reset();",
+        # Each (table, column) pair is a distinct normalised statement; run each twice.
+        f"SELECT format('SELECT c%s FROM t%s WHERE id = 1', j, k) FROM generate_series(0, {tables - 1}) k, "
+        f"generate_series(0, 49) j, generate_series(1, 2) LIMIT {2 * n} \\gexec",
+        "SELECT 'SELECT pg_sleep(0.05)' FROM generate_series(1, 3) \\gexec",
+    ])
+    fd, path = tempfile.mkstemp(prefix="pwt-bench-", suffix=".sql")
+    with os.fdopen(fd, "w") as f:
+        f.write(setup + "\n")
+    os.chmod(path, 0o644)
+    cs._cleanups.append(lambda: os.unlink(path))
+    t0 = time.perf_counter()
+    r = cs.run_cmd(psql + ["-d", "postgres", "-o", "/dev/null", "-f", path], timeout, **kw)
+    if r.returncode != 0:
+        raise cs.BenchError(f"workload failed:\n{r.stdout[-2000:]}")
+    r = cs.run_cmd(psql + ["-d", "bench", "-At", "-c", "SELECT count(*) FROM pg_stat_statements"], 60, **kw)
+    count = int(r.stdout.strip().splitlines()[-1])
+    cs.log(f"pg_stat_statements holds {count} statements (filled in {time.perf_counter() - t0:.1f} s)")
+    return count
+
+
+def check_result(label: str, result: dict, want: str) -> None:
+    if result.get("isError"):
+        raise cs.BenchError(f"{label}: tool error: {json.dumps(result)[:500]}")
+    text = json.dumps(result)
+    if want not in text:
+        raise cs.BenchError(f"{label}: result lacks {want!r}: {text[:500]}")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--calls", type=int, default=40, help="measured calls per tool (default 40)")
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--statements", type=int, default=5000)
+    ap.add_argument("--ours", type=Path, default=cs.DEFAULT_OURS)
+    ap.add_argument("--venv-python", default=None, help="Python >= 3.12 for postgres-mcp's venv")
+    ap.add_argument("--json", type=Path, default=None, help="also write the results here")
+    ap.add_argument("--goal", type=float, default=5.0)
+    args = ap.parse_args(argv)
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, cs._on_signal)
+    logdir = Path(tempfile.mkdtemp(prefix="pwt-bench-logs-"))
+    cs._cleanups.insert(0, lambda: shutil.rmtree(logdir, ignore_errors=True))
+    try:
+        cs.ensure_ours(args.ours, "if-missing", 1800)
+        script = cs.ensure_venv(cs.PG_MCP, args.venv_python, 1800)
+        url, _sock, psql, kw = start_postgres(60)
+        count = fill_statements(psql, kw, args.statements, 600)
+        if count < args.statements:
+            raise cs.BenchError(f"only {count} statements in pg_stat_statements, wanted {args.statements}")
+
+        ours = cs.McpSession("ours", [args.ours.resolve()],
+                             {**os.environ, "DATABASE_URL": url, "RUST_LOG": "warn"}, logdir / "ours.err")
+        theirs = cs.McpSession("postgres-mcp", [script, "--access-mode=restricted", url],
+                               cs.python_env(), logdir / "theirs.err")
+        for s in (ours, theirs):
+            s.initialize(60)
+            s.notify("notifications/initialized")
+            s.list_tools(60)
+
+        plans = [
+            ("ours", ours, "slow_queries", OURS_ARGS, "statements"),
+            ("ours_statements_only", ours, "slow_queries", OURS_STATEMENTS_ONLY, "statements"),
+            ("postgres_mcp", theirs, "get_top_queries", THEIRS_ARGS, "pg_sleep"),
+        ]
+        times: dict[str, list[float]] = {p[0]: [] for p in plans}
+        for i in range(args.warmup + args.calls):
+            for key, sess, tool, arguments, want in plans:
+                t0 = time.perf_counter()
+                res = sess.request("tools/call", {"name": tool, "arguments": arguments}, 120)
+                dt = (time.perf_counter() - t0) * 1000.0
+                check_result(key, res, want)
+                if i >= args.warmup:
+                    times[key].append(dt)
+        sample = ours.request("tools/call", {"name": "slow_queries", "arguments": OURS_ARGS}, 60)
+        ours.close()
+        theirs.close()
+
+        summary = {k: cs.summarize(v) for k, v in times.items()}
+        ratio = statistics.median(times["postgres_mcp"]) / statistics.median(times["ours"])
+        ratio_only = statistics.median(times["postgres_mcp"]) / statistics.median(times["ours_statements_only"])
+        res = {
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "host": cs.host_info(),
+            "statements_in_pg_stat_statements": count,
+            "calls": args.calls,
+            "ms": summary,
+            "ratio_median_theirs_over_ours": round(ratio, 2),
+            "ratio_median_theirs_over_ours_statements_only": round(ratio_only, 2),
+            "goal": args.goal,
+            "our_top_statement": sample.get("structuredContent", {}).get("statements", [{}])[0].get("query"),
+        }
+        print(f"pg_stat_statements: {count} statements; {args.calls} calls each, interleaved")
+        for k, s in summary.items():
+            print(f"  {k:<22} median {s['median']:8.2f} ms   p90 {s['p90']:8.2f} ms")
+        print(f"ratio (postgres-mcp get_top_queries / our slow_queries), medians: {ratio:.1f}x "
+              f"(statements only: {ratio_only:.1f}x) — goal >= {args.goal}x: "
+              f"{'PASS' if ratio >= args.goal else 'FAIL'}")
+        if args.json:
+            args.json.write_text(json.dumps(res, indent=2) + "\n")
+        return 0 if ratio >= args.goal else 1
+    except cs.BenchError as e:
+        cs.log(f"ERROR: {e}")
+        return 2
+    finally:
+        cs.cleanup_all()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,409 @@
+//! MySQL and MariaDB: statement digests, the process list and InnoDB lock waits as plain rows.
+//!
+//! One connection per call, no TLS in this build. The session is read-only
+//! (`SET SESSION TRANSACTION READ ONLY`, then `START TRANSACTION READ ONLY`) with a statement
+//! time limit (`max_statement_time` on MariaDB, `max_execution_time` on MySQL) and short lock
+//! waits, all set with bind parameters. The connection has no default schema, so this tool's
+//! own statements are recorded under no schema and drop out of the target schema's digests;
+//! the schema is passed as a parameter, never written into SQL.
+//!
+//! `performance_schema` is off by default on MariaDB: the digests are then reported as
+//! unavailable with the setting to change, and the live process list still works.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use mysql_async::prelude::{FromValue, Queryable};
+use mysql_async::{Conn, OptsBuilder, Row};
+
+use super::{DbError, lock_timeout_ms, timeout_ms};
+use crate::config::{DbSettings, Secret, SslMode, Target};
+use crate::diagnosis::NextStep;
+use crate::diagnosis::queries::{
+    Engine, Request, Session, Snapshot, StatementRow, StatementStats, Statements, delta,
+};
+
+const SERVER_INFO: &str =
+    "SELECT /* pwt:monitor */ VERSION(), @@performance_schema, CURRENT_USER()";
+
+const READ_ONLY: &str = "SET SESSION TRANSACTION READ ONLY";
+const BEGIN: &str = "START TRANSACTION READ ONLY";
+const COMMIT: &str = "COMMIT";
+const MARIADB_TIMEOUT: &str = "SET SESSION max_statement_time = ?";
+const MYSQL_TIMEOUT: &str = "SET SESSION max_execution_time = ?";
+const LOCK_WAIT: &str = "SET SESSION lock_wait_timeout = ?";
+const INNODB_LOCK_WAIT: &str = "SET SESSION innodb_lock_wait_timeout = ?";
+
+/// Digests of one schema (`?` = the target's database, or all schemas when it is NULL).
+/// Times are picoseconds in the table; divided by 1e9 they are milliseconds.
+const DIGESTS: &str = "SELECT /* pwt:monitor */ COALESCE(DIGEST, ''), COALESCE(DIGEST_TEXT, ''), \
+    COUNT_STAR + 0e0, SUM_TIMER_WAIT / 1e9, SUM_ROWS_SENT + SUM_ROWS_AFFECTED + 0e0 \
+    FROM performance_schema.events_statements_summary_by_digest \
+    WHERE SCHEMA_NAME = COALESCE(?, SCHEMA_NAME) AND SCHEMA_NAME IS NOT NULL \
+    ORDER BY SUM_TIMER_WAIT DESC LIMIT 20000";
+
+const DIGESTS_SINCE: &str = "SELECT /* pwt:monitor */ CAST(MIN(FIRST_SEEN) AS CHAR), \
+    TIMESTAMPDIFF(SECOND, MIN(FIRST_SEEN), NOW()) + 0e0 \
+    FROM performance_schema.events_statements_summary_by_digest";
+
+/// Non-idle connections, plus idle ones holding an open InnoDB transaction.
+const PROCESSLIST: &str = "SELECT /* pwt:monitor */ p.ID + 0, COALESCE(p.COMMAND, ''), \
+    COALESCE(p.STATE, ''), p.TIME + 0e0, COALESCE(p.INFO, ''), t.trx_id IS NOT NULL \
+    FROM information_schema.PROCESSLIST p \
+    LEFT JOIN information_schema.INNODB_TRX t ON t.trx_mysql_thread_id = p.ID \
+    WHERE p.ID <> CONNECTION_ID() AND (p.DB = ? OR ? IS NULL) \
+    AND (p.COMMAND NOT IN ('Sleep', 'Daemon', 'Binlog Dump') OR t.trx_id IS NOT NULL) \
+    ORDER BY p.TIME DESC LIMIT 500";
+
+/// The same without the transaction join, for accounts without the PROCESS privilege.
+const PROCESSLIST_PLAIN: &str = "SELECT /* pwt:monitor */ ID + 0, COALESCE(COMMAND, ''), \
+    COALESCE(STATE, ''), TIME + 0e0, COALESCE(INFO, ''), 0 \
+    FROM information_schema.PROCESSLIST \
+    WHERE ID <> CONNECTION_ID() AND (DB = ? OR ? IS NULL) \
+    AND COMMAND NOT IN ('Sleep', 'Daemon', 'Binlog Dump') \
+    ORDER BY TIME DESC LIMIT 500";
+
+const MARIADB_LOCK_WAITS: &str = "SELECT /* pwt:monitor */ r.trx_mysql_thread_id + 0, b.trx_mysql_thread_id + 0 \
+    FROM information_schema.INNODB_LOCK_WAITS w \
+    JOIN information_schema.INNODB_TRX b ON b.trx_id = w.blocking_trx_id \
+    JOIN information_schema.INNODB_TRX r ON r.trx_id = w.requesting_trx_id";
+
+const MYSQL_LOCK_WAITS: &str =
+    "SELECT /* pwt:monitor */ waiting_pid + 0, blocking_pid + 0 FROM sys.innodb_lock_waits";
+
+/// Reads the statistics of `target`'s schema. The caller bounds the whole call in time.
+pub async fn snapshot(
+    target: &Target,
+    password: Option<&Secret>,
+    settings: &DbSettings,
+    req: &Request,
+) -> Result<Snapshot, DbError> {
+    if target.sslmode == SslMode::Require {
+        return Err(DbError::new(
+            format!(
+                "cannot connect to {}: it requires TLS and this build connects without TLS; use an SSH tunnel or a TLS-terminating proxy on localhost",
+                target.describe()
+            ),
+            password,
+        ));
+    }
+    let opts = OptsBuilder::default()
+        .ip_or_hostname(target.host.clone())
+        .tcp_port(target.port)
+        .user(Some(target.user.clone()))
+        .pass(password.map(|p| p.expose().to_owned()))
+        .db_name(None::<String>)
+        .prefer_socket(false)
+        .stmt_cache_size(0);
+    let mut conn = Conn::new(opts)
+        .await
+        .map_err(|e| connect_error(target, password, e))?;
+    let result = read(&mut conn, target, password, settings, req).await;
+    // A polite goodbye when it is quick; the deadline of the caller bounds it anyway.
+    let _ = tokio::time::timeout(Duration::from_millis(200), conn.disconnect()).await;
+    result
+}
+
+async fn read(
+    conn: &mut Conn,
+    target: &Target,
+    password: Option<&Secret>,
+    settings: &DbSettings,
+    req: &Request,
+) -> Result<Snapshot, DbError> {
+    let q = |e: mysql_async::Error, what: &str| query_error(target, password, what, e);
+    let info: Vec<Row> = conn
+        .query(SERVER_INFO)
+        .await
+        .map_err(|e| q(e, "reading the server version"))?;
+    let info = info.first();
+    let server_version: String = info.and_then(|r| get(r, 0)).unwrap_or_default();
+    let perf_schema: bool = info.and_then(|r| get::<i64>(r, 1)).unwrap_or(0) == 1;
+    let user: String = info.and_then(|r| get(r, 2)).unwrap_or_default();
+    let engine = if server_version.to_ascii_lowercase().contains("mariadb") {
+        Engine::Mariadb
+    } else {
+        Engine::Mysql
+    };
+
+    let t = settings.timeout;
+    let lock_s = lock_timeout_ms(t).div_ceil(1000);
+    match engine {
+        Engine::Mariadb => conn
+            .exec_drop(MARIADB_TIMEOUT, (timeout_ms(t) as f64 / 1000.0,))
+            .await
+            .map_err(|e| q(e, "setting max_statement_time"))?,
+        _ => conn
+            .exec_drop(MYSQL_TIMEOUT, (timeout_ms(t),))
+            .await
+            .map_err(|e| q(e, "setting max_execution_time"))?,
+    }
+    conn.exec_drop(LOCK_WAIT, (lock_s,))
+        .await
+        .map_err(|e| q(e, "setting lock_wait_timeout"))?;
+    conn.exec_drop(INNODB_LOCK_WAIT, (lock_s,))
+        .await
+        .map_err(|e| q(e, "setting innodb_lock_wait_timeout"))?;
+    conn.query_drop(READ_ONLY)
+        .await
+        .map_err(|e| q(e, "making the session read-only"))?;
+    conn.query_drop(BEGIN)
+        .await
+        .map_err(|e| q(e, "START TRANSACTION READ ONLY"))?;
+
+    let mut notes = Vec::new();
+    let mut fixes = Vec::new();
+    let schema = target.database.clone();
+    let statements = if !perf_schema {
+        fixes.push(NextStep::new(
+            "Turn on performance_schema (performance_schema = ON in the server's option file or, on RDS, the DB parameter group; it needs a restart)",
+            "Statement digests (time per normalised statement) come from performance_schema, which MariaDB ships off.",
+        ));
+        Statements::Unavailable(
+            "performance_schema is off, so there are no statement digests".into(),
+        )
+    } else {
+        match read_digests(conn, schema.as_deref()).await {
+            Ok(mut stats) => {
+                if let Some(seconds) = req.sample_seconds {
+                    conn.query_drop(COMMIT).await.map_err(|e| q(e, "COMMIT"))?;
+                    tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
+                    conn.query_drop(BEGIN)
+                        .await
+                        .map_err(|e| q(e, "START TRANSACTION READ ONLY"))?;
+                    let after = read_digests(conn, schema.as_deref())
+                        .await
+                        .map_err(|e| q(e, "reading statement digests (second snapshot)"))?;
+                    stats = StatementStats {
+                        rows: delta(&stats.rows, &after.rows),
+                        ..after
+                    };
+                }
+                Statements::Available(stats)
+            }
+            Err(mysql_async::Error::Server(e)) if e.code == 1142 || e.code == 1044 => {
+                fixes.push(NextStep::new(
+                    format!(
+                        "As an administrator, run: GRANT SELECT ON performance_schema.* TO {user};"
+                    ),
+                    "Statement digests live in performance_schema.",
+                ));
+                Statements::Unavailable(format!(
+                    "this account may not read performance_schema ({})",
+                    e.message
+                ))
+            }
+            Err(e) => return Err(q(e, "reading statement digests")),
+        }
+    };
+
+    let sessions = if req.include_running {
+        read_sessions(
+            conn,
+            engine,
+            schema.as_deref(),
+            &user,
+            &mut notes,
+            &mut fixes,
+        )
+        .await
+    } else {
+        Ok(Vec::new())
+    };
+    let _ = conn.query_drop(COMMIT).await;
+    Ok(Snapshot {
+        engine,
+        server_version,
+        statements,
+        sessions,
+        notes,
+        fixes,
+    })
+}
+
+async fn read_digests(
+    conn: &mut Conn,
+    schema: Option<&str>,
+) -> Result<StatementStats, mysql_async::Error> {
+    let rows: Vec<Row> = conn.exec(DIGESTS, (schema,)).await?;
+    let mut stats = StatementStats {
+        source: "mysql:performance_schema.events_statements_summary_by_digest".into(),
+        ..Default::default()
+    };
+    for r in &rows {
+        stats.rows.push(StatementRow {
+            id: get(r, 0).unwrap_or_default(),
+            query: get(r, 1).unwrap_or_default(),
+            calls: get(r, 2).unwrap_or(0.0),
+            total_ms: get(r, 3).unwrap_or(0.0),
+            rows: get(r, 4).unwrap_or(0.0),
+            ..Default::default()
+        });
+    }
+    let since: Vec<Row> = conn.query(DIGESTS_SINCE).await?;
+    if let Some(r) = since.first() {
+        stats.stats_since = get(r, 0);
+        stats.stats_age_seconds = get(r, 1);
+    }
+    Ok(stats)
+}
+
+async fn read_sessions(
+    conn: &mut Conn,
+    engine: Engine,
+    schema: Option<&str>,
+    user: &str,
+    notes: &mut Vec<String>,
+    fixes: &mut Vec<NextStep>,
+) -> Result<Vec<Session>, String> {
+    let rows: Vec<Row> = match conn.exec(PROCESSLIST, (schema, schema)).await {
+        Ok(rows) => rows,
+        Err(_) => {
+            notes.push("Open transactions of idle connections are not visible to this account (information_schema.INNODB_TRX needs the PROCESS privilege).".into());
+            conn.exec(PROCESSLIST_PLAIN, (schema, schema))
+                .await
+                .map_err(|e| format!("information_schema.PROCESSLIST could not be read: {e}"))?
+        }
+    };
+    let lock_sql = match engine {
+        Engine::Mariadb => MARIADB_LOCK_WAITS,
+        _ => MYSQL_LOCK_WAITS,
+    };
+    let mut blocked: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+    match conn.query::<Row, _>(lock_sql).await {
+        Ok(waits) => {
+            for w in &waits {
+                if let (Some(r), Some(b)) = (get::<i64>(w, 0), get::<i64>(w, 1)) {
+                    let list = blocked.entry(r).or_default();
+                    if !list.contains(&b) {
+                        list.push(b);
+                    }
+                }
+            }
+        }
+        Err(e) => {
+            notes.push(format!("InnoDB lock waits could not be read ({e}); lock contention is judged from thread states only."));
+            fixes.push(NextStep::new(
+                format!("As an administrator, run: GRANT PROCESS ON *.* TO {user};"),
+                "The process list of other accounts and InnoDB lock waits need the PROCESS privilege.",
+            ));
+        }
+    }
+    let mut sessions = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let pid: i64 = get(r, 0).unwrap_or_default();
+        let command: String = get(r, 1).unwrap_or_default();
+        let state: String = get(r, 2).unwrap_or_default();
+        let in_trx = get::<i64>(r, 5).unwrap_or(0) == 1;
+        let blocked_by = blocked.remove(&pid).unwrap_or_default();
+        let state = if command == "Sleep" && in_trx {
+            "idle in transaction".to_owned()
+        } else if state.is_empty() {
+            command.clone()
+        } else {
+            state
+        };
+        let (wait_event_type, wait_event) = if !blocked_by.is_empty() {
+            (Some("Lock".to_owned()), Some("innodb row lock".to_owned()))
+        } else if command == "Sleep" {
+            (
+                Some("Client".to_owned()),
+                Some("idle in transaction".to_owned()),
+            )
+        } else {
+            (None, None)
+        };
+        sessions.push(Session {
+            pid,
+            seconds: get(r, 3).unwrap_or(0.0),
+            state,
+            wait_event_type,
+            wait_event,
+            query: get(r, 4).unwrap_or_default(),
+            blocked_by,
+        });
+    }
+    Ok(sessions)
+}
+
+/// A column value, or `None` when it is NULL or does not convert.
+fn get<T: FromValue>(row: &Row, index: usize) -> Option<T> {
+    row.get_opt::<Option<T>, usize>(index)
+        .and_then(Result::ok)
+        .flatten()
+}
+
+fn connect_error(target: &Target, password: Option<&Secret>, e: mysql_async::Error) -> DbError {
+    let detail = e.to_string();
+    let hint = match &e {
+        mysql_async::Error::Server(s) if s.code == 1045 => {
+            " Check the user and the password source configured for this target (password_env)."
+        }
+        mysql_async::Error::Server(s) if s.code == 1049 => {
+            " Check the database name of the target."
+        }
+        mysql_async::Error::Server(s) if s.code == 1040 => {
+            " The server is out of connection slots (max_connections): that is itself a finding."
+        }
+        _ if detail.contains("refused") => {
+            " Nothing listens there: check host and port, and that the server runs."
+        }
+        _ => "",
+    };
+    DbError::new(
+        format!("cannot connect to {}: {detail}.{hint}", target.describe()),
+        password,
+    )
+}
+
+fn query_error(
+    target: &Target,
+    password: Option<&Secret>,
+    what: &str,
+    e: mysql_async::Error,
+) -> DbError {
+    let hint = match &e {
+        mysql_async::Error::Server(s) if s.code == 1969 || s.code == 3024 => {
+            " The statement time limit fired: the server is slow to answer even catalogue reads."
+        }
+        mysql_async::Error::Server(s) if s.code == 1227 || s.code == 1142 => {
+            " The account lacks a privilege: GRANT PROCESS ON *.* and SELECT ON performance_schema.* to it."
+        }
+        _ => "",
+    };
+    DbError::new(
+        format!("{} failed while {what}: {e}.{hint}", target.describe()),
+        password,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnosis::sql::{Dialect, StatementKind, classify};
+
+    #[test]
+    fn the_catalogue_only_reads_or_limits_the_session() {
+        for sql in [
+            SERVER_INFO,
+            DIGESTS,
+            DIGESTS_SINCE,
+            PROCESSLIST,
+            PROCESSLIST_PLAIN,
+            MARIADB_LOCK_WAITS,
+            MYSQL_LOCK_WAITS,
+        ] {
+            assert_eq!(classify(sql, Dialect::MySql), StatementKind::Read, "{sql}");
+        }
+        for sql in [
+            MARIADB_TIMEOUT,
+            MYSQL_TIMEOUT,
+            LOCK_WAIT,
+            INNODB_LOCK_WAIT,
+            READ_ONLY,
+        ] {
+            assert!(sql.starts_with("SET SESSION "), "{sql}");
+        }
+        assert!(BEGIN.ends_with("READ ONLY"));
+    }
+}

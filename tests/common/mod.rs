@@ -1,0 +1,148 @@
+//! Helpers shared by the database integration tests. The servers, the workload and the
+//! environment variables read here come from `tests/db/run.sh`; without them every test
+//! fails with a message saying how to run it (never a silent skip).
+
+#![allow(dead_code)]
+
+use std::process::Command;
+use std::time::Duration;
+
+use python_web_troubleshooter::config::Config;
+use python_web_troubleshooter::diagnosis::queries::{SlowQueriesInput, SlowQueriesReport};
+use python_web_troubleshooter::input;
+use python_web_troubleshooter::render::Summary;
+use python_web_troubleshooter::sources::{self, CallError};
+use serde_json::Value;
+
+/// An environment variable set by tests/db/run.sh.
+pub fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!(
+            "{name} is not set: these tests need the throwaway PostgreSQL and MariaDB that \
+             `bash tests/db/run.sh` starts (it runs them too)"
+        )
+    })
+}
+
+/// The configuration run.sh wrote (its targets point at the throwaway servers).
+pub fn config() -> Config {
+    let path = env("PWT_TEST_CONFIG");
+    Config::load(Some(std::path::Path::new(&path))).expect("the test config loads")
+}
+
+/// The passwords planted by run.sh: none may appear in any output.
+pub fn planted_passwords() -> Vec<String> {
+    [
+        "PWT_TEST_MONITOR_PASSWORD",
+        "PWT_TEST_NOSTATS_PASSWORD",
+        "PWT_TEST_WRONG_PASSWORD",
+        "PWT_TEST_ADMIN_PASSWORD",
+    ]
+    .iter()
+    .map(|v| env(v))
+    .collect()
+}
+
+pub fn assert_no_secret(what: &str, text: &str) {
+    for p in planted_passwords() {
+        assert!(
+            !text.contains(&p),
+            "{what} contains a planted password: {text}"
+        );
+    }
+}
+
+/// Customer data planted in live statements and utility statements by run.sh.
+pub const CUSTOMER_DATA: [&str; 4] = [
+    "alice@example.com",
+    "alice",
+    "4111 1111 1111 1111",
+    "1111 1111",
+];
+
+pub fn assert_no_customer_data(what: &str, text: &str) {
+    for d in CUSTOMER_DATA {
+        assert!(
+            !text.contains(d),
+            "{what} contains customer data `{d}`: {text}"
+        );
+    }
+}
+
+pub fn args(v: Value) -> SlowQueriesInput {
+    input::parse_value(v).expect("valid arguments")
+}
+
+/// One slow_queries call through the library, as the server and the CLI make it.
+pub async fn call(config: &Config, v: Value) -> Result<SlowQueriesReport, CallError> {
+    sources::slow_queries(config, &sources::Connections::default(), &args(v)).await
+}
+
+pub async fn report(config: &Config, v: Value) -> SlowQueriesReport {
+    let r = call(config, v.clone())
+        .await
+        .unwrap_or_else(|e| panic!("slow_queries {v}: {e}"));
+    let json = serde_json::to_string(&r).unwrap();
+    assert_no_secret("report", &json);
+    assert_no_secret("summary", &r.summary());
+    r
+}
+
+pub async fn error(config: &Config, v: Value) -> String {
+    match call(config, v.clone()).await {
+        Ok(r) => panic!("slow_queries {v}: expected an error, got {}", r.summary()),
+        Err(e) => {
+            let text = e.to_string();
+            assert_no_secret("error", &text);
+            text
+        }
+    }
+}
+
+/// A config with one target and a short timeout, built like an operator's file.
+pub fn config_with(target_toml: &str, timeout_seconds: f64) -> Config {
+    let text = format!(
+        "[settings]\ntimeout_seconds = {timeout_seconds}\ndefault_target = \"t\"\n\n[targets.t]\n{target_toml}\n"
+    );
+    Config::from_parts(Some(("test.toml", &text)), &|k| std::env::var(k).ok()).expect("config")
+}
+
+/// A TCP listener that accepts connections and never answers: a hung server or proxy.
+pub async fn hung_server() -> (u16, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        loop {
+            if let Ok((sock, _)) = listener.accept().await {
+                held.push(sock);
+            }
+        }
+    });
+    (port, task)
+}
+
+/// A port on which nothing listens.
+pub fn closed_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// Runs the real binary's `slow-queries` subcommand; returns (success, stdout, stderr).
+pub fn cli(extra: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_python-web-troubleshooter"))
+        .arg("--config")
+        .arg(env("PWT_TEST_CONFIG"))
+        .arg("slow-queries")
+        .args(extra)
+        .env("RUST_LOG", "debug")
+        .output()
+        .expect("the binary runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+pub const BOUND: Duration = Duration::from_secs(4);

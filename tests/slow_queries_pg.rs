@@ -1,0 +1,484 @@
+//! slow_queries against a real PostgreSQL with pg_stat_statements preloaded, started with
+//! its workload by `tests/db/run.sh` (which runs these tests): ranking, the read/write split,
+//! lock detection, redaction, sampled mode, permission and missing-extension messages,
+//! timeouts, and that no password reaches any output.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use python_web_troubleshooter::diagnosis::queries::Engine;
+use python_web_troubleshooter::render::Summary;
+use python_web_troubleshooter::server::Troubleshooter;
+use rmcp::{ClientHandler, ServiceExt, model::CallToolRequestParams, model::ClientConfig};
+use serde_json::json;
+
+fn queries(r: &python_web_troubleshooter::diagnosis::queries::SlowQueriesReport) -> Vec<&str> {
+    r.statements.iter().map(|s| s.query.as_str()).collect()
+}
+
+#[tokio::test]
+async fn ranking_follows_order_by() {
+    let config = config();
+    let r = report(&config, json!({"limit": 50})).await;
+    assert_eq!(r.engine, Engine::Postgresql);
+    assert!(
+        r.server_version.starts_with(char::is_numeric),
+        "{}",
+        r.server_version
+    );
+    assert_eq!(r.statements_source, "postgres:pg_stat_statements");
+    assert_eq!(r.io_timing_enabled, Some(true));
+    assert!(
+        r.stats_since.is_some(),
+        "pg_stat_statements_info.stats_reset"
+    );
+    assert_eq!(
+        r.statements[0].query,
+        "SELECT pg_sleep($1)",
+        "slowest per call: {:?}",
+        queries(&r)
+    );
+    assert!(
+        r.statements[0].mean_ms >= 390.0,
+        "{}",
+        r.statements[0].mean_ms
+    );
+    let means: Vec<f64> = r.statements.iter().map(|s| s.mean_ms).collect();
+    assert!(means.windows(2).all(|w| w[0] >= w[1]), "{means:?}");
+    let shares: f64 = r.statements.iter().map(|s| s.percent_of_db_time).sum();
+    assert!(shares <= 100.1, "{shares}");
+    assert!(
+        queries(&r).iter().all(|q| !q.contains("pwt:monitor")
+            && !q.contains("pg_blocking_pids")
+            && !q.contains("set_config")
+            && !q.contains("FROM pg_stat_statements")),
+        "our own monitoring queries are left out: {:?}",
+        queries(&r)
+    );
+
+    let r = report(&config, json!({"order_by": "calls", "limit": 3})).await;
+    assert_eq!(
+        r.statements[0].query,
+        "SELECT email FROM customers WHERE id = $1"
+    );
+    assert!(r.statements[0].calls >= 2000);
+    assert_eq!(r.statements.len(), 3);
+    assert!(r.truncated, "more statements exist than the limit");
+
+    let r = report(&config, json!({"order_by": "total_time", "limit": 5})).await;
+    assert_eq!(r.statements[0].query, "SELECT pg_sleep($1)");
+
+    let r = report(&config, json!({"order_by": "io_time", "limit": 5})).await;
+    assert!(r.statements[0].io_time_ms.is_some());
+    assert!(
+        r.statements[0].shared_blks_read.is_some() && r.statements[0].shared_blks_hit.is_some()
+    );
+
+    let r = report(&config, json!({"min_mean_ms": 300, "limit": 50})).await;
+    assert!(
+        r.statements.iter().all(|s| s.mean_ms >= 300.0),
+        "{:?}",
+        queries(&r)
+    );
+}
+
+#[tokio::test]
+async fn read_write_split_and_kinds() {
+    let config = config();
+    let r = report(
+        &config,
+        json!({"order_by": "calls", "limit": 100, "include_running": false}),
+    )
+    .await;
+    let kind = |prefix: &str| {
+        r.statements
+            .iter()
+            .find(|s| s.query.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no `{prefix}` statement in {:?}", queries(&r)))
+            .kind
+            .clone()
+    };
+    assert_eq!(kind("INSERT INTO orders"), "write");
+    assert_eq!(kind("UPDATE orders SET amount"), "write");
+    // The leading comment is dropped from the text, and the statement still counts as a write.
+    assert_eq!(kind("UPDATE orders SET note"), "write");
+    assert_eq!(kind("SELECT email FROM customers"), "read");
+    let read = r.workload.read_percent.unwrap();
+    let write = r.workload.write_percent.unwrap();
+    assert!(write > 0.0 && read > 70.0, "read {read} write {write}");
+    assert!(read + write <= 100.01);
+    assert!(r.hints.iter().any(|h| h.symptom == "C"), "{:?}", r.hints);
+    assert_eq!(r.observations.db_read_percent, Some(read));
+    assert!(
+        r.running.is_empty() && r.waits.is_empty(),
+        "include_running false"
+    );
+}
+
+#[tokio::test]
+async fn lock_waits_are_detected_with_the_blocker() {
+    let config = config();
+    let r = report(&config, json!({})).await;
+    assert!(r.blocked_sessions >= 1, "{}", r.summary());
+    let blocked = r
+        .running
+        .iter()
+        .find(|s| !s.blocked_by.is_empty())
+        .unwrap_or_else(|| panic!("no blocked session: {}", r.summary()));
+    assert_eq!(blocked.wait_event_type.as_deref(), Some("Lock"));
+    assert!(
+        blocked.query.starts_with("UPDATE accounts"),
+        "{}",
+        blocked.query
+    );
+    let holder = blocked.blocked_by[0];
+    let holder = r
+        .running
+        .iter()
+        .find(|s| s.pid == holder)
+        .unwrap_or_else(|| panic!("blocker {holder} not listed: {}", r.summary()));
+    assert!(holder.query.contains("UPDATE accounts") || holder.query.contains("pg_sleep"));
+    assert!(
+        r.waits
+            .iter()
+            .any(|w| w.wait_event_type == "Lock" && w.sessions >= 1)
+    );
+    assert_eq!(r.observations.lock_contention, Some(true));
+    assert!(
+        r.hints
+            .iter()
+            .any(|h| h.symptom == "D" && h.reason.contains("lock"))
+    );
+    assert!(
+        r.conclusion.verdict.contains("blocked"),
+        "{}",
+        r.conclusion.verdict
+    );
+    assert!(
+        r.running
+            .iter()
+            .all(|s| s.seconds >= 1.0 || !s.blocked_by.is_empty())
+    );
+}
+
+#[tokio::test]
+async fn customer_data_never_reaches_the_output() {
+    let config = config();
+    let r = report(&config, json!({"order_by": "calls", "limit": 100})).await;
+    let json = serde_json::to_string(&r).unwrap();
+    assert_no_customer_data("report", &json);
+    assert_no_customer_data("summary", &r.summary());
+    let sleeper = r
+        .running
+        .iter()
+        .find(|s| s.query.contains("AS email"))
+        .unwrap_or_else(|| panic!("the planted long statement is not listed: {}", r.summary()));
+    assert_eq!(sleeper.query, "SELECT pg_sleep(?), ? AS email, ? AS card;");
+    let utility = r
+        .statements
+        .iter()
+        .find(|s| s.query.contains("application_name"))
+        .unwrap_or_else(|| panic!("utility statement missing: {:?}", queries(&r)));
+    assert_eq!(utility.query, "SET application_name TO ?");
+    // The CLI's text and JSON, and its debug log, too.
+    for extra in [&["--limit", "100"][..], &["--json", "--limit", "100"][..]] {
+        let (ok, out, err) = cli(extra);
+        assert!(ok, "{err}");
+        assert_no_customer_data("CLI stdout", &out);
+        assert_no_customer_data("CLI stderr", &err);
+    }
+}
+
+#[tokio::test]
+async fn sampled_mode_ranks_what_runs_now() {
+    let config = config();
+    let admin_url = env("PWT_TEST_PG_ADMIN_URL");
+    let workload = tokio::spawn(async move {
+        let (client, conn) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls)
+            .await
+            .expect("admin connects");
+        tokio::spawn(conn);
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        for _ in 0..3 {
+            client
+                .batch_execute("SELECT pg_sleep(0.25), 'sampled' AS regression")
+                .await
+                .unwrap();
+        }
+    });
+    let started = Instant::now();
+    let r = report(
+        &config,
+        json!({"sample_seconds": 2, "order_by": "total_time"}),
+    )
+    .await;
+    workload.await.unwrap();
+    assert!(started.elapsed() >= Duration::from_secs(2));
+    assert_eq!(r.mode, "sampled");
+    assert_eq!(r.sample_seconds, Some(2.0));
+    let top = &r.statements[0];
+    assert_eq!(
+        top.query,
+        "SELECT pg_sleep($1), $2 AS regression",
+        "{}",
+        r.summary()
+    );
+    assert_eq!(top.calls, 3);
+    assert!(
+        !queries(&r).contains(&"SELECT email FROM customers WHERE id = $1"),
+        "statements that did not run in the sample are left out: {:?}",
+        queries(&r)
+    );
+}
+
+#[tokio::test]
+async fn role_without_pg_read_all_stats_is_told_what_to_grant() {
+    let config = config();
+    let r = report(&config, json!({"target": "nostats"})).await;
+    let text = r.summary();
+    assert!(
+        r.conclusion
+            .warnings
+            .iter()
+            .any(|w| w.contains("pg_read_all_stats") && w.contains("nostats")),
+        "{text}"
+    );
+    assert!(
+        r.conclusion
+            .next_steps
+            .iter()
+            .any(|s| s.action.contains("GRANT pg_read_all_stats TO nostats")),
+        "{text}"
+    );
+    assert!(
+        r.conclusion
+            .warnings
+            .iter()
+            .any(|w| w.contains("<insufficient privilege>")),
+        "the superuser's statements are hidden from this role: {text}"
+    );
+    assert!(!queries(&r).iter().any(|q| q.contains("insufficient")));
+}
+
+#[tokio::test]
+async fn missing_extension_says_what_to_run() {
+    let config = config();
+    let r = report(&config, json!({"target": "plain"})).await;
+    assert_eq!(r.statements_source, "unavailable");
+    assert!(r.statements.is_empty());
+    assert!(
+        r.conclusion
+            .verdict
+            .contains("not installed in database plain"),
+        "{}",
+        r.conclusion.verdict
+    );
+    assert!(
+        r.conclusion.next_steps.iter().any(|s| s
+            .action
+            .contains("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")),
+        "{}",
+        r.summary()
+    );
+}
+
+#[tokio::test]
+async fn wrong_password_names_the_target_and_hides_the_password() {
+    let config = config();
+    let started = Instant::now();
+    let err = error(&config, json!({"target": "wrongpw"})).await;
+    assert!(started.elapsed() < BOUND);
+    assert!(err.contains("target `wrongpw`"), "{err}");
+    assert!(err.contains("password authentication failed"), "{err}");
+    assert!(
+        err.contains("password_env"),
+        "says where the password comes from: {err}"
+    );
+    let (ok, out, stderr) = cli(&["--target", "wrongpw"]);
+    assert!(!ok);
+    assert_no_secret("CLI stdout", &out);
+    assert_no_secret("CLI stderr", &stderr);
+    assert!(
+        stderr.contains("password authentication failed"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn refused_connection_and_unknown_target() {
+    let port = closed_port();
+    let config = config_with(
+        &format!(
+            "url = \"postgresql://monitor:{}@127.0.0.1:{port}/shop\"",
+            env("PWT_TEST_MONITOR_PASSWORD")
+        ),
+        5.0,
+    );
+    let started = Instant::now();
+    let err = error(&config, json!({})).await;
+    assert!(started.elapsed() < BOUND);
+    assert!(
+        err.contains("target `t`") && err.contains(&port.to_string()),
+        "{err}"
+    );
+    assert!(err.to_lowercase().contains("refused"), "{err}");
+    let err = error(&config, json!({"target": "prod"})).await;
+    assert!(
+        err.contains("unknown database target `prod`") && err.contains("configured targets: t"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn hung_server_errors_within_the_bound() {
+    let (port, _server) = hung_server().await;
+    let config = config_with(
+        &format!(
+            "url = \"postgresql://monitor:{}@127.0.0.1:{port}/shop\"",
+            env("PWT_TEST_MONITOR_PASSWORD")
+        ),
+        1.0,
+    );
+    let started = Instant::now();
+    let err = error(&config, json!({})).await;
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
+    assert!(
+        err.contains("did not answer within 1 s") && err.contains("target `t`"),
+        "{err}"
+    );
+}
+
+#[derive(Debug, Clone, Default)]
+struct Client;
+
+impl ClientHandler for Client {
+    fn get_info(&self) -> ClientConfig {
+        ClientConfig::default()
+    }
+}
+
+#[tokio::test]
+async fn the_server_keeps_serving_while_a_database_hangs() {
+    let (port, _server) = hung_server().await;
+    let config = config_with(
+        &format!(
+            "url = \"postgresql://monitor@127.0.0.1:{port}/shop\"\npassword_env = \"PWT_TEST_PG_MONITOR_PW\""
+        ),
+        2.0,
+    );
+    let (server_io, client_io) = tokio::io::duplex(1 << 16);
+    tokio::spawn(async move {
+        let running = Troubleshooter::with_config(config)
+            .serve(server_io)
+            .await
+            .unwrap();
+        let _ = running.waiting().await;
+    });
+    let client = Client.serve(client_io).await.unwrap();
+    let peer = client.peer().clone();
+    let started = Instant::now();
+    let hung = tokio::spawn(async move {
+        peer.call_tool(CallToolRequestParams::new("slow_queries"))
+            .await
+            .expect("a tool result")
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let quick = client
+        .call_tool(
+            CallToolRequestParams::new("capacity_math").with_arguments(
+                json!({"replicas": 2, "workers_per_replica": 4, "avg_latency_ms": 100})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+            ),
+        )
+        .await
+        .unwrap();
+    assert_ne!(quick.is_error, Some(true));
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "capacity_math waited for the hung call"
+    );
+    let hung = hung.await.unwrap();
+    assert_eq!(hung.is_error, Some(true));
+    let text = serde_json::to_string(&hung.content).unwrap();
+    assert!(text.contains("did not answer within 2 s"), "{text}");
+    assert_no_secret("tool error", &text);
+    assert!(started.elapsed() < Duration::from_secs(4));
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn kept_connection_is_reused_and_replaced_when_it_dies() {
+    use python_web_troubleshooter::sources::{self, Connections};
+    let port = env("PWT_TEST_PG_ADMIN_URL")
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.split('/').next())
+        .unwrap()
+        .to_owned();
+    let config = config_with(
+        &format!(
+            "url = \"postgresql://monitor@127.0.0.1:{port}/shop?application_name=pwt-reuse-test\"\npassword_env = \"PWT_TEST_PG_MONITOR_PW\""
+        ),
+        5.0,
+    );
+    let connections = Connections::default();
+    let input = args(json!({"limit": 1, "include_running": false}));
+    let first = sources::slow_queries(&config, &connections, &input)
+        .await
+        .unwrap();
+    assert_eq!(first.statements.len(), 1);
+    // The kept connection is idle in pg_stat_activity, as the monitor role.
+    let (admin, conn) =
+        tokio_postgres::connect(&env("PWT_TEST_PG_ADMIN_URL"), tokio_postgres::NoTls)
+            .await
+            .unwrap();
+    tokio::spawn(conn);
+    let idle = "SELECT pid FROM pg_stat_activity WHERE usename = 'monitor' AND application_name = 'pwt-reuse-test' AND state = 'idle'";
+    let pids: Vec<i32> = admin
+        .query(idle, &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(pids.len(), 1, "one kept connection: {pids:?}");
+    let second = sources::slow_queries(&config, &connections, &input)
+        .await
+        .unwrap();
+    assert_eq!(second.statements[0].query, first.statements[0].query);
+    let again: Vec<i32> = admin
+        .query(idle, &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(again, pids, "the second call used the same backend");
+    // A server restart or an administrator ends it: the next call reconnects by itself.
+    admin
+        .execute("SELECT pg_terminate_backend($1)", &[&pids[0]])
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let third = sources::slow_queries(&config, &connections, &input)
+        .await
+        .unwrap();
+    assert_eq!(third.statements.len(), 1);
+    let fresh: Vec<i32> = admin
+        .query(idle, &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(fresh.len(), 1);
+    assert_ne!(fresh, pids);
+}
