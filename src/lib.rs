@@ -5,6 +5,7 @@
 //! - [`diagnosis`]: the pure core — numbers in, findings out;
 //! - [`input`]: turns JSON arguments (from MCP or a file) into the core's typed inputs;
 //! - [`render`]: the human-readable summary of each report;
+//! - [`sources`]: I/O adapters (access logs, worker metrics, the accept queue);
 //! - [`server`]: the MCP server (tools, prompts, instructions);
 //! - [`cli`]: the same analyses for a person at a terminal.
 
@@ -13,3 +14,4 @@ pub mod diagnosis;
 pub mod input;
 pub mod render;
 pub mod server;
+pub mod sources;

@@ -339,6 +339,13 @@ pub struct Sums {
     pub header_n: u64,
     /// Requests that went to more than one upstream (retries, internal redirects).
     pub multi_upstream: u64,
+    /// Requests with both `$request_time` and an upstream time: the population the layer
+    /// split is computed on, so nginx-only requests (static files, cache hits) do not skew it.
+    pub proxied_n: u64,
+    pub proxied_request_ms: u64,
+    pub proxied_upstream_ms: u64,
+    pub proxied_connect_ms: u64,
+    pub proxied_connect_n: u64,
 }
 
 /// Accumulates the lines of one file (or one part of one).
@@ -457,13 +464,22 @@ impl<'f> LogStats<'f> {
         let request_ms = v.get(Field::RequestTime).and_then(parse_ms);
         let upstream = v.get(Field::UpstreamResponseTime).and_then(parse_time_list);
         let upstream_ms = upstream.filter(|u| u.count > 0).map(|u| u.sum_ms);
-        if let Some(c) = v
+        let connect = v
             .get(Field::UpstreamConnectTime)
             .and_then(parse_time_list)
-            .filter(|c| c.count > 0)
-        {
+            .filter(|c| c.count > 0);
+        if let Some(c) = connect {
             self.sums.connect_ms += c.sum_ms;
             self.sums.connect_n += 1;
+        }
+        if let (Some(r), Some(u)) = (request_ms, upstream_ms) {
+            self.sums.proxied_n += 1;
+            self.sums.proxied_request_ms += r;
+            self.sums.proxied_upstream_ms += u;
+            if let Some(c) = connect {
+                self.sums.proxied_connect_ms += c.sum_ms;
+                self.sums.proxied_connect_n += 1;
+            }
         }
         if let Some(h) = v
             .get(Field::UpstreamHeaderTime)
@@ -516,6 +532,22 @@ impl<'f> LogStats<'f> {
         }
     }
 
+    /// Counts a line too long to be a log line (its bytes were not kept) as not matching.
+    pub fn add_oversized(&mut self, line_no: u64) {
+        self.lines += 1;
+        self.unparsed += 1;
+        if self.first_error.is_none() {
+            self.first_error = Some(FirstError {
+                line: line_no,
+                divergence: Divergence {
+                    byte: 0,
+                    expected: "a log line (this one is longer than 1 MiB)".into(),
+                    found: String::new(),
+                },
+            });
+        }
+    }
+
     /// Adds another part's counts (another file, or another thread's share of one).
     /// `line_offset` is how many lines of the same file come before `other`'s first line.
     pub fn merge(&mut self, other: LogStats<'_>, line_offset: u64) {
@@ -540,6 +572,11 @@ impl<'f> LogStats<'f> {
         s.header_ms += o.header_ms;
         s.header_n += o.header_n;
         s.multi_upstream += o.multi_upstream;
+        s.proxied_n += o.proxied_n;
+        s.proxied_request_ms += o.proxied_request_ms;
+        s.proxied_upstream_ms += o.proxied_upstream_ms;
+        s.proxied_connect_ms += o.proxied_connect_ms;
+        s.proxied_connect_n += o.proxied_connect_n;
         self.first_ts = match (self.first_ts, other.first_ts) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -598,6 +635,84 @@ impl<'f> LogStats<'f> {
                 }
             })
             .collect()
+    }
+}
+
+/// What a set of log files said, owned: the adapter's result, the core's input.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AccessLogData {
+    /// One entry per file read, in the order given.
+    pub files: Vec<FileData>,
+    pub lines: u64,
+    pub parsed: u64,
+    pub unparsed: u64,
+    pub outside_window: u64,
+    /// The first line of any file that did not match: file, line, divergence.
+    pub first_error: Option<(String, FirstError)>,
+    pub sums: Sums,
+    pub first_ts: Option<i64>,
+    pub last_ts: Option<i64>,
+    pub routes_overflowed: u64,
+    pub endpoints: Vec<RouteFigures>,
+    /// Which timings the format records.
+    pub has_request_time: bool,
+    pub has_upstream_time: bool,
+    pub has_connect_time: bool,
+    pub has_status: bool,
+    /// The `since` / `until` bounds applied, Unix seconds.
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+}
+
+/// The counts of one file.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FileData {
+    pub path: String,
+    pub bytes: u64,
+    pub gzip: bool,
+    pub lines: u64,
+    pub parsed: u64,
+    pub unparsed: u64,
+    pub outside_window: u64,
+}
+
+impl LogStats<'_> {
+    /// The counts of this (merged) part as one file's entry.
+    pub fn file_data(&self, path: &str, bytes: u64, gzip: bool) -> FileData {
+        FileData {
+            path: path.to_owned(),
+            bytes,
+            gzip,
+            lines: self.lines,
+            parsed: self.parsed,
+            unparsed: self.unparsed,
+            outside_window: self.outside_window,
+        }
+    }
+
+    /// Turns the merged statistics of all files into owned data.
+    pub fn finish(mut self, files: Vec<FileData>, first_error: Option<(String, FirstError)>) -> AccessLogData {
+        let endpoints = self.endpoints();
+        let f = self.format;
+        AccessLogData {
+            files,
+            lines: self.lines,
+            parsed: self.parsed,
+            unparsed: self.unparsed,
+            outside_window: self.outside_window,
+            first_error,
+            sums: self.sums,
+            first_ts: self.first_ts,
+            last_ts: self.last_ts,
+            routes_overflowed: self.routes_overflowed,
+            endpoints,
+            has_request_time: f.has(Field::RequestTime),
+            has_upstream_time: f.has(Field::UpstreamResponseTime),
+            has_connect_time: f.has(Field::UpstreamConnectTime),
+            has_status: f.has(Field::Status) || f.has(Field::UpstreamStatus),
+            since: self.options.since,
+            until: self.options.until,
+        }
     }
 }
 

@@ -313,6 +313,11 @@ impl LogFormat {
         self.present[field as usize]
     }
 
+    /// Whether the format records a request time ($time_local, $time_iso8601 or $msec).
+    pub fn has_time(&self) -> bool {
+        self.has(Field::TimeLocal) || self.has(Field::TimeIso8601) || self.has(Field::Msec)
+    }
+
     /// The format's `escape=` mode.
     pub fn escape(&self) -> Escape {
         self.escape

@@ -18,10 +18,11 @@ use schemars::JsonSchema;
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::Value;
 
-use super::{Troubleshooter, invalid, success};
+use super::{Troubleshooter, failure, invalid, success};
 use crate::diagnosis::{InputError, capacity, latency, symptoms};
 use crate::input;
 use crate::render::Summary;
+use crate::sources;
 
 const CAPACITY_MATH: &str = "\
 Capacity arithmetic for a Gunicorn/uWSGI fleet (Steps 3–4 of the order): the throughput ceiling \
@@ -49,11 +50,18 @@ const BREAK_DOWN_LATENCY: &str = "\
 Step 1 of the order: splits the mean request time into layers — nginx (request − upstream), \
 upstream connect, queue wait for a worker, app code, database, external calls — with ms and \
 percent of total, the dominant layer, worker utilisation from busy/idle counts, and the \
-latency pattern (long_tail vs system_wide vs healthy) from per-endpoint p50/p99. Pass the \
+latency pattern (long_tail vs system_wide vs healthy) from per-endpoint percentiles. Pass the \
 figures you already have (nginx $request_time/$upstream_response_time, APM or Sentry \
-durations, Gunicorn worker counts, DB time per request); inconsistent figures are flagged in \
-warnings. Use it first, before any change to workers or replicas. Its `observations` output \
-can be passed to match_symptom unchanged.";
+durations, Gunicorn worker counts, DB time per request), and/or let it read them on the \
+server's host: `access_log` {path, log_format: the site's own nginx log_format text or a preset \
+(combined, main, timed), since, until} gives per-endpoint requests, p50/p95/p99/max, error \
+percent and worker-seconds (capacity consumed) with paths folded into routes like \
+`GET /api/orders/{id}`; `gunicorn_metrics_url` (Prometheus gauges) or `uwsgi_stats` give \
+busy/idle workers sampled over a few seconds; `listen_port` gives the app server's accept \
+queue (requests waiting for a worker) from /proc/net/tcp. Lines that do not match the \
+log_format are counted and the first is shown with where it diverged; a format that matches \
+nothing is an error. Use it first, before any change to workers or replicas. Its \
+`observations` output can be passed to match_symptom unchanged.";
 
 /// The advertised input schema of `T`, with optional fields written as their plain type.
 ///
@@ -137,6 +145,45 @@ where
     out
 }
 
+/// break_down_latency: reads the sources the arguments name (files, URLs, /proc) on a
+/// blocking thread, then runs the core.
+async fn run_latency(args: JsonObject) -> CallToolResult {
+    const TOOL: &str = "break_down_latency";
+    let started = std::time::Instant::now();
+    let input = match input::parse::<latency::LatencyInput>(args)
+        .and_then(|i| latency::check(&i).map(|_| i))
+    {
+        Ok(i) => i,
+        Err(err) => return invalid(TOOL, &err),
+    };
+    let out = if sources::wants_sources(&input) {
+        let result = tokio::task::spawn_blocking(move || {
+            sources::gather_latency(&input).and_then(|m| latency::analyze_measured(&input, &m))
+        })
+        .await;
+        match result {
+            Ok(Ok(report)) => success(&report),
+            Ok(Err(err)) => invalid(TOOL, &err),
+            Err(err) => {
+                tracing::error!(%err, "break_down_latency reader failed");
+                failure("break_down_latency: internal error while reading the sources")
+            }
+        }
+    } else {
+        match latency::analyze(&input) {
+            Ok(report) => success(&report),
+            Err(err) => invalid(TOOL, &err),
+        }
+    };
+    tracing::debug!(
+        tool = TOOL,
+        elapsed_us = started.elapsed().as_micros() as u64,
+        is_error = out.is_error.unwrap_or(false),
+        "tool call"
+    );
+    out
+}
+
 impl Troubleshooter {
     pub fn new() -> Self {
         Self {
@@ -174,10 +221,12 @@ impl Troubleshooter {
         description = BREAK_DOWN_LATENCY,
         input_schema = input_schema::<latency::LatencyInput>(),
         output_schema = schema_for_output::<latency::LatencyReport>(),
-        annotations(title = "Break latency down by layer", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+        annotations(title = "Break latency down by layer", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true)
     )]
     async fn break_down_latency(&self, Parameters(args): Parameters<JsonObject>) -> CallToolResult {
-        run("break_down_latency", args, latency::analyze)
+        // Open world: with access_log, gunicorn_metrics_url, uwsgi_stats or listen_port it
+        // reads files, URLs and /proc on the server's host, and the answer changes as they do.
+        run_latency(args).await
     }
 }
 
