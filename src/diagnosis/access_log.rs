@@ -182,6 +182,28 @@ fn fold_segment(s: &[u8]) -> Option<&'static [u8]> {
     None
 }
 
+/// Folds the fingerprint of a file name: `app.9f86d081.js` → `app.{hash}.js`. A dot-part of
+/// 8 or more hex digits mixing digits and letters, or all digits, is folded.
+fn fold_file_name(seg: &[u8], out: &mut Vec<u8>) {
+    for (i, part) in seg.split(|&b| b == b'.').enumerate() {
+        if i > 0 {
+            out.push(b'.');
+        }
+        let hex = part.len() >= 8
+            && part.iter().all(|&b| is_hex(b))
+            && part.iter().any(u8::is_ascii_digit)
+            && part.iter().any(u8::is_ascii_alphabetic);
+        if hex {
+            out.extend_from_slice(b"{hash}");
+        } else {
+            match fold_segment(part) {
+                Some(name) => out.extend_from_slice(name),
+                None => out.extend_from_slice(part),
+            }
+        }
+    }
+}
+
 /// Writes the route of `method path` into `out` (cleared first).
 pub fn route_into(method: &[u8], target: &[u8], templates: &[RouteTemplate], out: &mut Vec<u8>) {
     out.clear();
@@ -213,6 +235,7 @@ pub fn route_into(method: &[u8], target: &[u8], templates: &[RouteTemplate], out
         out.push(b'/');
         match fold_segment(seg) {
             Some(name) => out.extend_from_slice(name),
+            None if seg.contains(&b'.') => fold_file_name(seg, out),
             None => out.extend_from_slice(seg),
         }
     }
@@ -757,8 +780,14 @@ mod tests {
         );
         assert_eq!(
             route("GET /assets/app.9f86d081884c7d659a2feaa0c55ad015.js", &[]),
-            "GET /assets/app.9f86d081884c7d659a2feaa0c55ad015.js"
+            "GET /assets/app.{hash}.js"
         );
+        assert_eq!(
+            route("GET /static/css/site.012bdad5.css", &[]),
+            "GET /static/css/site.{hash}.css"
+        );
+        assert_eq!(route("GET /invoices/1234.pdf", &[]), "GET /invoices/{id}.pdf");
+        assert_eq!(route("GET /robots.txt", &[]), "GET /robots.txt");
         assert_eq!(
             route("GET /commit/9f86d081884c7d659a2feaa0c55ad015a3bf4f1b", &[]),
             "GET /commit/{hash}"

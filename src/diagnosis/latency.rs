@@ -144,7 +144,7 @@ pub struct DbFigures {
 }
 
 /// What to break down.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LatencyInput {
     /// Figures you already have, per request, averaged over one window.
@@ -183,6 +183,23 @@ pub struct LatencyInput {
     /// Time between samples, ms (default 1000; samples × interval at most 60 s).
     #[serde(default = "default_interval_ms")]
     pub sample_interval_ms: u64,
+}
+
+impl Default for LatencyInput {
+    fn default() -> Self {
+        Self {
+            figures: Figures::default(),
+            endpoints: Vec::new(),
+            slow_threshold_ms: default_slow_ms(),
+            access_log: None,
+            gunicorn_metrics_url: None,
+            worker_metrics: None,
+            uwsgi_stats: None,
+            listen_port: None,
+            samples: default_samples(),
+            sample_interval_ms: default_interval_ms(),
+        }
+    }
 }
 
 fn default_slow_ms() -> f64 {
@@ -1412,6 +1429,7 @@ mod tests {
             },
             endpoints: vec![],
             slow_threshold_ms: DEFAULT_SLOW_MS,
+            ..Default::default()
         }
     }
 

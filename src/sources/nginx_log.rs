@@ -410,7 +410,7 @@ mod tests {
         let mut f = File::create(&path).unwrap();
         let mut expected_bad = None;
         // ~20 MB so the file is split; one malformed line in the second half.
-        let n = 100_000;
+        let n = 150_000;
         for i in 0..n {
             if i == 61_234 {
                 f.write_all(b"this line is not in the format\n").unwrap();

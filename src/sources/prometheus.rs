@@ -132,7 +132,11 @@ fn parse_line(line: &str) -> Result<Option<Sample>, String> {
     }
     let mut name = c.name(false).map(str::to_owned);
     let mut labels = Vec::new();
+    let before_blanks = c.i;
     c.skip_blanks();
+    if c.peek() != Some(b'{') {
+        c.i = before_blanks;
+    }
     if c.peek() == Some(b'{') {
         c.i += 1;
         loop {
