@@ -38,7 +38,7 @@ use std::collections::HashMap;
 use hdrhistogram::Histogram;
 
 use super::nginx_format::{
-    Divergence, Field, LogFormat, parse_msec, parse_ms, parse_rfc3339, parse_status,
+    Divergence, Field, LogFormat, TimeList, parse_msec, parse_ms, parse_rfc3339, parse_status,
     parse_time_list, parse_time_local,
 };
 
@@ -341,6 +341,19 @@ impl EndpointAcc {
     }
 }
 
+/// The values of one line that the statistics use.
+struct Typed<'l> {
+    ts: Option<i64>,
+    status: Option<u16>,
+    request_ms: Option<u64>,
+    upstream: Option<TimeList>,
+    connect: Option<TimeList>,
+    header: Option<TimeList>,
+    method: Option<&'l [u8]>,
+    target: Option<&'l [u8]>,
+    request: Option<&'l [u8]>,
+}
+
 /// The first line that did not match, with where it diverged.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FirstError {
@@ -423,8 +436,11 @@ impl<'f> LogStats<'f> {
             return;
         }
         self.lines += 1;
-        let v = match self.format.parse(line) {
-            Ok(v) => v,
+        match self.typed(line) {
+            Ok(t) => {
+                self.parsed += 1;
+                self.record(t);
+            }
             Err(divergence) => {
                 self.unparsed += 1;
                 if self.first_error.is_none() {
@@ -433,32 +449,68 @@ impl<'f> LogStats<'f> {
                         divergence,
                     });
                 }
-                return;
             }
-        };
-        self.parsed += 1;
+        }
+    }
 
-        let ts = v
-            .get(Field::TimeLocal)
-            .and_then(parse_time_local)
-            .or_else(|| v.get(Field::TimeIso8601).and_then(parse_rfc3339))
-            .or_else(|| v.get(Field::Msec).and_then(parse_msec));
-        if let Some(t) = ts {
-            if self.options.since.is_some_and(|s| t < s) || self.options.until.is_some_and(|u| t >= u)
+    /// Splits a line and parses the values the analysis uses, each exactly once.
+    #[inline]
+    fn typed<'l>(&self, line: &'l [u8]) -> Result<Typed<'l>, Divergence> {
+        let f = self.format;
+        let v = f.split(line)?;
+        let bad = |field: Field, value: &[u8]| f.value_divergence(line, field, value);
+        let time = |field: Field, parse: fn(&[u8]) -> Option<i64>| match v.get(field) {
+            Some(raw) => parse(raw).map(Some).ok_or_else(|| bad(field, raw)),
+            None => Ok(None),
+        };
+        let ts = match time(Field::TimeLocal, parse_time_local)? {
+            Some(t) => Some(t),
+            None => match time(Field::TimeIso8601, parse_rfc3339)? {
+                Some(t) => Some(t),
+                None => time(Field::Msec, parse_msec)?,
+            },
+        };
+        let list = |field: Field| match v.get(field) {
+            Some(raw) if raw.is_empty() => Ok(None),
+            Some(raw) => parse_time_list(raw).map(Some).ok_or_else(|| bad(field, raw)),
+            None => Ok(None),
+        };
+        let request_ms = match v.get(Field::RequestTime) {
+            Some(b"-") | None => None,
+            Some(raw) => Some(parse_ms(raw).ok_or_else(|| bad(Field::RequestTime, raw))?),
+        };
+        let status = match v.get(Field::Status) {
+            Some(raw) => Some(parse_status(raw).ok_or_else(|| bad(Field::Status, raw))?),
+            None => v.get(Field::UpstreamStatus).and_then(parse_status),
+        };
+        Ok(Typed {
+            ts,
+            status,
+            request_ms,
+            upstream: list(Field::UpstreamResponseTime)?,
+            connect: list(Field::UpstreamConnectTime)?,
+            header: list(Field::UpstreamHeaderTime)?,
+            method: v.get(Field::RequestMethod),
+            target: v.get(Field::Uri).or(v.get(Field::RequestUri)),
+            request: v.get(Field::Request),
+        })
+    }
+
+    #[inline]
+    fn record(&mut self, t: Typed<'_>) {
+        if let Some(ts) = t.ts {
+            if self.options.since.is_some_and(|s| ts < s)
+                || self.options.until.is_some_and(|u| ts >= u)
             {
                 self.outside_window += 1;
                 return;
             }
-            self.first_ts = Some(self.first_ts.map_or(t, |f| f.min(t)));
-            self.last_ts = Some(self.last_ts.map_or(t, |l| l.max(t)));
+            self.first_ts = Some(self.first_ts.map_or(ts, |f| f.min(ts)));
+            self.last_ts = Some(self.last_ts.map_or(ts, |l| l.max(ts)));
         }
 
         // Route: $request_method + $uri when logged, else the request line.
-        let (method, target): (&[u8], &[u8]) = match (
-            v.get(Field::RequestMethod),
-            v.get(Field::Uri).or(v.get(Field::RequestUri)),
-            v.get(Field::Request),
-        ) {
+        let (method, target): (&[u8], &[u8]) = match (t.method, t.target, t.request) {
             (Some(m), Some(u), _) => (m, u),
             (_, _, Some(r)) => {
                 let mut parts = r.splitn(3, |&b| b == b' ');
@@ -480,17 +532,11 @@ impl<'f> LogStats<'f> {
             route_into(method, target, &self.options.templates, &mut self.route_buf);
         }
 
-        let status = v
-            .get(Field::Status)
-            .and_then(parse_status)
-            .or_else(|| v.get(Field::UpstreamStatus).and_then(parse_status));
-        let request_ms = v.get(Field::RequestTime).and_then(parse_ms);
-        let upstream = v.get(Field::UpstreamResponseTime).and_then(parse_time_list);
+        let status = t.status;
+        let request_ms = t.request_ms;
+        let upstream = t.upstream;
         let upstream_ms = upstream.filter(|u| u.count > 0).map(|u| u.sum_ms);
-        let connect = v
-            .get(Field::UpstreamConnectTime)
-            .and_then(parse_time_list)
-            .filter(|c| c.count > 0);
+        let connect = t.connect.filter(|c| c.count > 0);
         if let Some(c) = connect {
             self.sums.connect_ms += c.sum_ms;
             self.sums.connect_n += 1;
@@ -504,11 +550,7 @@ impl<'f> LogStats<'f> {
                 self.sums.proxied_connect_n += 1;
             }
         }
-        if let Some(h) = v
-            .get(Field::UpstreamHeaderTime)
-            .and_then(parse_time_list)
-            .filter(|h| h.count > 0)
-        {
+        if let Some(h) = t.header.filter(|h| h.count > 0) {
             self.sums.header_ms += h.sum_ms;
             self.sums.header_n += 1;
         }

@@ -26,8 +26,6 @@
 
 use std::fmt;
 
-use memchr::memmem;
-
 /// nginx's built-in `combined` format.
 pub const COMBINED: &str = r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent""#;
 
@@ -69,6 +67,23 @@ pub enum Field {
 
 /// How many [`Field`]s there are.
 pub const FIELD_COUNT: usize = 13;
+
+/// Every [`Field`], in discriminant order.
+const FIELDS: [Field; FIELD_COUNT] = [
+    Field::RequestTime,
+    Field::UpstreamResponseTime,
+    Field::UpstreamConnectTime,
+    Field::UpstreamHeaderTime,
+    Field::UpstreamStatus,
+    Field::Status,
+    Field::Request,
+    Field::RequestMethod,
+    Field::Uri,
+    Field::RequestUri,
+    Field::TimeLocal,
+    Field::TimeIso8601,
+    Field::Msec,
+];
 
 impl Field {
     fn from_name(name: &str) -> Option<Self> {
@@ -136,7 +151,6 @@ enum Item {
 #[derive(Debug, Clone)]
 pub struct LogFormat {
     items: Vec<Item>,
-    finders: Vec<Option<memmem::Finder<'static>>>,
     escape: Escape,
     present: [bool; FIELD_COUNT],
     /// The format text after presets and directive quoting were resolved.
@@ -292,16 +306,8 @@ impl LogFormat {
                 "records none of $request, $uri, $request_uri, $status, $request_time or $upstream_response_time, so nothing about requests can be read from it; check that this is the format of the access log you pass".into(),
             ));
         }
-        let finders = items
-            .iter()
-            .map(|i| match i {
-                Item::Literal(l) if l.len() > 1 => Some(memmem::Finder::new(l).into_owned()),
-                _ => None,
-            })
-            .collect();
         Ok(Self {
             items,
-            finders,
             escape,
             present,
             text: text.to_owned(),
@@ -323,8 +329,38 @@ impl LogFormat {
         self.escape
     }
 
-    /// Splits one line (without its newline) into the values of the fields the format has.
+    /// Splits one line (without its newline) into the values of the fields the format has,
+    /// and checks that each looks like what its variable holds (a status code, a time...).
     pub fn parse<'a>(&self, line: &'a [u8]) -> Result<Values<'a>, Divergence> {
+        let values = self.split(line)?;
+        for (i, v) in values.values.iter().enumerate() {
+            if let Some(v) = v {
+                let field = FIELDS[i];
+                if check_value(field, v).is_some() {
+                    return Err(self.value_divergence(line, field, v));
+                }
+            }
+        }
+        Ok(values)
+    }
+
+    /// The divergence for a value of `field` (a slice of `line`) that does not parse.
+    pub fn value_divergence(&self, line: &[u8], field: Field, value: &[u8]) -> Divergence {
+        let byte = (value.as_ptr() as usize).saturating_sub(line.as_ptr() as usize);
+        Divergence {
+            byte,
+            expected: format!(
+                "{} for ${}",
+                check_value(field, value).unwrap_or("a valid value"),
+                field.name()
+            ),
+            found: excerpt(line, byte),
+        }
+    }
+
+    /// Splits one line by the format's literals, without checking the values (the caller
+    /// parses those it needs and reports a bad one with [`Self::value_divergence`]).
+    pub fn split<'a>(&self, line: &'a [u8]) -> Result<Values<'a>, Divergence> {
         let mut values = Values::default();
         let mut pos = 0;
         let n = self.items.len();
@@ -332,7 +368,7 @@ impl LogFormat {
         while i < n {
             match &self.items[i] {
                 Item::Literal(l) => {
-                    if !line[pos..].starts_with(l) {
+                    if !has_prefix(&line[pos..], l) {
                         let common = line[pos..]
                             .iter()
                             .zip(l.iter())
@@ -350,8 +386,7 @@ impl LogFormat {
                     let end = match self.items.get(i + 1) {
                         None => line.len(),
                         Some(Item::Literal(l)) => {
-                            match self.find_end(line, pos, l, self.finders[i + 1].as_ref(), *list)
-                            {
+                            match self.find_end(line, pos, l, *list) {
                                 Some(e) => e,
                                 None => {
                                     return Err(Divergence {
@@ -368,15 +403,7 @@ impl LogFormat {
                         Some(Item::Var { .. }) => unreachable!("compile rejects adjacent variables"),
                     };
                     if let Some(f) = field {
-                        let v = &line[pos..end];
-                        if let Some(expected) = check_value(*f, v) {
-                            return Err(Divergence {
-                                byte: pos,
-                                expected: format!("{expected} for ${name}"),
-                                found: excerpt(line, pos),
-                            });
-                        }
-                        values.values[*f as usize] = Some(v);
+                        values.values[*f as usize] = Some(&line[pos..end]);
                     }
                     pos = end;
                 }
@@ -396,21 +423,16 @@ impl LogFormat {
     /// Where a variable's value that starts at `from` ends: the next occurrence of the
     /// literal that follows it. A quote preceded by an odd number of backslashes is part of
     /// the value (JSON escaping); an upstream list goes on past `, ` and ` : `.
-    fn find_end(
-        &self,
-        line: &[u8],
-        from: usize,
-        lit: &[u8],
-        finder: Option<&memmem::Finder<'_>>,
-        list: bool,
-    ) -> Option<usize> {
+    #[inline]
+    fn find_end(&self, line: &[u8], from: usize, lit: &[u8], list: bool) -> Option<usize> {
+        let (first, rest) = (lit[0], &lit[1..]);
         let mut start = from;
         loop {
-            let rel = match finder {
-                Some(f) => f.find(&line[start..]),
-                None => memchr::memchr(lit[0], &line[start..]),
-            }?;
-            let at = start + rel;
+            let at = start + memchr::memchr(first, &line[start..])?;
+            if !has_prefix(&line[at + 1..], rest) {
+                start = at + 1;
+                continue;
+            }
             if lit[0] == b'"' && escaped(line, from, at) {
                 start = at + 1;
                 continue;
@@ -429,6 +451,12 @@ impl LogFormat {
             return Some(at);
         }
     }
+}
+
+/// `hay.starts_with(lit)` for the few bytes of a format literal, without a call to memcmp.
+#[inline(always)]
+fn has_prefix(hay: &[u8], lit: &[u8]) -> bool {
+    hay.len() >= lit.len() && hay.iter().zip(lit).all(|(a, b)| a == b)
 }
 
 /// Whether the byte at `at` is preceded (within the value starting at `from`) by an odd
@@ -521,6 +549,21 @@ pub struct TimeList {
 /// Parses an upstream time list. `None` when an entry is neither a number nor `-`;
 /// `Some` with `count == 0` when every entry is `-`.
 pub fn parse_time_list(v: &[u8]) -> Option<TimeList> {
+    if memchr::memchr2(b',', b':', v).is_none() {
+        // One upstream: the common case.
+        let v = v.trim_ascii();
+        if v == b"-" || v.is_empty() {
+            return Some(TimeList {
+                tries: 1,
+                ..TimeList::default()
+            });
+        }
+        return Some(TimeList {
+            sum_ms: parse_ms(v)?,
+            count: 1,
+            tries: 1,
+        });
+    }
     let mut out = TimeList::default();
     for part in v.split(|&b| b == b',' || b == b':') {
         let part = part.trim_ascii();
