@@ -3,7 +3,9 @@
 #   bash scripts/test.sh
 # 1. Rust unit tests and the in-process MCP round trip (cargo nextest, or cargo test);
 # 2. the interop suite: the real binary over stdio, driven by the official Python `mcp` SDK
-#    (installed into target/pyenv by tests/interop/setup-venv.sh).
+#    (installed into target/pyenv by tests/interop/setup-venv.sh);
+# 3. the live test: real gunicorn, nginx and uWSGI started by tests/live/run.sh, saturated,
+#    and read by break_down_latency (access log, worker gauges, accept queue).
 # Every server a test needs is started by the tests themselves.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -26,3 +28,6 @@ fi
 log "MCP interop over stdio (Python mcp SDK)"
 bash tests/interop/setup-venv.sh
 PWT_BIN="$PWD/target/debug/python-web-troubleshooter" target/pyenv/bin/python -m pytest -q tests/interop
+
+log "break_down_latency against live gunicorn + nginx + uWSGI"
+bash tests/live/run.sh

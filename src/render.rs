@@ -228,7 +228,15 @@ impl Summary for LatencyReport {
                 let _ = writeln!(
                     out,
                     "  {:<44} {:>9} {:>8} {:>8} {:>8} {:>8} {:>10} {:>7} {:>6}",
-                    "endpoint", "requests", "p50 ms", "p95 ms", "p99 ms", "max ms", "worker s", "worker%", "err%"
+                    "endpoint",
+                    "requests",
+                    "p50 ms",
+                    "p95 ms",
+                    "p99 ms",
+                    "max ms",
+                    "worker s",
+                    "worker%",
+                    "err%"
                 );
                 for e in &self.endpoints {
                     let opt = |v: Option<f64>| v.map(fmt_num).unwrap_or_else(|| "-".to_owned());
@@ -247,7 +255,11 @@ impl Summary for LatencyReport {
                         if e.slow { "  SLOW" } else { "" }
                     );
                 }
-                if let Some(a) = self.access_log.as_ref().filter(|a| a.endpoints_not_listed > 0) {
+                if let Some(a) = self
+                    .access_log
+                    .as_ref()
+                    .filter(|a| a.endpoints_not_listed > 0)
+                {
                     let _ = writeln!(
                         out,
                         "  … {} more routes with {} requests not listed",

@@ -13,8 +13,8 @@ use serde_json::{Map, Value, json};
 
 use crate::diagnosis::{capacity, latency, symptoms};
 use crate::input;
-use crate::sources;
 use crate::render::Summary;
+use crate::sources;
 
 /// Find out why a Python web service (Gunicorn/uWSGI behind nginx, PostgreSQL/MySQL, AWS RDS)
 /// is slow or out of capacity. Workers are buffers, replicas are scale-out, and latency is
@@ -434,12 +434,24 @@ fn apply_sources(args: &mut Map<String, Value>, paths: &[String], s: &SourceArgs
     } else if log_format.is_some() || s.since.is_some() || s.until.is_some() {
         bail!("--log-format, --since and --until apply to an access log: pass --access-log PATH");
     }
-    set(args, "slow_threshold_ms", s.slow_threshold_ms.map(Value::from));
-    set(args, "gunicorn_metrics_url", s.gunicorn_metrics_url.clone().map(Value::from));
+    set(
+        args,
+        "slow_threshold_ms",
+        s.slow_threshold_ms.map(Value::from),
+    );
+    set(
+        args,
+        "gunicorn_metrics_url",
+        s.gunicorn_metrics_url.clone().map(Value::from),
+    );
     set(args, "uwsgi_stats", s.uwsgi_stats.clone().map(Value::from));
     set(args, "listen_port", s.listen_port.map(Value::from));
     set(args, "samples", s.samples.map(Value::from));
-    set(args, "sample_interval_ms", s.sample_interval_ms.map(Value::from));
+    set(
+        args,
+        "sample_interval_ms",
+        s.sample_interval_ms.map(Value::from),
+    );
     Ok(())
 }
 

@@ -38,7 +38,7 @@ use std::collections::HashMap;
 use hdrhistogram::Histogram;
 
 use super::nginx_format::{
-    Divergence, Field, LogFormat, TimeList, parse_msec, parse_ms, parse_rfc3339, parse_status,
+    Divergence, Field, LogFormat, TimeList, parse_ms, parse_msec, parse_rfc3339, parse_status,
     parse_time_list, parse_time_local,
 };
 
@@ -171,8 +171,7 @@ fn fold_segment(s: &[u8]) -> Option<&'static [u8]> {
         return Some(b"{hash}");
     }
     if s.len() >= 20
-        && s
-            .iter()
+        && s.iter()
             .all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         && s.iter().any(u8::is_ascii_digit)
         && s.iter().any(u8::is_ascii_alphabetic)
@@ -302,15 +301,10 @@ impl Samples {
                     let rank = (q * n as f64).ceil().max(1.0) as usize;
                     f64::from(v[rank.min(n) - 1])
                 };
-                (
-                    qs.iter().map(|q| at(*q)).collect(),
-                    f64::from(v[n - 1]),
-                )
+                (qs.iter().map(|q| at(*q)).collect(), f64::from(v[n - 1]))
             }
             Self::Hdr(h) => (
-                qs.iter()
-                    .map(|q| h.value_at_quantile(*q) as f64)
-                    .collect(),
+                qs.iter().map(|q| h.value_at_quantile(*q) as f64).collect(),
                 h.max() as f64,
             ),
         }
@@ -472,7 +466,9 @@ impl<'f> LogStats<'f> {
         };
         let list = |field: Field| match v.get(field) {
             Some(raw) if raw.is_empty() => Ok(None),
-            Some(raw) => parse_time_list(raw).map(Some).ok_or_else(|| bad(field, raw)),
+            Some(raw) => parse_time_list(raw)
+                .map(Some)
+                .ok_or_else(|| bad(field, raw)),
             None => Ok(None),
         };
         let request_ms = match v.get(Field::RequestTime) {
@@ -652,7 +648,8 @@ impl<'f> LogStats<'f> {
         };
         self.routes_overflowed += other.routes_overflowed;
         for (route, acc) in other.routes {
-            let key = if self.routes.contains_key(&route) || self.routes.len() < self.options.max_routes
+            let key = if self.routes.contains_key(&route)
+                || self.routes.len() < self.options.max_routes
             {
                 route
             } else {
@@ -756,7 +753,11 @@ impl LogStats<'_> {
     }
 
     /// Turns the merged statistics of all files into owned data.
-    pub fn finish(mut self, files: Vec<FileData>, first_error: Option<(String, FirstError)>) -> AccessLogData {
+    pub fn finish(
+        mut self,
+        files: Vec<FileData>,
+        first_error: Option<(String, FirstError)>,
+    ) -> AccessLogData {
         let endpoints = self.endpoints();
         let f = self.format;
         AccessLogData {
@@ -828,7 +829,10 @@ mod tests {
             route("GET /static/css/site.012bdad5.css", &[]),
             "GET /static/css/site.{hash}.css"
         );
-        assert_eq!(route("GET /invoices/1234.pdf", &[]), "GET /invoices/{id}.pdf");
+        assert_eq!(
+            route("GET /invoices/1234.pdf", &[]),
+            "GET /invoices/{id}.pdf"
+        );
         assert_eq!(route("GET /robots.txt", &[]), "GET /robots.txt");
         assert_eq!(
             route("GET /commit/9f86d081884c7d659a2feaa0c55ad015a3bf4f1b", &[]),
@@ -854,7 +858,10 @@ mod tests {
             route("GET /users/alice/profile", &t),
             "GET /users/{name}/profile"
         );
-        assert_eq!(route("GET /users/alice/other", &t), "GET /users/alice/other");
+        assert_eq!(
+            route("GET /users/alice/other", &t),
+            "GET /users/alice/other"
+        );
         assert_eq!(route("GET /static/css/a.css", &t), "GET /static/{*path}");
         assert!(RouteTemplate::parse("users").is_err());
         assert!(RouteTemplate::parse("/a/{*x}/b").is_err());
@@ -867,7 +874,11 @@ mod tests {
         let mut values: Vec<u64> = (0..20_000u64)
             .map(|i| {
                 let x = (i * 7919) % 20_000;
-                if x % 50 == 0 { 1500 + x % 3000 } else { 5 + x % 400 }
+                if x % 50 == 0 {
+                    1500 + x % 3000
+                } else {
+                    5 + x % 400
+                }
             })
             .collect();
         let mut s = Samples::Exact(Vec::new());
@@ -922,7 +933,11 @@ mod tests {
         let names: Vec<_> = eps.iter().map(|e| e.endpoint.as_str()).collect();
         assert_eq!(
             names,
-            ["(invalid request line)", "GET /api/orders/{id}", "GET /health"]
+            [
+                "(invalid request line)",
+                "GET /api/orders/{id}",
+                "GET /health"
+            ]
         );
         let orders = &eps[1];
         assert_eq!(orders.requests, 2);
@@ -940,8 +955,14 @@ mod tests {
         let mut a = LogStats::new(&format, &options);
         let mut b = LogStats::new(&format, &options);
         for i in 0..600 {
-            a.add_line(format!("200 0.{:03} GET /x/{i}", i % 1000).as_bytes(), i + 1);
-            b.add_line(format!("500 1.{:03} GET /x/{i}", i % 1000).as_bytes(), i + 1);
+            a.add_line(
+                format!("200 0.{:03} GET /x/{i}", i % 1000).as_bytes(),
+                i + 1,
+            );
+            b.add_line(
+                format!("500 1.{:03} GET /x/{i}", i % 1000).as_bytes(),
+                i + 1,
+            );
         }
         b.add_line(b"oops", 601);
         a.merge(b, 600);

@@ -328,7 +328,11 @@ fn default_idle() -> Vec<String> {
     ])
 }
 fn default_total() -> Vec<String> {
-    strings(&["gunicorn_workers_total", "gunicorn_workers", "uwsgi_workers"])
+    strings(&[
+        "gunicorn_workers_total",
+        "gunicorn_workers",
+        "uwsgi_workers",
+    ])
 }
 fn default_queue() -> Vec<String> {
     strings(&["uwsgi_listen_queue_length", "gunicorn_backlog"])
@@ -775,14 +779,55 @@ pub fn analyze_measured(input: &LatencyInput, m: &Measured) -> Result<LatencyRep
     let mut log_eps: Option<(Vec<EndpointStats>, Vec<EndpointLatency>)> = None;
     let mut access_log = None;
     if let Some((source, log)) = &m.access_log {
+        if log.parsed == 0 && log.unparsed > 0 {
+            let at = log
+                .first_error
+                .as_ref()
+                .map(|(p, e)| format!(" {p} line {}, {}.", e.line, e.divergence))
+                .unwrap_or_default();
+            return Err(InputError::new(
+                "access_log.log_format",
+                format!(
+                    "no line of the log matches this log_format ({} lines tried); the first stops matching at{at} Pass the log_format directive that writes this log (grep -r log_format /etc/nginx), or the preset that fits: combined, main, timed.",
+                    log.unparsed
+                ),
+            ));
+        }
+        if log.lines == 0 {
+            warnings.push(
+                "The access log has no lines: check the path and that nginx writes to it."
+                    .to_owned(),
+            );
+        }
         let s = &log.sums;
         if s.proxied_n > 0 {
             let n = s.proxied_n as f64;
-            fill(&mut c.request, &mut request_src, Some(s.proxied_request_ms as f64 / n), source, "figures.nginx.request_time_ms", &mut warnings);
-            fill(&mut c.upstream, &mut upstream_src, Some(s.proxied_upstream_ms as f64 / n), source, "figures.nginx.upstream_response_time_ms", &mut warnings);
+            fill(
+                &mut c.request,
+                &mut request_src,
+                Some(s.proxied_request_ms as f64 / n),
+                source,
+                "figures.nginx.request_time_ms",
+                &mut warnings,
+            );
+            fill(
+                &mut c.upstream,
+                &mut upstream_src,
+                Some(s.proxied_upstream_ms as f64 / n),
+                source,
+                "figures.nginx.upstream_response_time_ms",
+                &mut warnings,
+            );
             let conn = (s.proxied_connect_n > 0)
                 .then(|| s.proxied_connect_ms as f64 / s.proxied_connect_n as f64);
-            fill(&mut c.connect, &mut connect_src, conn, source, "figures.nginx.upstream_connect_time_ms", &mut warnings);
+            fill(
+                &mut c.connect,
+                &mut connect_src,
+                conn,
+                source,
+                "figures.nginx.upstream_connect_time_ms",
+                &mut warnings,
+            );
             if s.request_n > s.proxied_n {
                 warnings.push(format!(
                     "{} of {} timed requests had no upstream time (served by nginx itself: static files, cache hits, redirects, errors before proxying); the layer split uses the {} proxied ones.",
@@ -792,7 +837,14 @@ pub fn analyze_measured(input: &LatencyInput, m: &Measured) -> Result<LatencyRep
                 ));
             }
         } else if s.request_n > 0 {
-            fill(&mut c.request, &mut request_src, Some(s.request_ms as f64 / s.request_n as f64), source, "figures.nginx.request_time_ms", &mut warnings);
+            fill(
+                &mut c.request,
+                &mut request_src,
+                Some(s.request_ms as f64 / s.request_n as f64),
+                source,
+                "figures.nginx.request_time_ms",
+                &mut warnings,
+            );
         }
         if !log.has_request_time && !log.has_upstream_time {
             warnings.push("The log_format records neither $request_time nor $upstream_response_time, so the log gives request counts and errors but no latency. Add them to the format (see the `timed` preset) to get per-endpoint percentiles and worker time.".to_owned());
@@ -844,8 +896,18 @@ pub fn analyze_measured(input: &LatencyInput, m: &Measured) -> Result<LatencyRep
             _ => None,
         };
         let arrival_rps = window.map(|w| round(kept as f64 / w, 3));
-        evidence.push(Evidence::number("requests", kept as f64, "requests", source));
-        evidence.push(Evidence::number("unparsed_lines", log.unparsed as f64, "lines", source));
+        evidence.push(Evidence::number(
+            "requests",
+            kept as f64,
+            "requests",
+            source,
+        ));
+        evidence.push(Evidence::number(
+            "unparsed_lines",
+            log.unparsed as f64,
+            "lines",
+            source,
+        ));
         if let Some(r) = arrival_rps {
             evidence.push(Evidence::number("arrival_rps", r, "rps", source));
         }
@@ -905,8 +967,22 @@ pub fn analyze_measured(input: &LatencyInput, m: &Measured) -> Result<LatencyRep
     if let Some(w) = m.workers.as_ref().filter(|w| !w.samples.is_empty()) {
         let b = mean(w.samples.iter().map(|s| s.busy));
         let i = mean(w.samples.iter().map(|s| s.idle));
-        fill(&mut busy, &mut busy_src, Some(round(b, 3)), &w.source, "figures.gunicorn.busy_workers", &mut warnings);
-        fill(&mut idle, &mut idle_src, Some(round(i, 3)), &w.source, "figures.gunicorn.idle_workers", &mut warnings);
+        fill(
+            &mut busy,
+            &mut busy_src,
+            Some(round(b, 3)),
+            &w.source,
+            "figures.gunicorn.busy_workers",
+            &mut warnings,
+        );
+        fill(
+            &mut idle,
+            &mut idle_src,
+            Some(round(i, 3)),
+            &w.source,
+            "figures.gunicorn.idle_workers",
+            &mut warnings,
+        );
         let util_max = w
             .samples
             .iter()
@@ -921,10 +997,30 @@ pub fn analyze_measured(input: &LatencyInput, m: &Measured) -> Result<LatencyRep
             idle_mean: round(i, 3),
             utilization_max_percent: round(util_max, 2),
         };
-        evidence.push(Evidence::number("busy_workers_mean", report.busy_mean, "workers", &w.source));
-        evidence.push(Evidence::number("busy_workers_max", report.busy_max, "workers", &w.source));
-        evidence.push(Evidence::number("idle_workers_mean", report.idle_mean, "workers", &w.source));
-        evidence.push(Evidence::number("worker_utilization_max_percent", report.utilization_max_percent, "percent", &w.source));
+        evidence.push(Evidence::number(
+            "busy_workers_mean",
+            report.busy_mean,
+            "workers",
+            &w.source,
+        ));
+        evidence.push(Evidence::number(
+            "busy_workers_max",
+            report.busy_max,
+            "workers",
+            &w.source,
+        ));
+        evidence.push(Evidence::number(
+            "idle_workers_mean",
+            report.idle_mean,
+            "workers",
+            &w.source,
+        ));
+        evidence.push(Evidence::number(
+            "worker_utilization_max_percent",
+            report.utilization_max_percent,
+            "percent",
+            &w.source,
+        ));
         workers = Some(report);
     }
     let queue_samples = m.queue.clone().or_else(|| {
@@ -954,8 +1050,18 @@ pub fn analyze_measured(input: &LatencyInput, m: &Measured) -> Result<LatencyRep
         } else {
             None
         };
-        evidence.push(Evidence::number("accept_queue_max", report.max, "connections", &q.source));
-        evidence.push(Evidence::number("accept_queue_mean", report.mean, "connections", &q.source));
+        evidence.push(Evidence::number(
+            "accept_queue_max",
+            report.max,
+            "connections",
+            &q.source,
+        ));
+        evidence.push(Evidence::number(
+            "accept_queue_mean",
+            report.mean,
+            "connections",
+            &q.source,
+        ));
         evidence.push(Evidence::number(
             "accept_queue_nonzero_samples",
             nonzero as f64,
@@ -967,8 +1073,16 @@ pub fn analyze_measured(input: &LatencyInput, m: &Measured) -> Result<LatencyRep
 
     for (metric, v, src) in [
         ("nginx.request_time_ms", c.request, request_src.as_str()),
-        ("nginx.upstream_response_time_ms", c.upstream, upstream_src.as_str()),
-        ("nginx.upstream_connect_time_ms", c.connect, connect_src.as_str()),
+        (
+            "nginx.upstream_response_time_ms",
+            c.upstream,
+            upstream_src.as_str(),
+        ),
+        (
+            "nginx.upstream_connect_time_ms",
+            c.connect,
+            connect_src.as_str(),
+        ),
         ("app.request_duration_ms", c.duration, SOURCE_CALLER),
         ("app.queue_wait_ms", c.queue, SOURCE_CALLER),
         ("app.external_calls_ms", c.external, SOURCE_CALLER),
@@ -1047,7 +1161,12 @@ pub fn analyze_measured(input: &LatencyInput, m: &Measured) -> Result<LatencyRep
                 fmt_num(up)
             ));
         }
-        push(&mut layers, "app_server", (up - known).max(0.0), &upstream_src);
+        push(
+            &mut layers,
+            "app_server",
+            (up - known).max(0.0),
+            &upstream_src,
+        );
     }
 
     // Inside the handler: DB, external calls, and the Python code itself.
@@ -1190,7 +1309,10 @@ pub fn analyze_measured(input: &LatencyInput, m: &Measured) -> Result<LatencyRep
                 .iter()
                 .filter_map(|e| e.share_of_worker_time_percent)
                 .sum();
-            if slow.iter().any(|e| e.share_of_worker_time_percent.is_some()) {
+            if slow
+                .iter()
+                .any(|e| e.share_of_worker_time_percent.is_some())
+            {
                 evidence.push(Evidence::number(
                     "slow_endpoint_worker_time_share_percent",
                     worker_share,
@@ -1232,7 +1354,6 @@ pub fn analyze_measured(input: &LatencyInput, m: &Measured) -> Result<LatencyRep
     report.conclusion.next_steps = next_steps(&report, &c, input);
     Ok(report)
 }
-
 
 fn verdict(r: &LatencyReport) -> String {
     let Some(top) = r.layers.first().filter(|l| l.ms > 0.0) else {

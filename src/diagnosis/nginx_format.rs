@@ -385,22 +385,22 @@ impl LogFormat {
                 Item::Var { name, field, list } => {
                     let end = match self.items.get(i + 1) {
                         None => line.len(),
-                        Some(Item::Literal(l)) => {
-                            match self.find_end(line, pos, l, *list) {
-                                Some(e) => e,
-                                None => {
-                                    return Err(Divergence {
-                                        byte: pos,
-                                        expected: format!(
-                                            "the value of ${name} followed by {}",
-                                            show_literal(l)
-                                        ),
-                                        found: excerpt(line, pos),
-                                    });
-                                }
+                        Some(Item::Literal(l)) => match self.find_end(line, pos, l, *list) {
+                            Some(e) => e,
+                            None => {
+                                return Err(Divergence {
+                                    byte: pos,
+                                    expected: format!(
+                                        "the value of ${name} followed by {}",
+                                        show_literal(l)
+                                    ),
+                                    found: excerpt(line, pos),
+                                });
                             }
+                        },
+                        Some(Item::Var { .. }) => {
+                            unreachable!("compile rejects adjacent variables")
                         }
-                        Some(Item::Var { .. }) => unreachable!("compile rejects adjacent variables"),
                     };
                     if let Some(f) = field {
                         values.values[*f as usize] = Some(&line[pos..end]);
@@ -475,8 +475,9 @@ fn escaped(line: &[u8], from: usize, at: usize) -> bool {
 /// expected when the value does not fit.
 fn check_value(field: Field, v: &[u8]) -> Option<&'static str> {
     match field {
-        Field::Status => (v.len() != 3 || !v.iter().all(u8::is_ascii_digit))
-            .then_some("a 3-digit status code"),
+        Field::Status => {
+            (v.len() != 3 || !v.iter().all(u8::is_ascii_digit)).then_some("a 3-digit status code")
+        }
         Field::RequestTime => {
             (v != b"-" && parse_ms(v).is_none()).then_some("a time in seconds such as 0.123")
         }
@@ -630,7 +631,10 @@ fn month(v: &[u8]) -> Option<u32> {
         b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
         b"Dec",
     ];
-    MONTHS.iter().position(|m| m[..] == *v).map(|i| i as u32 + 1)
+    MONTHS
+        .iter()
+        .position(|m| m[..] == *v)
+        .map(|i| i as u32 + 1)
 }
 
 fn checked_time(y: u32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> Option<i64> {
@@ -720,7 +724,9 @@ fn unwrap_directive(spec: &str) -> Result<(String, Escape), FormatError> {
     let mut escape = Escape::Default;
     if let Some(after) = rest.strip_prefix("log_format") {
         if !after.starts_with(char::is_whitespace) {
-            return Err(FormatError("`log_format` must be followed by a name".into()));
+            return Err(FormatError(
+                "`log_format` must be followed by a name".into(),
+            ));
         }
         let after = after.trim_start();
         let name_len = after
@@ -801,7 +807,10 @@ mod tests {
         let f = LogFormat::compile("combined").unwrap();
         let line = br#"203.0.113.7 - - [10/Oct/2023:13:55:36 +0000] "GET /api/orders/12345?x=1 HTTP/1.1" 200 612 "-" "Mozilla/5.0 (X11; Linux x86_64) \x22quoted\x22""#;
         let v = f.parse(line).unwrap();
-        assert_eq!(get(&v, Field::Request), "GET /api/orders/12345?x=1 HTTP/1.1");
+        assert_eq!(
+            get(&v, Field::Request),
+            "GET /api/orders/12345?x=1 HTTP/1.1"
+        );
         assert_eq!(get(&v, Field::Status), "200");
         assert_eq!(
             parse_time_local(v.get(Field::TimeLocal).unwrap()),
@@ -858,12 +867,16 @@ mod tests {
 
     #[test]
     fn internal_redirect_lists_with_colons() {
-        let f = LogFormat::compile("$status $upstream_status $upstream_response_time $uri").unwrap();
+        let f =
+            LogFormat::compile("$status $upstream_status $upstream_response_time $uri").unwrap();
         let v = f
             .parse(b"200 502, 504 : 200 0.100, 0.200 : 0.050 /api/x")
             .unwrap();
         assert_eq!(get(&v, Field::UpstreamResponseTime), "0.100, 0.200 : 0.050");
-        assert_eq!(parse_status(v.get(Field::UpstreamStatus).unwrap()), Some(200));
+        assert_eq!(
+            parse_status(v.get(Field::UpstreamStatus).unwrap()),
+            Some(200)
+        );
         let t = parse_time_list(v.get(Field::UpstreamResponseTime).unwrap()).unwrap();
         assert_eq!((t.sum_ms, t.count, t.tries), (350, 3, 3));
         assert_eq!(get(&v, Field::Uri), "/api/x");
@@ -876,7 +889,10 @@ mod tests {
         let line = br#"1.2.3.4 - - [10/Oct/2023:13:55:36 +0000] "GET / HTTP/1.1" 200 5 "-" "curl""#;
         let d = f.parse(line).unwrap_err();
         assert_eq!(d.byte, line.len() - 5);
-        assert!(d.expected.contains("$http_user_agent followed by `\" rt=`"), "{d}");
+        assert!(
+            d.expected.contains("$http_user_agent followed by `\" rt=`"),
+            "{d}"
+        );
         // A different layout whose separators happen to match: the status check catches it.
         let f = LogFormat::compile("$remote_addr $status $request_time").unwrap();
         let d = f.parse(b"1.2.3.4 GET 0.1").unwrap_err();
@@ -928,7 +944,10 @@ mod tests {
         );
         assert_eq!(format_rfc3339(1_704_067_200), "2024-01-01T00:00:00Z");
         assert_eq!(format_rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(parse_time_local(b"29/Feb/2000:00:00:00 +0000"), Some(951_782_400));
+        assert_eq!(
+            parse_time_local(b"29/Feb/2000:00:00:00 +0000"),
+            Some(951_782_400)
+        );
         assert_eq!(parse_time_local(b"29/Foo/2000:00:00:00 +0000"), None);
     }
 }

@@ -54,7 +54,10 @@ pub fn get(field: &str, url: &str, timeout: Duration) -> Result<String, InputErr
     if !status.is_success() {
         return Err(InputError::new(
             field,
-            format!("{url} answered HTTP {}; pass the URL of the metrics page itself", status.as_u16()),
+            format!(
+                "{url} answered HTTP {}; pass the URL of the metrics page itself",
+                status.as_u16()
+            ),
         ));
     }
     response
@@ -72,7 +75,12 @@ mod tests {
     #[test]
     fn only_plain_http_urls_with_a_host() {
         assert!(check_url("u", "http://127.0.0.1:9100/metrics").is_ok());
-        assert!(check_url("u", "https://x/metrics").unwrap_err().message.contains("https"));
+        assert!(
+            check_url("u", "https://x/metrics")
+                .unwrap_err()
+                .message
+                .contains("https")
+        );
         assert!(check_url("u", "ftp://x").is_err());
         assert!(check_url("u", "http:///metrics").is_err());
         assert!(check_url("u", "http://user:pw@host/").is_err());

@@ -93,7 +93,9 @@ pub fn sample(
             None => {
                 return Err(InputError::new(
                     field,
-                    format!("no socket listens on port {port} in this host's network namespace; pass the port Gunicorn/uWSGI binds (not nginx's), and run this on the app's host or inside its container"),
+                    format!(
+                        "no socket listens on port {port} in this host's network namespace; pass the port Gunicorn/uWSGI binds (not nginx's), and run this on the app's host or inside its container"
+                    ),
                 ));
             }
         }

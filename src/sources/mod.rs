@@ -44,9 +44,8 @@ pub fn gather_latency(input: &LatencyInput) -> Result<Measured, InputError> {
     // Everything that can be checked without I/O first, so a typo fails fast.
     let log_setup = match &input.access_log {
         Some(a) => {
-            let format = LogFormat::compile(&a.log_format).map_err(|e| {
-                InputError::new("access_log.log_format", e.0)
-            })?;
+            let format = LogFormat::compile(&a.log_format)
+                .map_err(|e| InputError::new("access_log.log_format", e.0))?;
             let now = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map(|d| d.as_secs() as i64)
@@ -102,7 +101,10 @@ pub fn gather_latency(input: &LatencyInput) -> Result<Measured, InputError> {
         Some(url) => {
             http::check_url("gunicorn_metrics_url", url)?;
             Some(prometheus::compile(
-                input.worker_metrics.as_ref().unwrap_or(&WorkerMetrics::default()),
+                input
+                    .worker_metrics
+                    .as_ref()
+                    .unwrap_or(&WorkerMetrics::default()),
                 "worker_metrics",
             )?)
         }

@@ -96,7 +96,10 @@ pub fn expand(paths: &[String], field: &str) -> Result<Vec<PathBuf>, InputError>
         }
     }
     if out.is_empty() {
-        return Err(InputError::new(field, "names no file; pass at least one path"));
+        return Err(InputError::new(
+            field,
+            "names no file; pass at least one path",
+        ));
     }
     Ok(out)
 }
@@ -379,7 +382,9 @@ pub fn resolve_time(field: &str, text: &str, now: i64) -> Result<i64, InputError
         Ok(n) if scale > 0 && n <= 3650 * 86_400 => Ok(now - n * scale),
         _ => Err(InputError::new(
             field,
-            format!("`{text}` is not a time; use RFC 3339 (2024-05-01T12:00:00Z) or a duration before now (90s, 15m, 2h, 1d)"),
+            format!(
+                "`{text}` is not a time; use RFC 3339 (2024-05-01T12:00:00Z) or a duration before now (90s, 15m, 2h, 1d)"
+            ),
         )),
     }
 }
@@ -466,14 +471,22 @@ mod tests {
             flate2::Compression::default(),
         );
         for i in 0..1000 {
-            enc.write_all(line(i, "/b", "0.200", 500).as_bytes()).unwrap();
+            enc.write_all(line(i, "/b", "0.200", 500).as_bytes())
+                .unwrap();
         }
         enc.finish().unwrap();
         let dir = plain.parent().unwrap().display().to_string();
         let paths = expand(&[format!("{dir}/access.log*")], "access_log.path").unwrap();
         assert_eq!(paths.len(), 2);
         let format = LogFormat::compile("timed").unwrap();
-        let r = read(&paths, &format, &LogOptions::default(), 2, "access_log.path").unwrap();
+        let r = read(
+            &paths,
+            &format,
+            &LogOptions::default(),
+            2,
+            "access_log.path",
+        )
+        .unwrap();
         assert_eq!(r.parsed, 1001);
         assert!(r.files.iter().any(|f| f.gzip && f.lines == 1000));
         let b = r.endpoints.iter().find(|e| e.endpoint == "GET /b").unwrap();
@@ -483,7 +496,14 @@ mod tests {
         let mut bytes = std::fs::read(&gz).unwrap();
         bytes.truncate(bytes.len() / 2);
         std::fs::write(&bad, bytes).unwrap();
-        let e = read(&[bad], &format, &LogOptions::default(), 1, "access_log.path").unwrap_err();
+        let e = read(
+            &[bad],
+            &format,
+            &LogOptions::default(),
+            1,
+            "access_log.path",
+        )
+        .unwrap_err();
         assert!(e.message.contains("broken.log.gz"), "{e}");
         let e = expand(&["/nonexistent/access.log".into()], "access_log.path").unwrap_err();
         assert!(e.message.contains("cannot read"), "{e}");

@@ -215,7 +215,12 @@ pub fn parse(text: &str) -> Result<Vec<Sample>, ParseError> {
         match parse_line(line) {
             Ok(Some(s)) => out.push(s),
             Ok(None) => {}
-            Err(message) => return Err(ParseError { line: i + 1, message }),
+            Err(message) => {
+                return Err(ParseError {
+                    line: i + 1,
+                    message,
+                });
+            }
         }
     }
     Ok(out)
@@ -367,7 +372,10 @@ pub fn sample_workers(
                 format!("{url} is not in the Prometheus text format ({e}); pass the URL of a /metrics page"),
             )
         })?;
-        out.push(read_workers(&samples, sel).map_err(|m| InputError::new(field, format!("{url}: {m}")))?);
+        out.push(
+            read_workers(&samples, sel)
+                .map_err(|m| InputError::new(field, format!("{url}: {m}")))?,
+        );
     }
     Ok(WorkerSamples {
         source: format!("prometheus:{url}"),
@@ -428,7 +436,11 @@ latency_bucket{le="0.5"} 12 # {trace_id="abc"} 0.3 1.0
         let w = read_workers(&parse(uwsgi).unwrap(), &sel).unwrap();
         assert_eq!((w.busy, w.idle, w.queue), (2.0, 0.0, Some(7.0)));
         // Busy plus a total.
-        let w = read_workers(&parse("gunicorn_workers_busy 2\ngunicorn_workers_total 8\n").unwrap(), &sel).unwrap();
+        let w = read_workers(
+            &parse("gunicorn_workers_busy 2\ngunicorn_workers_total 8\n").unwrap(),
+            &sel,
+        )
+        .unwrap();
         assert_eq!((w.busy, w.idle), (2.0, 6.0));
         let e = read_workers(&parse("process_cpu_seconds_total 3\n").unwrap(), &sel).unwrap_err();
         assert!(e.contains("process_cpu_seconds_total"), "{e}");
@@ -450,6 +462,9 @@ latency_bucket{le="0.5"} 12 # {trace_id="abc"} 0.3 1.0
             busy: vec!["not a selector {".into()],
             ..Default::default()
         };
-        assert_eq!(compile(&bad, "worker_metrics").unwrap_err().field, "worker_metrics.busy");
+        assert_eq!(
+            compile(&bad, "worker_metrics").unwrap_err().field,
+            "worker_metrics.busy"
+        );
     }
 }

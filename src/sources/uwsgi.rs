@@ -39,8 +39,9 @@ struct Worker {
 
 /// Reads busy/idle workers and the listen queue from one stats document.
 pub fn parse(text: &str) -> Result<WorkerSample, String> {
-    let stats: Stats = serde_json::from_str(text)
-        .map_err(|e| format!("not uWSGI stats JSON ({e}); point it at the address given to --stats"))?;
+    let stats: Stats = serde_json::from_str(text).map_err(|e| {
+        format!("not uWSGI stats JSON ({e}); point it at the address given to --stats")
+    })?;
     let mut busy = 0.0;
     let mut idle = 0.0;
     for w in stats.workers.iter().filter(|w| w.id != 0) {
@@ -53,7 +54,10 @@ pub fn parse(text: &str) -> Result<WorkerSample, String> {
         }
     }
     if busy + idle == 0.0 {
-        return Err("the stats list no running worker (all cheap or paused, or an empty workers list)".into());
+        return Err(
+            "the stats list no running worker (all cheap or paused, or an empty workers list)"
+                .into(),
+        );
     }
     Ok(WorkerSample {
         busy,
@@ -69,7 +73,9 @@ fn fetch(field: &str, addr: &str, timeout: Duration) -> Result<String, InputErro
     let err = |e: std::io::Error| {
         InputError::new(
             field,
-            format!("cannot read uWSGI stats from {addr}: {e}; pass the address given to uWSGI's --stats (HOST:PORT, a socket path, or http://HOST:PORT with --stats-http)"),
+            format!(
+                "cannot read uWSGI stats from {addr}: {e}; pass the address given to uWSGI's --stats (HOST:PORT, a socket path, or http://HOST:PORT with --stats-http)"
+            ),
         )
     };
     let mut body = Vec::new();
@@ -81,22 +87,31 @@ fn fetch(field: &str, addr: &str, timeout: Duration) -> Result<String, InputErro
             s.take(MAX_STATS).read_to_end(&mut body).map_err(err)?;
         }
         #[cfg(not(unix))]
-        return Err(InputError::new(field, "unix sockets are not available on this platform"));
+        return Err(InputError::new(
+            field,
+            "unix sockets are not available on this platform",
+        ));
     } else {
         let sock = addr
             .to_socket_addrs()
             .map_err(err)?
             .next()
             .ok_or_else(|| InputError::new(field, format!("{addr} resolves to no address")))?;
-        let s = TcpStream::connect_timeout(&sock, timeout.min(Duration::from_secs(3))).map_err(err)?;
+        let s =
+            TcpStream::connect_timeout(&sock, timeout.min(Duration::from_secs(3))).map_err(err)?;
         s.set_read_timeout(Some(timeout)).map_err(err)?;
         s.take(MAX_STATS).read_to_end(&mut body).map_err(err)?;
     }
-    String::from_utf8(body).map_err(|_| InputError::new(field, format!("{addr} sent non-UTF-8 data")))
+    String::from_utf8(body)
+        .map_err(|_| InputError::new(field, format!("{addr} sent non-UTF-8 data")))
 }
 
 /// Reads the stats `sampling.samples` times, `sampling.interval` apart.
-pub fn sample_workers(field: &str, addr: &str, sampling: Sampling) -> Result<WorkerSamples, InputError> {
+pub fn sample_workers(
+    field: &str,
+    addr: &str,
+    sampling: Sampling,
+) -> Result<WorkerSamples, InputError> {
     let mut out = Vec::new();
     let start = Instant::now();
     for i in 0..sampling.samples.max(1) {
