@@ -465,7 +465,7 @@ impl<'f> LogStats<'f> {
             },
         };
         let list = |field: Field| match v.get(field) {
-            Some(raw) if raw.is_empty() => Ok(None),
+            Some([]) => Ok(None),
             Some(raw) => parse_time_list(raw)
                 .map(Some)
                 .ok_or_else(|| bad(field, raw)),

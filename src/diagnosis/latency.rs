@@ -634,13 +634,13 @@ fn validate(input: &LatencyInput) -> Result<Checked, InputError> {
             "must be the TCP port Gunicorn/uWSGI binds (1–65535)",
         ));
     }
-    if let Some(a) = &input.access_log {
-        if a.max_endpoints == 0 || a.max_endpoints > 1000 {
-            return Err(InputError::new(
-                "access_log.max_endpoints",
-                "must be between 1 and 1000 (default 25)",
-            ));
-        }
+    if let Some(a) = &input.access_log
+        && (a.max_endpoints == 0 || a.max_endpoints > 1000)
+    {
+        return Err(InputError::new(
+            "access_log.max_endpoints",
+            "must be between 1 and 1000 (default 25)",
+        ));
     }
     Ok(Checked {
         request,

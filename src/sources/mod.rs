@@ -60,13 +60,13 @@ pub fn gather_latency(input: &LatencyInput) -> Result<Measured, InputError> {
                 .as_deref()
                 .map(|t| nginx_log::resolve_time("access_log.until", t, now))
                 .transpose()?;
-            if let (Some(s), Some(u)) = (since, until) {
-                if s >= u {
-                    return Err(InputError::new(
-                        "access_log.until",
-                        "must be later than `since`",
-                    ));
-                }
+            if let (Some(s), Some(u)) = (since, until)
+                && s >= u
+            {
+                return Err(InputError::new(
+                    "access_log.until",
+                    "must be later than `since`",
+                ));
             }
             if (since.is_some() || until.is_some()) && !format.has_time() {
                 return Err(InputError::new(

@@ -439,9 +439,30 @@ mod tests {
         assert!(size > SPLIT_MIN, "{size}");
         let format = LogFormat::compile("timed").unwrap();
         let options = LogOptions::default();
-        let one = read(&[path.clone()], &format, &options, 1, "access_log.path").unwrap();
-        let two = read(&[path.clone()], &format, &options, 2, "access_log.path").unwrap();
-        let three = read(&[path.clone()], &format, &options, 3, "access_log.path").unwrap();
+        let one = read(
+            std::slice::from_ref(&path),
+            &format,
+            &options,
+            1,
+            "access_log.path",
+        )
+        .unwrap();
+        let two = read(
+            std::slice::from_ref(&path),
+            &format,
+            &options,
+            2,
+            "access_log.path",
+        )
+        .unwrap();
+        let three = read(
+            std::slice::from_ref(&path),
+            &format,
+            &options,
+            3,
+            "access_log.path",
+        )
+        .unwrap();
         for r in [&one, &two, &three] {
             assert_eq!(r.lines, n as u64 + 1);
             assert_eq!(r.unparsed, 1);
