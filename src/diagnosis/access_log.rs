@@ -398,7 +398,7 @@ pub struct LogStats<'f> {
     pub sums: Sums,
     pub first_ts: Option<i64>,
     pub last_ts: Option<i64>,
-    /// Routes that went to [`OTHER_ROUTES`].
+    /// Requests counted under [`OTHER_ROUTES`] because the route limit was reached.
     pub routes_overflowed: u64,
 }
 
@@ -653,7 +653,7 @@ impl<'f> LogStats<'f> {
             {
                 route
             } else {
-                self.routes_overflowed += 1;
+                self.routes_overflowed += acc.requests;
                 OTHER_ROUTES.as_bytes().to_vec()
             };
             match self.routes.get_mut(&key) {

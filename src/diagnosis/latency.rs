@@ -1096,7 +1096,8 @@ pub fn analyze_measured(input: &LatencyInput, m: &Measured) -> Result<LatencyRep
 
     // nginx's own share: what the whole request took beyond the upstream.
     if let (Some(req), Some(up)) = (c.request, c.upstream) {
-        if up > req {
+        // nginx rounds both to the millisecond and times them separately: allow for that.
+        if up > req * 1.01 + 1.0 {
             warnings.push(format!(
                 "Inconsistent figures: upstream_response_time_ms ({}) is larger than request_time_ms ({}); they are probably from different windows or units. The nginx layer is set to 0.",
                 fmt_num(up),
@@ -1486,7 +1487,11 @@ fn next_steps(r: &LatencyReport, c: &Checked, input: &LatencyInput) -> Vec<NextS
             "Without them the nginx share and the end-to-end total are unknown.",
         ).with_tool("break_down_latency"));
     }
-    if c.db.is_none() {
+    if c.db.is_none()
+        && !steps
+            .iter()
+            .any(|s| s.tool.as_deref() == Some("slow_queries"))
+    {
         steps.push(
             NextStep::new(
                 "Measure DB time per request (APM DB spans, or pg_stat_statements).",
@@ -1677,5 +1682,140 @@ mod tests {
             analyze(&i).unwrap_err().field,
             "figures.nginx.request_time_ms"
         );
+    }
+
+    fn measured_log() -> (String, AccessLogData) {
+        use crate::diagnosis::access_log::{LogOptions, LogStats};
+        use crate::diagnosis::nginx_format::LogFormat;
+        let format =
+            LogFormat::compile("$status $request_time $upstream_response_time \"$request\"")
+                .unwrap();
+        let options = LogOptions::default();
+        let mut stats = LogStats::new(&format, &options);
+        for i in 0..200u64 {
+            let line = if i % 20 == 0 {
+                format!(
+                    "200 2.{:03} 2.000 \"GET /api/report/{i} HTTP/1.1\"",
+                    i % 100
+                )
+            } else {
+                format!(
+                    "200 0.0{:02} 0.010 \"GET /api/items/{i} HTTP/1.1\"",
+                    10 + i % 50
+                )
+            };
+            stats.add_line(line.as_bytes(), i + 1);
+        }
+        stats.add_line(b"not a line", 201);
+        let file = stats.file_data("access.log", 0, false);
+        let err = stats
+            .first_error
+            .clone()
+            .map(|e| ("access.log".to_owned(), e));
+        ("nginx:access.log".to_owned(), stats.finish(vec![file], err))
+    }
+
+    #[test]
+    fn sources_fill_layers_endpoints_workers_and_backlog() {
+        let m = Measured {
+            access_log: Some(measured_log()),
+            workers: Some(WorkerSamples {
+                source: "prometheus:http://x/metrics".into(),
+                samples: vec![
+                    WorkerSample {
+                        busy: 4.0,
+                        idle: 0.0,
+                        queue: None,
+                    },
+                    WorkerSample {
+                        busy: 3.0,
+                        idle: 1.0,
+                        queue: None,
+                    },
+                ],
+            }),
+            queue: Some(QueueSamples {
+                source: "proc:/proc/net/tcp:8000".into(),
+                samples: vec![0.0, 5.0, 7.0],
+            }),
+        };
+        let r = analyze_measured(&LatencyInput::default(), &m).unwrap();
+        assert_eq!(r.endpoints[0].endpoint, "GET /api/report/{id}");
+        assert_eq!(r.endpoints[0].requests, 10);
+        assert!(r.endpoints[0].slow);
+        assert_eq!(r.latency_pattern, Some(LatencyPattern::LongTail));
+        assert_eq!(r.worker_utilization_percent, Some(87.5));
+        assert_eq!(r.observations.backlog_growing, Some(true));
+        assert_eq!(r.accept_queue.as_ref().unwrap().max, 7.0);
+        assert_eq!(r.dominant_layer.as_deref(), Some("app_server"));
+        let a = r.access_log.as_ref().unwrap();
+        assert_eq!((a.parsed_lines, a.unparsed_lines), (200, 1));
+        assert!(a.first_unparsed.as_deref().unwrap().contains("line 201"));
+        assert!(
+            r.conclusion.verdict.contains("GET /api/report/{id}"),
+            "{}",
+            r.conclusion.verdict
+        );
+        assert!(
+            r.conclusion
+                .warnings
+                .iter()
+                .any(|w| w.contains("1 of 201 lines")),
+            "{:?}",
+            r.conclusion.warnings
+        );
+        let w = r
+            .endpoints
+            .iter()
+            .map(|e| e.share_of_worker_time_percent.unwrap())
+            .sum::<f64>();
+        assert!((w - 100.0).abs() < 0.1, "{w}");
+        // The caller's figure wins over the measured one, with a warning when they differ.
+        let mut input = LatencyInput::default();
+        input.figures.gunicorn.busy_workers = Some(1.0);
+        input.figures.gunicorn.idle_workers = Some(3.0);
+        let r = analyze_measured(&input, &m).unwrap();
+        assert_eq!(r.worker_utilization_percent, Some(25.0));
+        assert!(
+            r.conclusion
+                .warnings
+                .iter()
+                .any(|w| w.contains("busy_workers"))
+        );
+    }
+
+    #[test]
+    fn a_log_that_matches_nothing_is_an_error() {
+        use crate::diagnosis::access_log::{LogOptions, LogStats};
+        use crate::diagnosis::nginx_format::LogFormat;
+        let format = LogFormat::compile("timed").unwrap();
+        let options = LogOptions::default();
+        let mut stats = LogStats::new(&format, &options);
+        stats.add_line(b"{\"json\": true}", 1);
+        let err = stats.first_error.clone().map(|e| ("a.log".to_owned(), e));
+        let data = stats.finish(vec![], err);
+        let e = analyze_measured(
+            &LatencyInput::default(),
+            &Measured {
+                access_log: Some(("nginx:a.log".into(), data)),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+        assert_eq!(e.field, "access_log.log_format");
+        assert!(e.message.contains("a.log line 1, byte 1"), "{e}");
+    }
+
+    #[test]
+    fn empty_queue_and_idle_workers_say_no_backlog() {
+        let m = Measured {
+            queue: Some(QueueSamples {
+                source: "proc".into(),
+                samples: vec![0.0, 0.0],
+            }),
+            ..Default::default()
+        };
+        let r = analyze_measured(&LatencyInput::default(), &m).unwrap();
+        assert_eq!(r.observations.backlog_growing, Some(false));
     }
 }
