@@ -992,4 +992,58 @@ mod tests {
         let other = eps.iter().find(|e| e.endpoint == OTHER_ROUTES).unwrap();
         assert_eq!(other.requests, 2);
     }
+
+    #[test]
+    fn arbitrary_bytes_never_panic_and_every_line_is_counted() {
+        // A small xorshift generator: deterministic noise mixed with real fragments.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let pieces: [&[u8]; 14] = [
+            b"\"",
+            b" ",
+            b"[",
+            b"]",
+            b"-",
+            b"0.010, 0.020",
+            b" : ",
+            b"GET /a/1 HTTP/1.1",
+            b"10/Oct/2023:13:55:36 +0000",
+            b"rt=",
+            b"urt=\"",
+            b"\\",
+            b"{\"t\":",
+            b"\xff\xfe",
+        ];
+        for spec in [
+            "timed",
+            "combined",
+            r#"{"t":"$time_iso8601","s":$status,"u":"$uri","rt":$request_time}"#,
+            "$msec $upstream_response_time $request",
+        ] {
+            let format = LogFormat::compile(spec).unwrap();
+            let options = LogOptions::default();
+            let mut stats = LogStats::new(&format, &options);
+            let mut line = Vec::new();
+            for n in 0..5000u64 {
+                line.clear();
+                for _ in 0..(next() % 24) {
+                    let r = next();
+                    if r % 3 == 0 {
+                        line.push((r >> 8) as u8);
+                    } else {
+                        line.extend_from_slice(pieces[(r >> 8) as usize % pieces.len()]);
+                    }
+                }
+                line.retain(|&b| b != b'\n');
+                stats.add_line(&line, n + 1);
+            }
+            assert_eq!(stats.lines, stats.parsed + stats.unparsed, "{spec}");
+            let _ = stats.endpoints();
+        }
+    }
 }
