@@ -64,28 +64,30 @@ if [[ $skip_goaccess == 0 ]]; then
 fi
 runs+=("python-web-troubleshooter|'$bin' logs '$log' --log-format timed --json > '$out/pwt.json'")
 
-declare -A secs rss
+declare -A secs rss cpu
 for run in "${runs[@]}"; do
   name="${run%%|*}"; cmd="${run#*|}"
   echo "running: $name" >&2
   /usr/bin/time -v -o "$out/time.txt" bash -c "$cmd"
   secs[$name]=$(awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, t, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + t[i]; print s }' "$out/time.txt")
   rss[$name]=$(awk -F': ' '/Maximum resident set size/ { printf "%.1f", $2 / 1024 }' "$out/time.txt")
+  cpu[$name]=$(awk -F': ' '/User time|System time/ { s += $2 } END { printf "%.2f", s }' "$out/time.txt")
 done
 
 ours="${secs[python-web-troubleshooter]}"
 {
   printf '\nAccess-log benchmark: %s, %.0f MB, %d lines (%.0f bytes/line), %s cores, page cache warm\n' \
     "$log" "$(echo "$bytes / 1048576" | bc -l)" "$lines" "$(echo "$bytes / $lines" | bc -l)" "$(nproc)"
-  printf '%-28s %9s %10s %14s %12s\n' tool seconds MB/s "vs ours" "peak RSS MB"
+  printf '%-28s %9s %10s %14s %10s %12s\n' tool seconds MB/s "vs ours" "CPU s" "peak RSS MB"
   for run in "${runs[@]}"; do
     name="${run%%|*}"
     s="${secs[$name]}"
     mbs=$(echo "$bytes / 1048576 / ($s + 0.0001)" | bc -l)
     ratio=$(echo "$s / ($ours + 0.0001)" | bc -l)
-    printf '%-28s %9.2f %10.0f %13.2fx %12s\n' "$name" "$s" "$mbs" "$ratio" "${rss[$name]}"
+    printf '%-28s %9.2f %10.0f %13.2fx %10s %12s\n' "$name" "$s" "$mbs" "$ratio" "${cpu[$name]}" "${rss[$name]}"
   done
-  printf '(vs ours = that tool'"'"'s time ÷ ours: above 1 means ours is faster)\n'
+  printf '(vs ours = that tool'"'"'s wall time ÷ ours: above 1 means ours is faster; CPU s = user + system)\n'
+  printf 'load average at the end: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
   python3 - "$out/pwt.json" <<'EOF'
 import json, sys
 r = json.load(open(sys.argv[1]))

@@ -21,7 +21,7 @@ use crate::diagnosis::access_log::{AccessLogData, FirstError, LogOptions, LogSta
 use crate::diagnosis::nginx_format::{LogFormat, parse_rfc3339, parse_time_local};
 
 /// Read buffer per thread.
-const BUFFER: usize = 1 << 20;
+const BUFFER: usize = 1 << 17;
 /// Plain files smaller than this are read by one thread.
 const SPLIT_MIN: u64 = 16 << 20;
 /// Longest line accepted; a longer one is counted as not matching.
