@@ -182,16 +182,21 @@ fn fold_segment(s: &[u8]) -> Option<&'static [u8]> {
 }
 
 /// Folds the fingerprint of a file name: `app.9f86d081.js` → `app.{hash}.js`. A dot-part of
-/// 8 or more hex digits mixing digits and letters, or all digits, is folded.
+/// 8 or more hex digits is folded when it sits between name and extension or mixes digits
+/// and letters; an all-digit part becomes `{id}`.
 fn fold_file_name(seg: &[u8], out: &mut Vec<u8>) {
+    let parts = seg.split(|&b| b == b'.').count();
     for (i, part) in seg.split(|&b| b == b'.').enumerate() {
         if i > 0 {
             out.push(b'.');
         }
+        // Between the name and the extension, 8+ hex digits are a fingerprint even when
+        // they happen to hold no digit (`app.deadbeef.js`).
+        let middle = i > 0 && i + 1 < parts;
         let hex = part.len() >= 8
             && part.iter().all(|&b| is_hex(b))
-            && part.iter().any(u8::is_ascii_digit)
-            && part.iter().any(u8::is_ascii_alphabetic);
+            && (middle || part.iter().any(u8::is_ascii_digit))
+            && (middle || part.iter().any(u8::is_ascii_alphabetic));
         if hex {
             out.extend_from_slice(b"{hash}");
         } else {
