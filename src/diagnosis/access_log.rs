@@ -34,6 +34,7 @@
 //! capacity the endpoint consumes. `error_percent` counts responses with status ≥ 500.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use hdrhistogram::Histogram;
 
@@ -245,6 +246,31 @@ pub fn route_into(method: &[u8], target: &[u8], templates: &[RouteTemplate], out
     }
 }
 
+/// A fast hash for route keys (the Fx multiply-rotate). Keys come from the log, so a crafted
+/// set could collide; the route limit bounds how long a probe can get, so that costs speed,
+/// never memory or correctness.
+#[derive(Default, Clone, Copy)]
+struct RouteHasher(u64);
+
+impl Hasher for RouteHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word))
+                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type RouteMap = HashMap<Vec<u8>, EndpointAcc, BuildHasherDefault<RouteHasher>>;
+
 /// The latencies of one endpoint: exact while few, an HDR histogram after.
 #[derive(Debug, Clone)]
 enum Samples {
@@ -388,8 +414,10 @@ pub struct Sums {
 pub struct LogStats<'f> {
     format: &'f LogFormat,
     options: &'f LogOptions,
-    routes: HashMap<Vec<u8>, EndpointAcc>,
+    routes: RouteMap,
     route_buf: Vec<u8>,
+    /// The last `$time_local`-style value and its parse: consecutive lines mostly share it.
+    last_time: ([u8; 32], usize, Option<i64>),
     /// Lines seen (non-empty).
     pub lines: u64,
     /// Lines that matched the format.
@@ -412,8 +440,9 @@ impl<'f> LogStats<'f> {
         Self {
             format,
             options,
-            routes: HashMap::new(),
+            routes: RouteMap::default(),
             route_buf: Vec::with_capacity(128),
+            last_time: ([0; 32], 0, None),
             lines: 0,
             parsed: 0,
             unparsed: 0,
@@ -454,20 +483,34 @@ impl<'f> LogStats<'f> {
 
     /// Splits a line and parses the values the analysis uses, each exactly once.
     #[inline]
-    fn typed<'l>(&self, line: &'l [u8]) -> Result<Typed<'l>, Divergence> {
+    fn typed<'l>(&mut self, line: &'l [u8]) -> Result<Typed<'l>, Divergence> {
         let f = self.format;
         let v = f.split(line)?;
         let bad = |field: Field, value: &[u8]| f.value_divergence(line, field, value);
-        let time = |field: Field, parse: fn(&[u8]) -> Option<i64>| match v.get(field) {
-            Some(raw) => parse(raw).map(Some).ok_or_else(|| bad(field, raw)),
-            None => Ok(None),
-        };
-        let ts = match time(Field::TimeLocal, parse_time_local)? {
-            Some(t) => Some(t),
-            None => match time(Field::TimeIso8601, parse_rfc3339)? {
-                Some(t) => Some(t),
-                None => time(Field::Msec, parse_msec)?,
-            },
+        const TIMES: [(Field, fn(&[u8]) -> Option<i64>); 3] = [
+            (Field::TimeLocal, parse_time_local),
+            (Field::TimeIso8601, parse_rfc3339),
+            (Field::Msec, parse_msec),
+        ];
+        let ts = match TIMES
+            .iter()
+            .find_map(|(field, parse)| v.get(*field).map(|raw| (*field, *parse, raw)))
+        {
+            Some((field, parse, raw)) => {
+                let (buf, len, cached) = &mut self.last_time;
+                if cached.is_some() && *len == raw.len() && buf[..*len] == *raw {
+                    *cached
+                } else {
+                    let t = parse(raw).ok_or_else(|| bad(field, raw))?;
+                    if raw.len() <= buf.len() {
+                        buf[..raw.len()].copy_from_slice(raw);
+                        *len = raw.len();
+                        *cached = Some(t);
+                    }
+                    Some(t)
+                }
+            }
+            None => None,
         };
         let list = |field: Field| match v.get(field) {
             Some([]) => Ok(None),
