@@ -487,7 +487,8 @@ impl<'f> LogStats<'f> {
         let f = self.format;
         let v = f.split(line)?;
         let bad = |field: Field, value: &[u8]| f.value_divergence(line, field, value);
-        const TIMES: [(Field, fn(&[u8]) -> Option<i64>); 3] = [
+        type TimeParser = fn(&[u8]) -> Option<i64>;
+        const TIMES: [(Field, TimeParser); 3] = [
             (Field::TimeLocal, parse_time_local),
             (Field::TimeIso8601, parse_rfc3339),
             (Field::Msec, parse_msec),
