@@ -17,12 +17,24 @@ pub fn check_url(field: &str, url: &str) -> Result<(), InputError> {
         } else {
             "pass a URL such as http://127.0.0.1:9100/metrics"
         };
-        return Err(InputError::new(field, format!("`{url}`: {hint}")));
+        let shown = if url.contains('@') { "the URL" } else { url };
+        return Err(InputError::new(field, format!("`{shown}`: {hint}")));
     };
-    if rest.is_empty() || rest.starts_with('/') || rest.contains('@') {
+    if rest
+        .split('/')
+        .next()
+        .is_some_and(|authority| authority.contains('@'))
+    {
+        // Not echoed: the part before `@` may be a password.
         return Err(InputError::new(
             field,
-            format!("`{url}` has no host (or carries credentials); pass http://HOST:PORT/PATH"),
+            "carries credentials (user:password@); metrics endpoints are read without them: pass http://HOST:PORT/PATH",
+        ));
+    }
+    if rest.is_empty() || rest.starts_with('/') {
+        return Err(InputError::new(
+            field,
+            format!("`{url}` has no host; pass http://HOST:PORT/PATH"),
         ));
     }
     Ok(())
@@ -83,7 +95,11 @@ mod tests {
         );
         assert!(check_url("u", "ftp://x").is_err());
         assert!(check_url("u", "http:///metrics").is_err());
-        assert!(check_url("u", "http://user:pw@host/").is_err());
+        let e = check_url("u", "http://user:s3cret@host/").unwrap_err();
+        assert!(!e.message.contains("s3cret"), "{e}");
+        assert!(check_url("u", "http://host/a@b").is_ok());
+        let e = check_url("u", "https://user:s3cret@host/").unwrap_err();
+        assert!(!e.message.contains("s3cret"), "{e}");
     }
 
     #[test]
