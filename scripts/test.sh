@@ -3,9 +3,12 @@
 #   bash scripts/test.sh
 # 1. Rust unit tests and the in-process MCP round trip (cargo nextest, or cargo test);
 # 2. the interop suite: the real binary over stdio, driven by the official Python `mcp` SDK
-#    (installed into target/pyenv by tests/interop/setup-venv.sh).
+#    (installed into target/pyenv by tests/interop/setup-venv.sh);
 # 3. slow_queries against a throwaway PostgreSQL and MariaDB (tests/db/run.sh starts them,
-#    runs a workload, runs tests/slow_queries_{pg,mysql}.rs and removes them again).
+#    runs a workload, runs tests/slow_queries_{pg,mysql}.rs and removes them again);
+# 4. the live test: real gunicorn, nginx and uWSGI started by tests/live/run.sh, saturated,
+#    and read by break_down_latency (access log, worker gauges, accept queue);
+# 5. check_rds_iops against LocalStack (CloudWatch) and moto_server (RDS, STS).
 # Every server a test needs is started by the tests themselves.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -34,6 +37,9 @@ bash tests/db/run.sh
 log "MCP interop over stdio (Python mcp SDK)"
 bash tests/interop/setup-venv.sh
 PWT_BIN="$PWD/target/debug/python-web-troubleshooter" target/pyenv/bin/python -m pytest -q tests/interop
+
+log "break_down_latency against live gunicorn + nginx + uWSGI"
+bash tests/live/run.sh
 
 log "check_rds_iops against LocalStack (CloudWatch) and moto_server (RDS, STS)"
 bash scripts/test-aws.sh

@@ -5,6 +5,7 @@
 //! - [`diagnosis`]: the pure core — numbers in, findings out;
 //! - [`input`]: turns JSON arguments (from MCP or a file) into the core's typed inputs;
 //! - [`render`]: the human-readable summary of each report;
+//! - [`sources`]: I/O adapters (access logs, worker metrics, the accept queue);
 //! - [`server`]: the MCP server (tools, prompts, instructions);
 //! - [`sources`]: I/O adapters that turn outside systems (databases, CloudWatch, RDS) into
 //!   plain data;

@@ -178,19 +178,110 @@ impl Summary for LatencyReport {
         if let Some(p) = self.latency_pattern {
             let _ = writeln!(out, "Latency pattern: {}", p.as_str());
         }
+        if let Some(w) = &self.workers {
+            let _ = writeln!(
+                out,
+                "Workers [{}]: busy {} mean / {} max, idle {} mean over {} samples (peak utilisation {}%)",
+                w.source,
+                fmt_num(w.busy_mean),
+                fmt_num(w.busy_max),
+                fmt_num(w.idle_mean),
+                w.busy_samples.len(),
+                fmt_num(w.utilization_max_percent)
+            );
+        }
+        if let Some(q) = &self.accept_queue {
+            let _ = writeln!(
+                out,
+                "Accept queue [{}]: max {}, mean {}, above zero in {} of {} samples",
+                q.source,
+                fmt_num(q.max),
+                fmt_num(q.mean),
+                q.nonzero_samples,
+                q.samples.len()
+            );
+        }
+        if let Some(a) = &self.access_log {
+            let window = match (&a.first_request_at, &a.last_request_at) {
+                (Some(f), Some(l)) => format!(", {f} → {l}"),
+                _ => String::new(),
+            };
+            let rps = a
+                .arrival_rps
+                .map(|r| format!(", {} rps", fmt_num(r)))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "Access log: {} lines in {} file(s), {} matched, {} not matched, {} outside the window{window}{rps}",
+                a.lines,
+                a.files.len(),
+                a.parsed_lines,
+                a.unparsed_lines,
+                a.outside_window_lines
+            );
+            if let Some(e) = &a.first_unparsed {
+                let _ = writeln!(out, "  first line not matched: {e}");
+            }
+        }
         if !self.endpoints.is_empty() {
-            out.push_str("Endpoints (slowest p99 first):\n");
-            for e in &self.endpoints {
+            let from_log = self.endpoints.iter().any(|e| e.p95_ms.is_some());
+            if from_log {
+                out.push_str("Endpoints (largest worker time first):\n");
                 let _ = writeln!(
                     out,
-                    "  {:<40} {:>8} req {:>5}% p50 {:>8} ms p99 {:>8} ms{}",
-                    e.endpoint,
-                    e.requests,
-                    fmt_num(e.share_of_requests_percent),
-                    fmt_num(e.p50_ms),
-                    fmt_num(e.p99_ms),
-                    if e.slow { "  SLOW" } else { "" }
+                    "  {:<44} {:>9} {:>8} {:>8} {:>8} {:>8} {:>10} {:>7} {:>6}",
+                    "endpoint",
+                    "requests",
+                    "p50 ms",
+                    "p95 ms",
+                    "p99 ms",
+                    "max ms",
+                    "worker s",
+                    "worker%",
+                    "err%"
                 );
+                for e in &self.endpoints {
+                    let opt = |v: Option<f64>| v.map(fmt_num).unwrap_or_else(|| "-".to_owned());
+                    let _ = writeln!(
+                        out,
+                        "  {:<44} {:>9} {:>8} {:>8} {:>8} {:>8} {:>10} {:>7} {:>6}{}",
+                        e.endpoint,
+                        e.requests,
+                        fmt_num(e.p50_ms),
+                        opt(e.p95_ms),
+                        fmt_num(e.p99_ms),
+                        opt(e.max_ms),
+                        opt(e.worker_seconds),
+                        opt(e.share_of_worker_time_percent),
+                        opt(e.error_percent),
+                        if e.slow { "  SLOW" } else { "" }
+                    );
+                }
+                if let Some(a) = self
+                    .access_log
+                    .as_ref()
+                    .filter(|a| a.endpoints_not_listed > 0)
+                {
+                    let _ = writeln!(
+                        out,
+                        "  … {} more routes with {} requests not listed",
+                        a.endpoints_not_listed, a.requests_not_listed
+                    );
+                }
+            } else {
+                out.push_str("Endpoints (slowest p99 first):\n");
+                for e in &self.endpoints {
+                    let _ = writeln!(
+                        out,
+                        "  {:<40} {:>8} req {:>5}% p50 {:>8} ms p99 {:>8} ms{}",
+                        e.endpoint,
+                        e.requests,
+                        fmt_num(e.share_of_requests_percent),
+                        fmt_num(e.p50_ms),
+                        fmt_num(e.p99_ms),
+                        if e.slow { "  SLOW" } else { "" }
+                    );
+                }
             }
         }
         conclusion_tail(&mut out, &self.conclusion);

@@ -14,6 +14,7 @@ use serde_json::{Map, Value, json};
 use crate::diagnosis::{capacity, latency, queries, symptoms};
 use crate::input;
 use crate::render::Summary;
+use crate::sources;
 
 /// Find out why a Python web service (Gunicorn/uWSGI behind nginx, PostgreSQL/MySQL, AWS RDS)
 /// is slow or out of capacity. Workers are buffers, replicas are scale-out, and latency is
@@ -51,6 +52,11 @@ pub enum Command {
     RdsIops(RdsIopsArgs),
     /// Top statements, live activity and locks of a PostgreSQL or MySQL target (slow_queries).
     SlowQueries(SlowQueriesArgs),
+    /// Per-endpoint latency, errors and worker time from nginx access logs, and the layer
+    /// split they give (break_down_latency with `access_log`).
+    ///
+    /// Example: python-web-troubleshooter logs /var/log/nginx/access.log* --log-format timed
+    Logs(LogsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -111,6 +117,60 @@ pub struct SlowQueriesArgs {
     /// Rank what ran during the next N seconds (1–60) instead of since the last reset.
     #[arg(long)]
     sample_seconds: Option<f64>,
+}
+
+/// The sources break_down_latency can read, as flags.
+#[derive(Debug, Args)]
+pub struct SourceArgs {
+    /// The site's nginx log_format: the directive text from nginx.conf, its format string,
+    /// or a preset (combined, main, timed). Default: combined.
+    #[arg(long, value_name = "FORMAT")]
+    log_format: Option<String>,
+    /// Read the log_format text from FILE (e.g. a snippet of nginx.conf).
+    #[arg(long, value_name = "FILE", conflicts_with = "log_format")]
+    log_format_file: Option<String>,
+    /// Only requests at or after this time (RFC 3339, or 15m / 2h / 1d before now).
+    #[arg(long)]
+    since: Option<String>,
+    /// Only requests before this time (same forms as --since).
+    #[arg(long)]
+    until: Option<String>,
+    /// A route template for paths the automatic folding misses, e.g. /users/{name}/profile
+    /// (repeatable).
+    #[arg(long = "route-pattern", value_name = "TEMPLATE")]
+    route_patterns: Vec<String>,
+    /// How many endpoints to list (default 25).
+    #[arg(long)]
+    max_endpoints: Option<usize>,
+    /// p99 above which an endpoint is slow, ms (default 1000).
+    #[arg(long)]
+    slow_threshold_ms: Option<f64>,
+    /// Prometheus endpoint with Gunicorn worker-state gauges, e.g. http://127.0.0.1:9100/metrics.
+    #[arg(long)]
+    gunicorn_metrics_url: Option<String>,
+    /// uWSGI stats server (HOST:PORT, socket path, or http://HOST:PORT).
+    #[arg(long)]
+    uwsgi_stats: Option<String>,
+    /// Port Gunicorn/uWSGI listens on, to read its accept queue from /proc/net/tcp.
+    #[arg(long)]
+    listen_port: Option<u16>,
+    /// Samples of worker state and accept queue (default 5).
+    #[arg(long)]
+    samples: Option<u32>,
+    /// Time between samples, ms (default 1000).
+    #[arg(long)]
+    sample_interval_ms: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Access log files (plain or .gz; a `*` in the file name matches rotated files).
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<String>,
+    #[command(flatten)]
+    sources: SourceArgs,
 }
 
 #[derive(Debug, Args)]
@@ -236,6 +296,11 @@ pub struct LatencyArgs {
     /// RDS instance whose storage verdict fills the DB observations (check_rds_iops).
     #[arg(long)]
     rds_instance: Option<String>,
+    /// nginx access log to read (repeatable); see `logs` for a shorthand.
+    #[arg(long = "access-log", value_name = "PATH")]
+    access_log: Vec<String>,
+    #[command(flatten)]
+    sources: SourceArgs,
 }
 
 /// Runs a CLI command other than `serve`.
@@ -405,9 +470,13 @@ pub fn run(command: Command, config: &crate::config::Config) -> Result<()> {
             if let Some(id) = a.rds_instance {
                 args.insert("rds_instance".into(), json!({"db_instance_identifier": id}));
             }
-            let input = input::parse::<latency::LatencyInput>(args)?;
-            let report = block_on(crate::sources::break_down_latency(&input))??;
-            print(&report, a.common.json)
+            apply_sources(&mut args, &a.access_log, &a.sources)?;
+            analyze_latency(args, a.common.json)
+        }
+        Command::Logs(a) => {
+            let mut args = base(&a.common)?;
+            apply_sources(&mut args, &a.paths, &a.sources)?;
+            analyze_latency(args, a.common.json)
         }
         Command::RdsIops(a) => {
             let mut args = base(&a.common)?;
@@ -488,6 +557,61 @@ fn block_on<F: std::future::Future>(future: F) -> Result<F::Output> {
         .build()
         .context("starting the async runtime")?;
     Ok(runtime.block_on(future))
+}
+
+/// Adds the source flags to the tool arguments.
+fn apply_sources(args: &mut Map<String, Value>, paths: &[String], s: &SourceArgs) -> Result<()> {
+    let log_format = match (&s.log_format, &s.log_format_file) {
+        (Some(f), _) => Some(f.clone()),
+        (None, Some(file)) => {
+            Some(std::fs::read_to_string(file).with_context(|| format!("reading {file}"))?)
+        }
+        (None, None) => None,
+    };
+    if !paths.is_empty() {
+        let mut log = match args.remove("access_log") {
+            Some(Value::Object(o)) => o,
+            Some(_) => bail!("`access_log` in the input file must be an object"),
+            None => Map::new(),
+        };
+        log.insert("path".into(), json!(paths));
+        set(&mut log, "log_format", log_format.map(Value::from));
+        set(&mut log, "since", s.since.clone().map(Value::from));
+        set(&mut log, "until", s.until.clone().map(Value::from));
+        if !s.route_patterns.is_empty() {
+            log.insert("route_patterns".into(), json!(s.route_patterns));
+        }
+        set(&mut log, "max_endpoints", s.max_endpoints.map(Value::from));
+        args.insert("access_log".into(), Value::Object(log));
+    } else if log_format.is_some() || s.since.is_some() || s.until.is_some() {
+        bail!("--log-format, --since and --until apply to an access log: pass --access-log PATH");
+    }
+    set(
+        args,
+        "slow_threshold_ms",
+        s.slow_threshold_ms.map(Value::from),
+    );
+    set(
+        args,
+        "gunicorn_metrics_url",
+        s.gunicorn_metrics_url.clone().map(Value::from),
+    );
+    set(args, "uwsgi_stats", s.uwsgi_stats.clone().map(Value::from));
+    set(args, "listen_port", s.listen_port.map(Value::from));
+    set(args, "samples", s.samples.map(Value::from));
+    set(
+        args,
+        "sample_interval_ms",
+        s.sample_interval_ms.map(Value::from),
+    );
+    Ok(())
+}
+
+/// break_down_latency from the terminal: the same parsing, sources and core as the tool.
+fn analyze_latency(args: Map<String, Value>, as_json: bool) -> Result<()> {
+    let input = input::parse::<latency::LatencyInput>(args)?;
+    let report = block_on(sources::break_down_latency(input))??;
+    print(&report, as_json)
 }
 
 fn base(common: &Common) -> Result<Map<String, Value>> {

@@ -14,6 +14,37 @@
 //! | `external_calls` | time in HTTP calls to other services |
 //! | `unaccounted` | upstream time left over after connect + queue + request duration |
 //!
+//! | `upstream` | upstream_response_time − connect, when the app's own timings are not given: queue wait + handler + DB, undivided |
+//!
+//! ## Figures read from the real thing
+//! Besides `figures`, the input can name sources to read (the adapters in `crate::sources`
+//! fetch them, [`analyze_measured`] decides):
+//! - `access_log`: nginx access logs in the site's own `log_format`. The nginx, connect and
+//!   upstream layers come from the requests that have both `$request_time` and
+//!   `$upstream_response_time`; per-endpoint p50/p95/p99/max, error percent and worker
+//!   seconds (see [`super::access_log`]) replace `endpoints`.
+//! - `gunicorn_metrics_url` (Prometheus text) or `uwsgi_stats` (uWSGI's stats server):
+//!   busy/idle workers sampled a few times; their means fill `figures.gunicorn`.
+//! - `listen_port`: the accept queue of the app server's listen socket (Recv-Q in
+//!   /proc/net/tcp), sampled the same way.
+//!
+//! A figure the caller typed in wins over the same figure read from a source; a
+//! disagreement of more than 10 % is reported in `warnings`.
+//!
+//! ## latency_pattern
+//! An endpoint is slow when its p99 exceeds `slow_threshold_ms` (default 1000 ms). No slow
+//! endpoint → `healthy`; slow endpoints carrying under 30 % of the requests → `long_tail`
+//! (a few handlers hold workers while the rest are fine: symptom E); otherwise →
+//! `system_wide` (symptom F). The same rule as match_symptom's, over every endpoint of the
+//! log (not only those listed); the evidence names the slow endpoints with their share of
+//! requests and of worker time.
+//!
+//! ## Backlog
+//! `observations.backlog_growing` is set from the accept queue (listen socket, uWSGI
+//! `listen_queue` or an exporter's queue gauge): `true` when it was above zero in at least
+//! half of the samples (requests keep arriving faster than workers take them), `false`
+//! when it was zero in every sample, unset otherwise.
+//!
 //! Figures that contradict each other (upstream longer than the whole request, DB time longer
 //! than the request) are reported in `warnings` and the affected layer is clamped at zero,
 //! never silently dropped. A layer that cannot be computed from what was given is left out
@@ -22,6 +53,8 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::access_log::AccessLogData;
+use super::nginx_format::format_rfc3339;
 use super::symptoms::{self, DEFAULT_SLOW_MS, EndpointLatency, LatencyPattern, Observations};
 use super::{
     Conclusion, Evidence, InputError, NextStep, SOURCE_CALLER, check_opt_range, fmt_num, round,
@@ -111,7 +144,7 @@ pub struct DbFigures {
 }
 
 /// What to break down.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LatencyInput {
     /// Figures you already have, per request, averaged over one window.
@@ -128,10 +161,219 @@ pub struct LatencyInput {
     /// `observations.db_io_saturated`, `disk_queue_depth` and `db_cpu_percent`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rds_instance: Option<super::storage::RdsInstanceRef>,
+    /// Read nginx access logs on this host: the nginx layers, per-endpoint percentiles,
+    /// errors and worker time. Needs the site's `log_format`.
+    #[serde(default)]
+    pub access_log: Option<AccessLogInput>,
+    /// A Prometheus text endpoint exposing Gunicorn worker state, e.g.
+    /// `http://127.0.0.1:9100/metrics` (plain http). Sampled `samples` times.
+    #[serde(default)]
+    pub gunicorn_metrics_url: Option<String>,
+    /// Which series of `gunicorn_metrics_url` hold busy/idle workers; the defaults cover
+    /// `gunicorn_workers{state="idle"|"working"}` and the uWSGI exporter.
+    #[serde(default)]
+    pub worker_metrics: Option<WorkerMetrics>,
+    /// uWSGI's stats server, as given to `--stats`: `HOST:PORT`, a unix socket path, or
+    /// `http://HOST:PORT` with `--stats-http`. Sampled `samples` times.
+    #[serde(default)]
+    pub uwsgi_stats: Option<String>,
+    /// The port Gunicorn/uWSGI listens on (not nginx's): its accept queue is read from
+    /// /proc/net/tcp on this host, sampled `samples` times. Needs nothing installed.
+    #[serde(default)]
+    pub listen_port: Option<u16>,
+    /// How many times to sample worker state and the accept queue (default 5, at most 30).
+    #[serde(default = "default_samples")]
+    pub samples: u32,
+    /// Time between samples, ms (default 1000; samples × interval at most 60 s).
+    #[serde(default = "default_interval_ms")]
+    pub sample_interval_ms: u64,
+}
+
+impl Default for LatencyInput {
+    fn default() -> Self {
+        Self {
+            figures: Figures::default(),
+            endpoints: Vec::new(),
+            slow_threshold_ms: default_slow_ms(),
+            access_log: None,
+            gunicorn_metrics_url: None,
+            worker_metrics: None,
+            uwsgi_stats: None,
+            listen_port: None,
+            samples: default_samples(),
+            sample_interval_ms: default_interval_ms(),
+            rds_instance: None,
+        }
+    }
 }
 
 fn default_slow_ms() -> f64 {
     DEFAULT_SLOW_MS
+}
+
+fn default_samples() -> u32 {
+    5
+}
+
+fn default_interval_ms() -> u64 {
+    1000
+}
+
+/// An nginx access log to read.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AccessLogInput {
+    /// Path of the log on the server's host, or several (e.g. `access.log` and rotated
+    /// `access.log.2.gz`). A `*` in the file name matches files of that directory:
+    /// `/var/log/nginx/access.log*`.
+    pub path: OneOrMany,
+    /// The site's own `log_format`: the directive as written in nginx.conf
+    /// (`log_format main '$remote_addr ... $request_time ...';`, `escape=json` included),
+    /// only its format string, or a preset: `combined` (nginx's default, no timings),
+    /// `main`, or `timed` (combined + `rt=$request_time uct="$upstream_connect_time"
+    /// uht="$upstream_header_time" urt="$upstream_response_time"`). Default `combined`.
+    #[serde(default = "default_log_format")]
+    pub log_format: String,
+    /// Only requests at or after this time: RFC 3339 (`2024-05-01T12:00:00Z`) or a
+    /// duration before now (`15m`, `2h`, `1d`).
+    #[serde(default)]
+    pub since: Option<String>,
+    /// Only requests before this time (same forms as `since`).
+    #[serde(default)]
+    pub until: Option<String>,
+    /// Route templates for paths the automatic folding (numbers, UUIDs, hex, tokens) does
+    /// not catch: `/users/{name}/profile`, `/static/{*path}`.
+    #[serde(default)]
+    pub route_patterns: Vec<String>,
+    /// How many endpoints to list, largest worker time first (default 25); the pattern is
+    /// decided on all of them.
+    #[serde(default = "default_max_endpoints")]
+    pub max_endpoints: usize,
+}
+
+fn default_log_format() -> String {
+    "combined".to_owned()
+}
+
+fn default_max_endpoints() -> usize {
+    25
+}
+
+/// One path or several.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    pub fn to_vec(&self) -> Vec<String> {
+        match self {
+            Self::One(s) => vec![s.clone()],
+            Self::Many(v) => v.clone(),
+        }
+    }
+}
+
+/// Which Prometheus series hold the worker counts. Each list is tried in order; the first
+/// selector that matches any series is used. A selector is `name` or
+/// `name{label="value"}`; `count:NAME` counts the series instead of adding them.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct WorkerMetrics {
+    /// Series of busy workers. Default: `gunicorn_workers{state="working"}`,
+    /// `gunicorn_workers{state="busy"}`, `gunicorn_workers_busy`, `gunicorn_busy_workers`,
+    /// `uwsgi_worker_busy`.
+    #[serde(default = "default_busy")]
+    pub busy: Vec<String>,
+    /// Series of idle workers. Default: `gunicorn_workers{state="idle"}`,
+    /// `gunicorn_workers_idle`, `gunicorn_idle_workers`, `uwsgi_worker_idle`.
+    #[serde(default = "default_idle")]
+    pub idle: Vec<String>,
+    /// Series of all workers, used when busy or idle is missing. Default:
+    /// `gunicorn_workers_total`, `gunicorn_workers`, `uwsgi_workers`.
+    #[serde(default = "default_total")]
+    pub total: Vec<String>,
+    /// Series of the listen backlog. Default: `uwsgi_listen_queue_length`,
+    /// `gunicorn_backlog`.
+    #[serde(default = "default_queue")]
+    pub queue: Vec<String>,
+}
+
+impl Default for WorkerMetrics {
+    fn default() -> Self {
+        Self {
+            busy: default_busy(),
+            idle: default_idle(),
+            total: default_total(),
+            queue: default_queue(),
+        }
+    }
+}
+
+fn strings(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| (*s).to_owned()).collect()
+}
+fn default_busy() -> Vec<String> {
+    strings(&[
+        r#"gunicorn_workers{state="working"}"#,
+        r#"gunicorn_workers{state="busy"}"#,
+        "gunicorn_workers_busy",
+        "gunicorn_busy_workers",
+        "uwsgi_worker_busy",
+    ])
+}
+fn default_idle() -> Vec<String> {
+    strings(&[
+        r#"gunicorn_workers{state="idle"}"#,
+        "gunicorn_workers_idle",
+        "gunicorn_idle_workers",
+        "uwsgi_worker_idle",
+    ])
+}
+fn default_total() -> Vec<String> {
+    strings(&[
+        "gunicorn_workers_total",
+        "gunicorn_workers",
+        "uwsgi_workers",
+    ])
+}
+fn default_queue() -> Vec<String> {
+    strings(&["uwsgi_listen_queue_length", "gunicorn_backlog"])
+}
+
+/// One reading of worker state.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WorkerSample {
+    pub busy: f64,
+    pub idle: f64,
+    /// The listen backlog, when the source exposes it.
+    pub queue: Option<f64>,
+}
+
+/// Worker state sampled over a short window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkerSamples {
+    /// `prometheus:<url>` or `uwsgi:<addr>`.
+    pub source: String,
+    pub samples: Vec<WorkerSample>,
+}
+
+/// Accept-queue depth sampled over a short window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueSamples {
+    pub source: String,
+    pub samples: Vec<f64>,
+}
+
+/// What the sources said, for [`analyze_measured`].
+#[derive(Debug, Clone, Default)]
+pub struct Measured {
+    /// The access logs read, with the evidence source (`nginx:<file>`).
+    pub access_log: Option<(String, AccessLogData)>,
+    pub workers: Option<WorkerSamples>,
+    pub queue: Option<QueueSamples>,
 }
 
 /// Where the time goes.
@@ -154,12 +396,95 @@ pub struct LatencyReport {
     /// `long_tail`, `system_wide` or `healthy`, from `endpoints`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub latency_pattern: Option<LatencyPattern>,
-    /// The endpoints considered, slowest p99 first.
+    /// The endpoints considered: from an access log, largest worker time first; from the
+    /// caller, slowest p99 first.
     pub endpoints: Vec<EndpointStats>,
     /// Ready to pass to match_symptom unchanged, as `{"observations": ...}`.
     pub observations: Observations,
+    /// What was read from the access logs: lines matched and not, the time window.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_log: Option<AccessLogReport>,
+    /// Worker state as sampled from Prometheus or uWSGI's stats server.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workers: Option<WorkerReport>,
+    /// The listen backlog as sampled (connections waiting for a free worker).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accept_queue: Option<QueueReport>,
     #[serde(flatten)]
     pub conclusion: Conclusion,
+}
+
+/// The access logs read.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+pub struct AccessLogReport {
+    /// One entry per file.
+    pub files: Vec<LogFileReport>,
+    /// Non-empty lines read.
+    pub lines: u64,
+    /// Lines that matched the log_format.
+    pub parsed_lines: u64,
+    /// Lines that did not match (counted, never dropped silently).
+    pub unparsed_lines: u64,
+    /// Matched lines outside since/until.
+    pub outside_window_lines: u64,
+    /// Where the first non-matching line diverged from the format.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_unparsed: Option<String>,
+    /// Time of the first and last request kept (RFC 3339, UTC).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_request_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_request_at: Option<String>,
+    /// Requests kept ÷ the seconds between the first and the last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arrival_rps: Option<f64>,
+    /// Which time the percentiles are of: `request_time`, `upstream_response_time` or `none`.
+    pub latency_basis: String,
+    /// Distinct routes after templating.
+    pub routes: usize,
+    /// Routes not listed in `endpoints` (beyond max_endpoints), and their requests.
+    pub endpoints_not_listed: usize,
+    pub requests_not_listed: u64,
+    /// Requests sent to more than one upstream (retries, internal redirects).
+    pub multi_upstream_requests: u64,
+}
+
+/// One log file.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+pub struct LogFileReport {
+    pub path: String,
+    pub gzip: bool,
+    pub lines: u64,
+    pub parsed_lines: u64,
+    pub unparsed_lines: u64,
+    pub outside_window_lines: u64,
+}
+
+/// Worker state over the sampling window.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+pub struct WorkerReport {
+    /// `prometheus:<url>` or `uwsgi:<addr>`.
+    pub source: String,
+    /// Busy workers at each sample.
+    pub busy_samples: Vec<f64>,
+    pub busy_mean: f64,
+    pub busy_max: f64,
+    pub idle_mean: f64,
+    /// Highest busy ÷ (busy + idle) of any sample, 0–100.
+    pub utilization_max_percent: f64,
+}
+
+/// The listen backlog over the sampling window.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+pub struct QueueReport {
+    /// `proc:/proc/net/tcp:<port>`, `uwsgi:<addr>` or `prometheus:<url>`.
+    pub source: String,
+    /// Connections waiting at each sample.
+    pub samples: Vec<f64>,
+    pub max: f64,
+    pub mean: f64,
+    /// Samples in which the queue was above zero.
+    pub nonzero_samples: usize,
 }
 
 /// One layer of the request.
@@ -183,7 +508,22 @@ pub struct EndpointStats {
     pub endpoint: String,
     pub requests: u64,
     pub p50_ms: f64,
+    /// 95th percentile, ms (from access logs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p95_ms: Option<f64>,
     pub p99_ms: f64,
+    /// Slowest request, ms (from access logs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_ms: Option<f64>,
+    /// Sum of upstream time: the worker capacity this endpoint consumed, seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker_seconds: Option<f64>,
+    /// Its share of all endpoints' worker time, 0–100.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub share_of_worker_time_percent: Option<f64>,
+    /// Responses with status ≥ 500, percent of its requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_percent: Option<f64>,
     /// Whether its p99 exceeds the slow threshold.
     pub slow: bool,
     /// Share of all requests, 0–100.
@@ -194,6 +534,8 @@ struct Checked {
     request: Option<f64>,
     upstream: Option<f64>,
     connect: Option<f64>,
+    /// Where request/upstream/connect came from: `caller` or `nginx:<file>`.
+    nginx_source: String,
     duration: Option<f64>,
     queue: Option<f64>,
     external: Option<f64>,
@@ -277,10 +619,39 @@ fn validate(input: &LatencyInput) -> Result<Checked, InputError> {
         ..Default::default()
     };
     symptoms::validate(&probe, "")?;
+    if input.samples == 0 || input.samples > 30 {
+        return Err(InputError::new(
+            "samples",
+            "must be between 1 and 30 (default 5)",
+        ));
+    }
+    if input.sample_interval_ms > 10_000
+        || u64::from(input.samples.saturating_sub(1)) * input.sample_interval_ms > 60_000
+    {
+        return Err(InputError::new(
+            "sample_interval_ms",
+            "must be at most 10000, and samples × interval at most 60 s; sampling is a short look, not monitoring",
+        ));
+    }
+    if input.listen_port == Some(0) {
+        return Err(InputError::new(
+            "listen_port",
+            "must be the TCP port Gunicorn/uWSGI binds (1–65535)",
+        ));
+    }
+    if let Some(a) = &input.access_log
+        && (a.max_endpoints == 0 || a.max_endpoints > 1000)
+    {
+        return Err(InputError::new(
+            "access_log.max_endpoints",
+            "must be between 1 and 1000 (default 25)",
+        ));
+    }
     Ok(Checked {
         request,
         upstream,
         connect,
+        nginx_source: SOURCE_CALLER.to_owned(),
         duration,
         queue,
         external,
@@ -288,9 +659,111 @@ fn validate(input: &LatencyInput) -> Result<Checked, InputError> {
     })
 }
 
-/// Breaks latency down by layer.
+/// Checks the input without reading any source, so bad arguments fail before a long read.
+pub fn check(input: &LatencyInput) -> Result<(), InputError> {
+    validate(input).map(|_| ())
+}
+
+/// Breaks latency down by layer, from the caller's figures only.
 pub fn analyze(input: &LatencyInput) -> Result<LatencyReport, InputError> {
-    let c = validate(input)?;
+    analyze_measured(input, &Measured::default())
+}
+
+/// Fills a figure the caller left out with one read from a source; when both exist the
+/// caller's wins and a disagreement over 10 % is reported.
+fn fill(
+    given: &mut Option<f64>,
+    source: &mut String,
+    measured: Option<f64>,
+    from: &str,
+    name: &str,
+    warnings: &mut Vec<String>,
+) {
+    let Some(m) = measured else { return };
+    match *given {
+        None => {
+            *given = Some(m);
+            *source = from.to_owned();
+        }
+        Some(g) if (g - m).abs() > 0.1 * g.max(m) && (g - m).abs() > 1.0 => {
+            warnings.push(format!(
+                "{name}: the figure given ({}) differs from the one read from {from} ({}); the given one is used.",
+                fmt_num(g),
+                fmt_num(m)
+            ));
+        }
+        Some(_) => {}
+    }
+}
+
+fn mean(v: impl Iterator<Item = f64> + Clone) -> f64 {
+    let n = v.clone().count();
+    if n == 0 {
+        0.0
+    } else {
+        v.sum::<f64>() / n as f64
+    }
+}
+
+/// Per-endpoint statistics from an access log: all of them (for the pattern) and the
+/// listed ones (largest worker time first, at most `max`).
+fn log_endpoints(
+    log: &AccessLogData,
+    slow_ms: f64,
+    max: usize,
+) -> (Vec<EndpointStats>, Vec<EndpointLatency>) {
+    let total_requests: u64 = log.endpoints.iter().map(|e| e.requests).sum();
+    let total_worker_ms: u64 = log.endpoints.iter().filter_map(|e| e.worker_ms).sum();
+    let mut all: Vec<EndpointStats> = log
+        .endpoints
+        .iter()
+        .filter(|e| e.timed > 0)
+        .map(|e| EndpointStats {
+            endpoint: e.endpoint.clone(),
+            requests: e.requests,
+            p50_ms: e.p50_ms,
+            p95_ms: Some(e.p95_ms),
+            p99_ms: e.p99_ms,
+            max_ms: Some(e.max_ms),
+            worker_seconds: e.worker_ms.map(|w| round(w as f64 / 1000.0, 3)),
+            share_of_worker_time_percent: e
+                .worker_ms
+                .filter(|_| total_worker_ms > 0)
+                .map(|w| round(w as f64 / total_worker_ms as f64 * 100.0, 2)),
+            error_percent: log
+                .has_status
+                .then(|| round(e.errors as f64 / e.requests.max(1) as f64 * 100.0, 2)),
+            slow: e.p99_ms > slow_ms,
+            share_of_requests_percent: round(
+                e.requests as f64 / total_requests.max(1) as f64 * 100.0,
+                2,
+            ),
+        })
+        .collect();
+    all.sort_by(|a, b| {
+        b.worker_seconds
+            .unwrap_or(0.0)
+            .total_cmp(&a.worker_seconds.unwrap_or(0.0))
+            .then(b.requests.cmp(&a.requests))
+            .then(b.p99_ms.total_cmp(&a.p99_ms))
+            .then_with(|| a.endpoint.cmp(&b.endpoint))
+    });
+    let latencies = all
+        .iter()
+        .map(|e| EndpointLatency {
+            endpoint: e.endpoint.clone(),
+            requests: e.requests,
+            p50_ms: e.p50_ms,
+            p99_ms: e.p99_ms,
+        })
+        .collect();
+    all.truncate(max);
+    (all, latencies)
+}
+
+/// Breaks latency down by layer, from the caller's figures and what the sources read.
+pub fn analyze_measured(input: &LatencyInput, m: &Measured) -> Result<LatencyReport, InputError> {
+    let mut c = validate(input)?;
     let f = &input.figures;
     let mut warnings = Vec::new();
     let mut evidence = Vec::new();
@@ -304,23 +777,332 @@ pub fn analyze(input: &LatencyInput) -> Result<LatencyReport, InputError> {
         })
     };
 
-    for (metric, v) in [
-        ("nginx.request_time_ms", c.request),
-        ("nginx.upstream_response_time_ms", c.upstream),
-        ("nginx.upstream_connect_time_ms", c.connect),
-        ("app.request_duration_ms", c.duration),
-        ("app.queue_wait_ms", c.queue),
-        ("app.external_calls_ms", c.external),
-        ("db.time_per_request_ms", c.db),
+    // Access logs: the nginx figures, and the endpoints.
+    let mut request_src = SOURCE_CALLER.to_owned();
+    let mut upstream_src = SOURCE_CALLER.to_owned();
+    let mut connect_src = SOURCE_CALLER.to_owned();
+    let mut log_eps: Option<(Vec<EndpointStats>, Vec<EndpointLatency>)> = None;
+    let mut access_log = None;
+    if let Some((source, log)) = &m.access_log {
+        if log.parsed == 0 && log.unparsed > 0 {
+            let at = log
+                .first_error
+                .as_ref()
+                .map(|(p, e)| format!(" {p} line {}, {}.", e.line, e.divergence))
+                .unwrap_or_default();
+            return Err(InputError::new(
+                "access_log.log_format",
+                format!(
+                    "no line of the log matches this log_format ({} lines tried); the first stops matching at{at} Pass the log_format directive that writes this log (grep -r log_format /etc/nginx), or the preset that fits: combined, main, timed.",
+                    log.unparsed
+                ),
+            ));
+        }
+        if log.lines == 0 {
+            warnings.push(
+                "The access log has no lines: check the path and that nginx writes to it."
+                    .to_owned(),
+            );
+        }
+        let s = &log.sums;
+        if s.proxied_n > 0 {
+            let n = s.proxied_n as f64;
+            fill(
+                &mut c.request,
+                &mut request_src,
+                Some(s.proxied_request_ms as f64 / n),
+                source,
+                "figures.nginx.request_time_ms",
+                &mut warnings,
+            );
+            fill(
+                &mut c.upstream,
+                &mut upstream_src,
+                Some(s.proxied_upstream_ms as f64 / n),
+                source,
+                "figures.nginx.upstream_response_time_ms",
+                &mut warnings,
+            );
+            let conn = (s.proxied_connect_n > 0)
+                .then(|| s.proxied_connect_ms as f64 / s.proxied_connect_n as f64);
+            fill(
+                &mut c.connect,
+                &mut connect_src,
+                conn,
+                source,
+                "figures.nginx.upstream_connect_time_ms",
+                &mut warnings,
+            );
+            if s.request_n > s.proxied_n {
+                warnings.push(format!(
+                    "{} of {} timed requests had no upstream time (served by nginx itself: static files, cache hits, redirects, errors before proxying); the layer split uses the {} proxied ones.",
+                    s.request_n - s.proxied_n,
+                    s.request_n,
+                    s.proxied_n
+                ));
+            }
+        } else if s.request_n > 0 {
+            fill(
+                &mut c.request,
+                &mut request_src,
+                Some(s.request_ms as f64 / s.request_n as f64),
+                source,
+                "figures.nginx.request_time_ms",
+                &mut warnings,
+            );
+        }
+        if !log.has_request_time && !log.has_upstream_time {
+            warnings.push("The log_format records neither $request_time nor $upstream_response_time, so the log gives request counts and errors but no latency. Add them to the format (see the `timed` preset) to get per-endpoint percentiles and worker time.".to_owned());
+        } else if !log.has_upstream_time {
+            warnings.push("The log_format has no $upstream_response_time: nginx's own share and worker-seconds are unknown. Add it (see the `timed` preset).".to_owned());
+        }
+        if log.parsed > 0 && log.has_request_time | log.has_upstream_time {
+            log_eps = Some(log_endpoints(
+                log,
+                input.slow_threshold_ms,
+                input.access_log.as_ref().map_or(25, |a| a.max_endpoints),
+            ));
+        }
+        if log.unparsed > 0 {
+            let share = log.unparsed as f64 / log.lines.max(1) as f64 * 100.0;
+            warnings.push(format!(
+                "{} of {} lines ({}%) did not match the log_format and were not counted{}.",
+                log.unparsed,
+                log.lines,
+                fmt_num(share),
+                log.first_error
+                    .as_ref()
+                    .map(|(p, e)| format!("; the first is {p} line {}, {}", e.line, e.divergence))
+                    .unwrap_or_default()
+            ));
+        }
+        if log.routes_overflowed > 0 {
+            warnings.push(format!(
+                "More distinct routes than the limit: {} requests to further new routes are counted under `{}`. Add route_patterns for the paths that were not folded.",
+                log.routes_overflowed,
+                super::access_log::OTHER_ROUTES
+            ));
+        }
+        if log.sums.multi_upstream > 0 {
+            warnings.push(format!(
+                "{} requests went to more than one upstream (retries after errors or timeouts, or internal redirects); their upstream times are summed.",
+                log.sums.multi_upstream
+            ));
+        }
+        let kept = log.parsed - log.outside_window;
+        if kept == 0 && log.parsed > 0 {
+            warnings.push(format!(
+                "No request of the log falls inside since/until ({} lines outside); widen the window.",
+                log.outside_window
+            ));
+        }
+        let window = match (log.first_ts, log.last_ts) {
+            (Some(a), Some(b)) if b > a => Some((b - a) as f64),
+            _ => None,
+        };
+        let arrival_rps = window.map(|w| round(kept as f64 / w, 3));
+        evidence.push(Evidence::number(
+            "requests",
+            kept as f64,
+            "requests",
+            source,
+        ));
+        evidence.push(Evidence::number(
+            "unparsed_lines",
+            log.unparsed as f64,
+            "lines",
+            source,
+        ));
+        if let Some(r) = arrival_rps {
+            evidence.push(Evidence::number("arrival_rps", r, "rps", source));
+        }
+        let listed = log_eps.as_ref().map_or(0, |(l, _)| l.len());
+        let all = log_eps.as_ref().map_or(0, |(_, a)| a.len());
+        let listed_requests: u64 = log_eps
+            .as_ref()
+            .map_or(0, |(l, _)| l.iter().map(|e| e.requests).sum());
+        let all_requests: u64 = log_eps
+            .as_ref()
+            .map_or(0, |(_, a)| a.iter().map(|e| e.requests).sum());
+        access_log = Some(AccessLogReport {
+            files: log
+                .files
+                .iter()
+                .map(|f| LogFileReport {
+                    path: f.path.clone(),
+                    gzip: f.gzip,
+                    lines: f.lines,
+                    parsed_lines: f.parsed,
+                    unparsed_lines: f.unparsed,
+                    outside_window_lines: f.outside_window,
+                })
+                .collect(),
+            lines: log.lines,
+            parsed_lines: log.parsed,
+            unparsed_lines: log.unparsed,
+            outside_window_lines: log.outside_window,
+            first_unparsed: log
+                .first_error
+                .as_ref()
+                .map(|(p, e)| format!("{p} line {}, {}", e.line, e.divergence)),
+            first_request_at: log.first_ts.map(format_rfc3339),
+            last_request_at: log.last_ts.map(format_rfc3339),
+            arrival_rps,
+            latency_basis: if log.has_request_time {
+                "request_time"
+            } else if log.has_upstream_time {
+                "upstream_response_time"
+            } else {
+                "none"
+            }
+            .to_owned(),
+            routes: log.endpoints.len(),
+            endpoints_not_listed: all - listed,
+            requests_not_listed: all_requests - listed_requests,
+            multi_upstream_requests: log.sums.multi_upstream,
+        });
+    }
+
+    // Worker state and the backlog.
+    let mut busy = f.gunicorn.busy_workers;
+    let mut idle = f.gunicorn.idle_workers;
+    let mut busy_src = SOURCE_CALLER.to_owned();
+    let mut idle_src = SOURCE_CALLER.to_owned();
+    let mut workers = None;
+    if let Some(w) = m.workers.as_ref().filter(|w| !w.samples.is_empty()) {
+        let b = mean(w.samples.iter().map(|s| s.busy));
+        let i = mean(w.samples.iter().map(|s| s.idle));
+        fill(
+            &mut busy,
+            &mut busy_src,
+            Some(round(b, 3)),
+            &w.source,
+            "figures.gunicorn.busy_workers",
+            &mut warnings,
+        );
+        fill(
+            &mut idle,
+            &mut idle_src,
+            Some(round(i, 3)),
+            &w.source,
+            "figures.gunicorn.idle_workers",
+            &mut warnings,
+        );
+        let util_max = w
+            .samples
+            .iter()
+            .filter(|s| s.busy + s.idle > 0.0)
+            .map(|s| s.busy / (s.busy + s.idle) * 100.0)
+            .fold(0.0, f64::max);
+        let report = WorkerReport {
+            source: w.source.clone(),
+            busy_samples: w.samples.iter().map(|s| s.busy).collect(),
+            busy_mean: round(b, 3),
+            busy_max: w.samples.iter().map(|s| s.busy).fold(0.0, f64::max),
+            idle_mean: round(i, 3),
+            utilization_max_percent: round(util_max, 2),
+        };
+        evidence.push(Evidence::number(
+            "busy_workers_mean",
+            report.busy_mean,
+            "workers",
+            &w.source,
+        ));
+        evidence.push(Evidence::number(
+            "busy_workers_max",
+            report.busy_max,
+            "workers",
+            &w.source,
+        ));
+        evidence.push(Evidence::number(
+            "idle_workers_mean",
+            report.idle_mean,
+            "workers",
+            &w.source,
+        ));
+        evidence.push(Evidence::number(
+            "worker_utilization_max_percent",
+            report.utilization_max_percent,
+            "percent",
+            &w.source,
+        ));
+        workers = Some(report);
+    }
+    let queue_samples = m.queue.clone().or_else(|| {
+        m.workers.as_ref().and_then(|w| {
+            let q: Vec<f64> = w.samples.iter().filter_map(|s| s.queue).collect();
+            (q.len() == w.samples.len() && !q.is_empty()).then(|| QueueSamples {
+                source: w.source.clone(),
+                samples: q,
+            })
+        })
+    });
+    let mut backlog_growing = None;
+    let mut accept_queue = None;
+    if let Some(q) = queue_samples.filter(|q| !q.samples.is_empty()) {
+        let nonzero = q.samples.iter().filter(|v| **v > 0.0).count();
+        let report = QueueReport {
+            max: q.samples.iter().copied().fold(0.0, f64::max),
+            mean: round(mean(q.samples.iter().copied()), 3),
+            nonzero_samples: nonzero,
+            samples: q.samples.clone(),
+            source: q.source.clone(),
+        };
+        backlog_growing = if nonzero * 2 >= q.samples.len() && nonzero > 0 {
+            Some(true)
+        } else if nonzero == 0 {
+            Some(false)
+        } else {
+            None
+        };
+        evidence.push(Evidence::number(
+            "accept_queue_max",
+            report.max,
+            "connections",
+            &q.source,
+        ));
+        evidence.push(Evidence::number(
+            "accept_queue_mean",
+            report.mean,
+            "connections",
+            &q.source,
+        ));
+        evidence.push(Evidence::number(
+            "accept_queue_nonzero_samples",
+            nonzero as f64,
+            "samples",
+            &q.source,
+        ));
+        accept_queue = Some(report);
+    }
+
+    for (metric, v, src) in [
+        ("nginx.request_time_ms", c.request, request_src.as_str()),
+        (
+            "nginx.upstream_response_time_ms",
+            c.upstream,
+            upstream_src.as_str(),
+        ),
+        (
+            "nginx.upstream_connect_time_ms",
+            c.connect,
+            connect_src.as_str(),
+        ),
+        ("app.request_duration_ms", c.duration, SOURCE_CALLER),
+        ("app.queue_wait_ms", c.queue, SOURCE_CALLER),
+        ("app.external_calls_ms", c.external, SOURCE_CALLER),
+        ("db.time_per_request_ms", c.db, SOURCE_CALLER),
     ] {
         if let Some(v) = v {
-            evidence.push(Evidence::number(metric, v, "ms", SOURCE_CALLER));
+            evidence.push(Evidence::number(metric, v, "ms", src));
         }
     }
+    c.nginx_source = upstream_src.clone();
 
     // nginx's own share: what the whole request took beyond the upstream.
     if let (Some(req), Some(up)) = (c.request, c.upstream) {
-        if up > req {
+        // nginx rounds both to the millisecond and times them separately: allow for that.
+        if up > req * 1.01 + 1.0 {
             warnings.push(format!(
                 "Inconsistent figures: upstream_response_time_ms ({}) is larger than request_time_ms ({}); they are probably from different windows or units. The nginx layer is set to 0.",
                 fmt_num(up),
@@ -330,7 +1112,7 @@ pub fn analyze(input: &LatencyInput) -> Result<LatencyReport, InputError> {
         push(&mut layers, "nginx", (req - up).max(0.0), "derived");
     }
     if let Some(conn) = c.connect {
-        push(&mut layers, "upstream_connect", conn, SOURCE_CALLER);
+        push(&mut layers, "upstream_connect", conn, &connect_src);
         if let Some(up) = c.upstream.filter(|up| conn > *up) {
             warnings.push(format!("Inconsistent figures: upstream_connect_time_ms ({}) exceeds upstream_response_time_ms ({}).", fmt_num(conn), fmt_num(up)));
         }
@@ -370,6 +1152,27 @@ pub fn analyze(input: &LatencyInput) -> Result<LatencyReport, InputError> {
             fmt_num(c.upstream.unwrap_or(0.0))
         )),
         _ => {}
+    }
+
+    // Without the app's own timings, what nginx saw of the app server stays one layer.
+    if let (Some(up), None) = (c.upstream, c.duration) {
+        let known = c.connect.unwrap_or(0.0)
+            + c.queue.unwrap_or(0.0)
+            + c.db.unwrap_or(0.0)
+            + c.external.unwrap_or(0.0);
+        if known > up + 1.0 {
+            warnings.push(format!(
+                "Inconsistent figures: connect + queue + DB + external time ({} ms) exceeds upstream_response_time_ms ({} ms).",
+                fmt_num(known),
+                fmt_num(up)
+            ));
+        }
+        push(
+            &mut layers,
+            "app_server",
+            (up - known).max(0.0),
+            &upstream_src,
+        );
     }
 
     // Inside the handler: DB, external calls, and the Python code itself.
@@ -417,16 +1220,21 @@ pub fn analyze(input: &LatencyInput) -> Result<LatencyReport, InputError> {
         .filter(|l| l.ms > 0.0)
         .map(|l| l.layer.clone());
 
-    let worker_utilization_percent = match (f.gunicorn.busy_workers, f.gunicorn.idle_workers) {
+    let worker_utilization_percent = match (busy, idle) {
         (Some(b), Some(i)) if b + i > 0.0 => Some(round(b / (b + i) * 100.0, 2)),
         _ => None,
     };
     if let Some(u) = worker_utilization_percent {
+        let src = if busy_src == SOURCE_CALLER && idle_src == SOURCE_CALLER {
+            "derived".to_owned()
+        } else {
+            busy_src.clone()
+        };
         evidence.push(Evidence::number(
             "worker_utilization_percent",
             u,
             "percent",
-            "derived",
+            &src,
         ));
     }
     let queue_ms = layers
@@ -438,40 +1246,95 @@ pub fn analyze(input: &LatencyInput) -> Result<LatencyReport, InputError> {
         _ => None,
     };
 
-    let pattern = symptoms::classify_pattern(&input.endpoints, input.slow_threshold_ms);
-    let total_requests: u64 = input.endpoints.iter().map(|e| e.requests).sum();
-    let mut endpoints: Vec<EndpointStats> = input
-        .endpoints
-        .iter()
-        .map(|e| EndpointStats {
-            endpoint: e.endpoint.clone(),
-            requests: e.requests,
-            p50_ms: e.p50_ms,
-            p99_ms: e.p99_ms,
-            slow: e.p99_ms > input.slow_threshold_ms,
-            share_of_requests_percent: if total_requests > 0 {
-                round(e.requests as f64 / total_requests as f64 * 100.0, 2)
-            } else {
-                0.0
-            },
-        })
-        .collect();
-    endpoints.sort_by(|a, b| b.p99_ms.total_cmp(&a.p99_ms));
+    let (endpoints, all_latencies, listed_latencies) = match log_eps {
+        Some((listed, all)) => {
+            if !input.endpoints.is_empty() {
+                warnings.push("`endpoints` were given and an access log was read; the endpoints from the log are used.".to_owned());
+            }
+            let listed_latencies = listed
+                .iter()
+                .map(|e| EndpointLatency {
+                    endpoint: e.endpoint.clone(),
+                    requests: e.requests,
+                    p50_ms: e.p50_ms,
+                    p99_ms: e.p99_ms,
+                })
+                .collect();
+            (listed, all, listed_latencies)
+        }
+        None => {
+            let total_requests: u64 = input.endpoints.iter().map(|e| e.requests).sum();
+            let mut endpoints: Vec<EndpointStats> = input
+                .endpoints
+                .iter()
+                .map(|e| EndpointStats {
+                    endpoint: e.endpoint.clone(),
+                    requests: e.requests,
+                    p50_ms: e.p50_ms,
+                    p95_ms: None,
+                    p99_ms: e.p99_ms,
+                    max_ms: None,
+                    worker_seconds: None,
+                    share_of_worker_time_percent: None,
+                    error_percent: None,
+                    slow: e.p99_ms > input.slow_threshold_ms,
+                    share_of_requests_percent: if total_requests > 0 {
+                        round(e.requests as f64 / total_requests as f64 * 100.0, 2)
+                    } else {
+                        0.0
+                    },
+                })
+                .collect();
+            endpoints.sort_by(|a, b| b.p99_ms.total_cmp(&a.p99_ms));
+            (endpoints, input.endpoints.clone(), input.endpoints.clone())
+        }
+    };
+    let pattern = symptoms::classify_pattern(&all_latencies, input.slow_threshold_ms);
     if let Some((p, share)) = pattern {
-        evidence.push(Evidence::text("latency_pattern", p.as_str(), "derived"));
+        let src = m
+            .access_log
+            .as_ref()
+            .filter(|_| !all_latencies.is_empty() && input.endpoints != all_latencies)
+            .map_or("derived", |(s, _)| s.as_str());
+        evidence.push(Evidence::text("latency_pattern", p.as_str(), src));
         evidence.push(Evidence::number(
             "slow_endpoint_request_share_percent",
             share * 100.0,
             "percent",
-            "derived",
+            src,
         ));
+        let slow: Vec<&EndpointStats> = endpoints.iter().filter(|e| e.slow).collect();
+        if !slow.is_empty() {
+            let names: Vec<String> = slow
+                .iter()
+                .take(5)
+                .map(|e| format!("{} (p99 {} ms)", e.endpoint, fmt_num(e.p99_ms)))
+                .collect();
+            evidence.push(Evidence::text("slow_endpoints", &names.join(", "), src));
+            let worker_share: f64 = slow
+                .iter()
+                .filter_map(|e| e.share_of_worker_time_percent)
+                .sum();
+            if slow
+                .iter()
+                .any(|e| e.share_of_worker_time_percent.is_some())
+            {
+                evidence.push(Evidence::number(
+                    "slow_endpoint_worker_time_share_percent",
+                    worker_share,
+                    "percent",
+                    src,
+                ));
+            }
+        }
     }
 
     let observations = Observations {
         workers_busy_percent: worker_utilization_percent,
+        backlog_growing,
         db_cpu_percent: f.db.cpu_percent,
         latency_pattern: pattern.map(|(p, _)| p),
-        endpoints: input.endpoints.clone(),
+        endpoints: listed_latencies,
         ..Default::default()
     };
 
@@ -484,6 +1347,9 @@ pub fn analyze(input: &LatencyInput) -> Result<LatencyReport, InputError> {
         latency_pattern: pattern.map(|(p, _)| p),
         endpoints,
         observations,
+        access_log,
+        workers,
+        accept_queue,
         conclusion: Conclusion {
             evidence,
             warnings,
@@ -531,19 +1397,61 @@ fn verdict(r: &LatencyReport) -> String {
         "upstream_connect" => {
             "connecting to the app is slow: the app's accept queue is full, so workers are saturated"
         }
+        "app_server" => {
+            "the time is spent inside the app server (waiting for a worker, the Python handler and the DB together — nginx cannot tell them apart): add the app's own timings or the DB layer to split it"
+        }
         _ => "part of the time is not explained by the figures given: add the missing layers",
     };
-    let pattern = match r.latency_pattern {
-        Some(LatencyPattern::LongTail) => {
-            " A few endpoints are slow while the rest are fine (long tail)."
+    let slow: Vec<String> = r
+        .endpoints
+        .iter()
+        .filter(|e| e.slow)
+        .take(3)
+        .map(|e| match e.share_of_worker_time_percent {
+            Some(w) => format!(
+                "{} (p99 {} ms, {}% of worker time)",
+                e.endpoint,
+                fmt_num(e.p99_ms),
+                fmt_num(w)
+            ),
+            None => format!("{} (p99 {} ms)", e.endpoint, fmt_num(e.p99_ms)),
+        })
+        .collect();
+    let long_tail = if slow.is_empty() {
+        " A few endpoints are slow while the rest are fine (long tail).".to_owned()
+    } else {
+        format!(
+            " Long tail: {} slow while the rest are fine.",
+            slow.join(", ")
+        )
+    };
+    let saturation = match (r.worker_utilization_percent, &r.accept_queue) {
+        (Some(u), Some(q)) if q.nonzero_samples > 0 => format!(
+            " Workers are {}% busy and up to {} connections wait in the accept queue: requests queue for workers.",
+            fmt_num(u),
+            fmt_num(q.max)
+        ),
+        (None, Some(q)) if q.nonzero_samples > 0 => format!(
+            " Up to {} connections wait in the accept queue: requests queue for workers.",
+            fmt_num(q.max)
+        ),
+        (Some(u), _) if u >= symptoms::thresholds::WORKERS_SATURATED_PERCENT => {
+            format!(" Workers are {}% busy.", fmt_num(u))
         }
+        _ => String::new(),
+    };
+    let pattern = match r.latency_pattern {
+        Some(LatencyPattern::LongTail) => long_tail.as_str(),
         Some(LatencyPattern::SystemWide) => {
             " Most traffic is slow (system-wide): adding workers will not help."
         }
         Some(LatencyPattern::Healthy) => " No endpoint is slow against the threshold.",
         None => "",
     };
-    format!("Dominant layer: {}{share} — {what}.{pattern}", top.layer)
+    format!(
+        "Dominant layer: {}{share} — {what}.{pattern}{saturation}",
+        top.layer
+    )
 }
 
 fn next_steps(r: &LatencyReport, c: &Checked, input: &LatencyInput) -> Vec<NextStep> {
@@ -556,7 +1464,23 @@ fn next_steps(r: &LatencyReport, c: &Checked, input: &LatencyInput) -> Vec<NextS
         ).with_tool("capacity_math")),
         Some("external_calls") => steps.push(NextStep::new("Find which external calls each slow endpoint makes (APM spans), and cache, batch or move them to a background job.", "External calls hold a worker while waiting.")),
         Some("app_code") => steps.push(NextStep::new("Profile the slowest endpoints (py-spy dump/top on a busy worker).", "Time is spent in Python itself.")),
+        Some("app_server") => steps.push(NextStep::new("Measure the DB time of the slowest endpoints' requests, and what runs right now.", "The app server holds the time; the database is the most common reason a handler is slow.").with_tool("slow_queries")),
         _ => {}
+    }
+    if r.latency_pattern == Some(LatencyPattern::LongTail) {
+        let slow: Vec<&str> = r
+            .endpoints
+            .iter()
+            .filter(|e| e.slow)
+            .take(3)
+            .map(|e| e.endpoint.as_str())
+            .collect();
+        if !slow.is_empty() {
+            steps.push(NextStep::new(
+                format!("Make {} fast or move its work to a background job; size workers as a buffer for it only meanwhile.", slow.join(", ")),
+                "A long tail holds workers that the fast endpoints need (symptom E); fixing it raises the ceiling without new workers.",
+            ));
+        }
     }
     steps.push(
         NextStep::new("Pass the `observations` object to match_symptom unchanged, with app and DB CPU added if you have them.", "Step 2: the symptom matrix turns these figures into a cause and an action.")
@@ -564,11 +1488,15 @@ fn next_steps(r: &LatencyReport, c: &Checked, input: &LatencyInput) -> Vec<NextS
     );
     if c.request.is_none() || c.upstream.is_none() {
         steps.push(NextStep::new(
-            "Add nginx request_time and upstream_response_time (log_format with $request_time $upstream_response_time).",
+            "Pass `access_log` {path, log_format} to read nginx's $request_time and $upstream_response_time (add them to the log_format if missing: preset `timed`).",
             "Without them the nginx share and the end-to-end total are unknown.",
-        ));
+        ).with_tool("break_down_latency"));
     }
-    if c.db.is_none() {
+    if c.db.is_none()
+        && !steps
+            .iter()
+            .any(|s| s.tool.as_deref() == Some("slow_queries"))
+    {
         steps.push(
             NextStep::new(
                 "Measure DB time per request (APM DB spans, or pg_stat_statements).",
@@ -579,13 +1507,19 @@ fn next_steps(r: &LatencyReport, c: &Checked, input: &LatencyInput) -> Vec<NextS
     }
     if r.worker_utilization_percent.is_none() {
         steps.push(NextStep::new(
-            "Collect busy and idle worker counts (Gunicorn statsd/Prometheus gauges, uWSGI stats).",
+            "Read busy and idle workers: pass `gunicorn_metrics_url` (Prometheus gauges) or `uwsgi_stats`, or give figures.gunicorn.",
             "Worker utilisation says whether requests queue for workers.",
-        ));
+        ).with_tool("break_down_latency"));
     }
-    if input.endpoints.is_empty() {
+    if r.accept_queue.is_none() {
         steps.push(NextStep::new(
-            "Add per-endpoint p50/p99 and request counts (Sentry performance, APM or nginx logs).",
+            "Pass `listen_port` (the port Gunicorn/uWSGI binds) when running on the app's host to read its accept queue.",
+            "A non-empty accept queue is direct evidence that requests wait for a free worker; it needs nothing installed.",
+        ).with_tool("break_down_latency"));
+    }
+    if r.endpoints.is_empty() {
+        steps.push(NextStep::new(
+            "Add per-endpoint latency: pass `access_log`, or `endpoints` from Sentry's performance view or APM.",
             "They decide long tail (E) against system-wide (F).",
         ));
     }
@@ -626,7 +1560,7 @@ mod tests {
             },
             endpoints: vec![],
             slow_threshold_ms: DEFAULT_SLOW_MS,
-            rds_instance: None,
+            ..Default::default()
         }
     }
 
@@ -753,5 +1687,140 @@ mod tests {
             analyze(&i).unwrap_err().field,
             "figures.nginx.request_time_ms"
         );
+    }
+
+    fn measured_log() -> (String, AccessLogData) {
+        use crate::diagnosis::access_log::{LogOptions, LogStats};
+        use crate::diagnosis::nginx_format::LogFormat;
+        let format =
+            LogFormat::compile("$status $request_time $upstream_response_time \"$request\"")
+                .unwrap();
+        let options = LogOptions::default();
+        let mut stats = LogStats::new(&format, &options);
+        for i in 0..200u64 {
+            let line = if i % 20 == 0 {
+                format!(
+                    "200 2.{:03} 2.000 \"GET /api/report/{i} HTTP/1.1\"",
+                    i % 100
+                )
+            } else {
+                format!(
+                    "200 0.0{:02} 0.010 \"GET /api/items/{i} HTTP/1.1\"",
+                    10 + i % 50
+                )
+            };
+            stats.add_line(line.as_bytes(), i + 1);
+        }
+        stats.add_line(b"not a line", 201);
+        let file = stats.file_data("access.log", 0, false);
+        let err = stats
+            .first_error
+            .clone()
+            .map(|e| ("access.log".to_owned(), e));
+        ("nginx:access.log".to_owned(), stats.finish(vec![file], err))
+    }
+
+    #[test]
+    fn sources_fill_layers_endpoints_workers_and_backlog() {
+        let m = Measured {
+            access_log: Some(measured_log()),
+            workers: Some(WorkerSamples {
+                source: "prometheus:http://x/metrics".into(),
+                samples: vec![
+                    WorkerSample {
+                        busy: 4.0,
+                        idle: 0.0,
+                        queue: None,
+                    },
+                    WorkerSample {
+                        busy: 3.0,
+                        idle: 1.0,
+                        queue: None,
+                    },
+                ],
+            }),
+            queue: Some(QueueSamples {
+                source: "proc:/proc/net/tcp:8000".into(),
+                samples: vec![0.0, 5.0, 7.0],
+            }),
+        };
+        let r = analyze_measured(&LatencyInput::default(), &m).unwrap();
+        assert_eq!(r.endpoints[0].endpoint, "GET /api/report/{id}");
+        assert_eq!(r.endpoints[0].requests, 10);
+        assert!(r.endpoints[0].slow);
+        assert_eq!(r.latency_pattern, Some(LatencyPattern::LongTail));
+        assert_eq!(r.worker_utilization_percent, Some(87.5));
+        assert_eq!(r.observations.backlog_growing, Some(true));
+        assert_eq!(r.accept_queue.as_ref().unwrap().max, 7.0);
+        assert_eq!(r.dominant_layer.as_deref(), Some("app_server"));
+        let a = r.access_log.as_ref().unwrap();
+        assert_eq!((a.parsed_lines, a.unparsed_lines), (200, 1));
+        assert!(a.first_unparsed.as_deref().unwrap().contains("line 201"));
+        assert!(
+            r.conclusion.verdict.contains("GET /api/report/{id}"),
+            "{}",
+            r.conclusion.verdict
+        );
+        assert!(
+            r.conclusion
+                .warnings
+                .iter()
+                .any(|w| w.contains("1 of 201 lines")),
+            "{:?}",
+            r.conclusion.warnings
+        );
+        let w = r
+            .endpoints
+            .iter()
+            .map(|e| e.share_of_worker_time_percent.unwrap())
+            .sum::<f64>();
+        assert!((w - 100.0).abs() < 0.1, "{w}");
+        // The caller's figure wins over the measured one, with a warning when they differ.
+        let mut input = LatencyInput::default();
+        input.figures.gunicorn.busy_workers = Some(1.0);
+        input.figures.gunicorn.idle_workers = Some(3.0);
+        let r = analyze_measured(&input, &m).unwrap();
+        assert_eq!(r.worker_utilization_percent, Some(25.0));
+        assert!(
+            r.conclusion
+                .warnings
+                .iter()
+                .any(|w| w.contains("busy_workers"))
+        );
+    }
+
+    #[test]
+    fn a_log_that_matches_nothing_is_an_error() {
+        use crate::diagnosis::access_log::{LogOptions, LogStats};
+        use crate::diagnosis::nginx_format::LogFormat;
+        let format = LogFormat::compile("timed").unwrap();
+        let options = LogOptions::default();
+        let mut stats = LogStats::new(&format, &options);
+        stats.add_line(b"{\"json\": true}", 1);
+        let err = stats.first_error.clone().map(|e| ("a.log".to_owned(), e));
+        let data = stats.finish(vec![], err);
+        let e = analyze_measured(
+            &LatencyInput::default(),
+            &Measured {
+                access_log: Some(("nginx:a.log".into(), data)),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+        assert_eq!(e.field, "access_log.log_format");
+        assert!(e.message.contains("a.log line 1, byte 1"), "{e}");
+    }
+
+    #[test]
+    fn empty_queue_and_idle_workers_say_no_backlog() {
+        let m = Measured {
+            queue: Some(QueueSamples {
+                source: "proc".into(),
+                samples: vec![0.0, 0.0],
+            }),
+            ..Default::default()
+        };
+        let r = analyze_measured(&LatencyInput::default(), &m).unwrap();
+        assert_eq!(r.observations.backlog_growing, Some(false));
     }
 }

@@ -6,8 +6,10 @@
 //! [`Conclusion`] carries the verdict, the evidence behind it, the next steps in decision
 //! order and any warnings. The MCP server and the CLI render the same reports.
 
+pub mod access_log;
 pub mod capacity;
 pub mod latency;
+pub mod nginx_format;
 pub mod queries;
 pub mod sql;
 pub mod storage;

@@ -51,13 +51,20 @@ const BREAK_DOWN_LATENCY: &str = "\
 Step 1 of the order: splits the mean request time into layers — nginx (request − upstream), \
 upstream connect, queue wait for a worker, app code, database, external calls — with ms and \
 percent of total, the dominant layer, worker utilisation from busy/idle counts, and the \
-latency pattern (long_tail vs system_wide vs healthy) from per-endpoint p50/p99. Pass the \
+latency pattern (long_tail vs system_wide vs healthy) from per-endpoint percentiles. Pass the \
 figures you already have (nginx $request_time/$upstream_response_time, APM or Sentry \
-durations, Gunicorn worker counts, DB time per request); inconsistent figures are flagged in \
-warnings. Use it first, before any change to workers or replicas. Its `observations` output \
-can be passed to match_symptom unchanged. Name the database's RDS instance in `rds_instance` to \
-have its storage verdict (check_rds_iops) fill the DB observations (db_io_saturated, \
-disk_queue_depth, db_cpu_percent from CloudWatch).";
+durations, Gunicorn worker counts, DB time per request), and/or let it read them on the \
+server's host: `access_log` {path, log_format: the site's own nginx log_format text or a preset \
+(combined, main, timed), since, until} gives per-endpoint requests, p50/p95/p99/max, error \
+percent and worker-seconds (capacity consumed) with paths folded into routes like \
+`GET /api/orders/{id}`; `gunicorn_metrics_url` (Prometheus gauges) or `uwsgi_stats` give \
+busy/idle workers sampled over a few seconds; `listen_port` gives the app server's accept \
+queue (requests waiting for a worker) from /proc/net/tcp. Lines that do not match the \
+log_format are counted and the first is shown with where it diverged; a format that matches \
+nothing is an error. Use it first, before any change to workers or replicas. Its \
+`observations` output can be passed to match_symptom unchanged. Name the database's RDS \
+instance in `rds_instance` to have its storage verdict (check_rds_iops) fill the DB \
+observations (db_io_saturated, disk_queue_depth, db_cpu_percent from CloudWatch).";
 
 const CHECK_RDS_IOPS: &str = "\
 Step 5 of the order — is the database's storage the bottleneck? Reads CloudWatch AWS/RDS \
@@ -263,7 +270,7 @@ impl Troubleshooter {
             Ok(i) => i,
             Err(e) => return invalid(tool, &e),
         };
-        match sources::break_down_latency(&input).await {
+        match sources::break_down_latency(input).await {
             Ok(report) => success(&report),
             Err(e) => invalid(tool, &e),
         }

@@ -1,26 +1,44 @@
 //! I/O adapters: each file turns one outside system into the plain data the diagnosis core
 //! takes. Nothing here decides anything; nothing in `crate::diagnosis` performs I/O.
 //!
+//! - [`nginx_log`]: access-log files on this host (plain and `.gz`), read in parallel;
+//! - [`prometheus`]: a Prometheus text endpoint with worker-state gauges;
+//! - [`uwsgi`]: uWSGI's stats server;
+//! - [`listen_queue`]: the accept queue of a listening socket, from /proc/net/tcp{,6};
+//! - [`http`]: the bounded HTTP GET the two HTTP sources share;
 //! - [`aws`]: region, credentials, timeouts and retries for every AWS client, error
 //!   classification and redaction, and [`aws::collect_storage_sample`] which runs the three
 //!   AWS reads of `check_rds_iops` concurrently;
 //! - [`cloudwatch`]: the `AWS/RDS` series through one batched GetMetricData (paginated);
-//! - [`rds`]: DescribeDBInstances → storage type, IOPS, throughput, size, class, engine.
+//! - [`rds`]: DescribeDBInstances → storage type, IOPS, throughput, size, class, engine;
 //! - [`postgres`], [`mysql`]: the database reads of `slow_queries`, with the rules shared in
 //!   [`db`] (fixed SQL catalogue, read-only sessions, timeouts, password scrubbing).
+//!
+//! [`break_down_latency`] runs the sources a break_down_latency input names: the log,
+//! worker state and accept queue at the same time ([`gather_latency`]), then the RDS
+//! instance's storage verdict when one is named.
 
 pub mod aws;
 pub mod cloudwatch;
 pub mod db;
+pub mod http;
+pub mod listen_queue;
 pub mod mysql;
+pub mod nginx_log;
 pub mod postgres;
+pub mod prometheus;
 pub mod rds;
+pub mod uwsgi;
 
 pub(crate) use db::{AbortOnDrop, lock_timeout_ms, timeout_ms};
 pub use db::{CallError, Connections, DbError, read_snapshot, scrub, slow_queries};
 
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
 use crate::diagnosis::InputError;
-use crate::diagnosis::latency::{self, LatencyInput, LatencyReport};
+use crate::diagnosis::access_log::{LogOptions, RouteTemplate};
+use crate::diagnosis::latency::{self, LatencyInput, LatencyReport, Measured, WorkerMetrics};
+use crate::diagnosis::nginx_format::LogFormat;
 use crate::diagnosis::storage::{self, RdsIopsInput, StorageReport};
 
 /// Why check_rds_iops produced no report.
@@ -41,10 +59,12 @@ pub async fn check_rds_iops(input: &RdsIopsInput) -> Result<StorageReport, Check
     Ok(storage::analyze(input, &sample)?)
 }
 
-/// break_down_latency with its sources: the pure breakdown, then — when the caller names
-/// an RDS instance — that instance's storage verdict folded into the DB observations.
-/// A storage check that fails leaves the observations unknown and says why in `warnings`.
-pub async fn break_down_latency(input: &LatencyInput) -> Result<LatencyReport, InputError> {
+/// break_down_latency with its sources: what the input names is read (log, worker state,
+/// accept queue — on a blocking thread), the core breaks latency down, and — when the caller
+/// names an RDS instance — that instance's storage verdict is folded into the DB observations.
+/// A storage check that fails leaves those observations unknown and says why in `warnings`.
+pub async fn break_down_latency(input: LatencyInput) -> Result<LatencyReport, InputError> {
+    latency::check(&input)?;
     let rds_input = match &input.rds_instance {
         Some(r) => {
             let i = r.to_input();
@@ -54,7 +74,18 @@ pub async fn break_down_latency(input: &LatencyInput) -> Result<LatencyReport, I
         }
         None => None,
     };
-    let mut report = latency::analyze(input)?;
+    let mut report = if wants_sources(&input) {
+        tokio::task::spawn_blocking(move || {
+            gather_latency(&input).and_then(|m| latency::analyze_measured(&input, &m))
+        })
+        .await
+        .map_err(|err| {
+            tracing::error!(%err, "break_down_latency reader failed");
+            InputError::new("arguments", "internal error while reading the sources")
+        })??
+    } else {
+        latency::analyze(&input)?
+    };
     if let Some(i) = rds_input {
         match check_rds_iops(&i).await {
             Ok(storage_report) => storage::fold_into_latency(&storage_report, &mut report),
@@ -65,4 +96,151 @@ pub async fn break_down_latency(input: &LatencyInput) -> Result<LatencyReport, I
         }
     }
     Ok(report)
+}
+
+/// Whether the input names any source to read.
+pub fn wants_sources(input: &LatencyInput) -> bool {
+    input.access_log.is_some()
+        || input.gunicorn_metrics_url.is_some()
+        || input.uwsgi_stats.is_some()
+        || input.listen_port.is_some()
+}
+
+/// Threads used to read logs: the machine's cores, at most 8.
+pub fn log_threads() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 8)
+}
+
+/// Reads every source the input names, concurrently (the log is read while worker state
+/// and the accept queue are sampled). Blocking: call from a blocking thread.
+pub fn gather_latency(input: &LatencyInput) -> Result<Measured, InputError> {
+    // Everything that can be checked without I/O first, so a typo fails fast.
+    let log_setup = match &input.access_log {
+        Some(a) => {
+            let format = LogFormat::compile(&a.log_format)
+                .map_err(|e| InputError::new("access_log.log_format", e.0))?;
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(0);
+            let since = a
+                .since
+                .as_deref()
+                .map(|t| nginx_log::resolve_time("access_log.since", t, now))
+                .transpose()?;
+            let until = a
+                .until
+                .as_deref()
+                .map(|t| nginx_log::resolve_time("access_log.until", t, now))
+                .transpose()?;
+            if let (Some(s), Some(u)) = (since, until)
+                && s >= u
+            {
+                return Err(InputError::new(
+                    "access_log.until",
+                    "must be later than `since`",
+                ));
+            }
+            if (since.is_some() || until.is_some()) && !format.has_time() {
+                return Err(InputError::new(
+                    "access_log.since",
+                    "since/until need a time in the log: the log_format has none of $time_local, $time_iso8601 or $msec",
+                ));
+            }
+            let templates = a
+                .route_patterns
+                .iter()
+                .enumerate()
+                .map(|(i, p)| {
+                    RouteTemplate::parse(p)
+                        .map_err(|m| InputError::new(format!("access_log.route_patterns[{i}]"), m))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let paths = nginx_log::expand(&a.path.to_vec(), "access_log.path")?;
+            Some((
+                format,
+                LogOptions {
+                    since,
+                    until,
+                    templates,
+                    ..LogOptions::default()
+                },
+                paths,
+            ))
+        }
+        None => None,
+    };
+    let selectors = match &input.gunicorn_metrics_url {
+        Some(url) => {
+            http::check_url("gunicorn_metrics_url", url)?;
+            Some(prometheus::compile(
+                input
+                    .worker_metrics
+                    .as_ref()
+                    .unwrap_or(&WorkerMetrics::default()),
+                "worker_metrics",
+            )?)
+        }
+        None => None,
+    };
+    if input.gunicorn_metrics_url.is_some() && input.uwsgi_stats.is_some() {
+        return Err(InputError::new(
+            "uwsgi_stats",
+            "pass either gunicorn_metrics_url or uwsgi_stats, not both: they describe one app server",
+        ));
+    }
+    let sampling = prometheus::Sampling {
+        samples: input.samples,
+        interval: Duration::from_millis(input.sample_interval_ms),
+        timeout: Duration::from_secs(5),
+    };
+
+    std::thread::scope(|scope| {
+        let log = log_setup.as_ref().map(|(format, options, paths)| {
+            scope.spawn(move || {
+                let source = format!(
+                    "nginx:{}",
+                    paths
+                        .iter()
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(",")
+                );
+                nginx_log::read(paths, format, options, log_threads(), "access_log.path")
+                    .map(|data| (source, data))
+            })
+        });
+        let workers = match (&input.gunicorn_metrics_url, &selectors, &input.uwsgi_stats) {
+            (Some(url), Some(sel), _) => Some(scope.spawn(move || {
+                prometheus::sample_workers("gunicorn_metrics_url", url, sel, sampling)
+            })),
+            (_, _, Some(addr)) => {
+                Some(scope.spawn(move || uwsgi::sample_workers("uwsgi_stats", addr, sampling)))
+            }
+            _ => None,
+        };
+        let queue = input.listen_port.map(|port| {
+            scope.spawn(move || {
+                listen_queue::sample("listen_port", port, sampling.samples, sampling.interval)
+            })
+        });
+        Ok(Measured {
+            access_log: log.map(|h| joined(h.join())).transpose()?,
+            workers: workers.map(|h| joined(h.join())).transpose()?,
+            queue: queue.map(|h| joined(h.join())).transpose()?,
+        })
+    })
+}
+
+/// The result of a reader thread; a panic in one becomes an error, not a crash.
+fn joined<T>(r: std::thread::Result<Result<T, InputError>>) -> Result<T, InputError> {
+    r.unwrap_or_else(|_| {
+        Err(InputError::new(
+            "arguments",
+            "a source reader failed unexpectedly; see the server log",
+        ))
+    })
 }

@@ -1,0 +1,145 @@
+//! Worker state from uWSGI's stats server (`--stats ADDR`, optionally `--stats-http`).
+//!
+//! The stats server writes one JSON document per connection and closes it. It is read at
+//! a TCP address (`127.0.0.1:9191`), a unix socket path (`/run/uwsgi/stats.sock`) or over
+//! HTTP (`http://127.0.0.1:9191` with `--stats-http`). From it: each worker's `status`
+//! (`busy` counts as busy, `idle` as idle; `cheap` workers are stopped by the cheaper
+//! subsystem and count as neither) and `listen_queue`, the number of connections waiting
+//! in the listen socket's backlog for a free worker.
+
+use std::io::Read;
+use std::net::{TcpStream, ToSocketAddrs};
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+
+use super::http;
+use super::prometheus::Sampling;
+use crate::diagnosis::InputError;
+use crate::diagnosis::latency::{WorkerSample, WorkerSamples};
+
+/// Largest stats document read.
+const MAX_STATS: u64 = 16 << 20;
+
+#[derive(Debug, Deserialize)]
+struct Stats {
+    #[serde(default)]
+    listen_queue: Option<f64>,
+    #[serde(default)]
+    workers: Vec<Worker>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Worker {
+    #[serde(default)]
+    id: i64,
+    #[serde(default)]
+    status: String,
+}
+
+/// Reads busy/idle workers and the listen queue from one stats document.
+pub fn parse(text: &str) -> Result<WorkerSample, String> {
+    let stats: Stats = serde_json::from_str(text).map_err(|e| {
+        format!("not uWSGI stats JSON ({e}); point it at the address given to --stats")
+    })?;
+    let mut busy = 0.0;
+    let mut idle = 0.0;
+    for w in stats.workers.iter().filter(|w| w.id != 0) {
+        match w.status.as_str() {
+            "busy" => busy += 1.0,
+            "idle" => idle += 1.0,
+            // `pause`, `sig`, `cheap` and anything newer: not serving, not free either.
+            s if s.starts_with("sig") => busy += 1.0,
+            _ => {}
+        }
+    }
+    if busy + idle == 0.0 {
+        return Err(
+            "the stats list no running worker (all cheap or paused, or an empty workers list)"
+                .into(),
+        );
+    }
+    Ok(WorkerSample {
+        busy,
+        idle,
+        queue: stats.listen_queue.filter(|q| q.is_finite() && *q >= 0.0),
+    })
+}
+
+fn fetch(field: &str, addr: &str, timeout: Duration) -> Result<String, InputError> {
+    if addr.starts_with("http://") || addr.starts_with("https://") {
+        return http::get(field, addr, timeout);
+    }
+    let err = |e: std::io::Error| {
+        InputError::new(
+            field,
+            format!(
+                "cannot read uWSGI stats from {addr}: {e}; pass the address given to uWSGI's --stats (HOST:PORT, a socket path, or http://HOST:PORT with --stats-http)"
+            ),
+        )
+    };
+    let mut body = Vec::new();
+    if addr.starts_with('/') {
+        #[cfg(unix)]
+        {
+            let s = std::os::unix::net::UnixStream::connect(addr).map_err(err)?;
+            s.set_read_timeout(Some(timeout)).map_err(err)?;
+            s.take(MAX_STATS).read_to_end(&mut body).map_err(err)?;
+        }
+        #[cfg(not(unix))]
+        return Err(InputError::new(
+            field,
+            "unix sockets are not available on this platform",
+        ));
+    } else {
+        let sock = addr
+            .to_socket_addrs()
+            .map_err(err)?
+            .next()
+            .ok_or_else(|| InputError::new(field, format!("{addr} resolves to no address")))?;
+        let s =
+            TcpStream::connect_timeout(&sock, timeout.min(Duration::from_secs(3))).map_err(err)?;
+        s.set_read_timeout(Some(timeout)).map_err(err)?;
+        s.take(MAX_STATS).read_to_end(&mut body).map_err(err)?;
+    }
+    String::from_utf8(body)
+        .map_err(|_| InputError::new(field, format!("{addr} sent non-UTF-8 data")))
+}
+
+/// Reads the stats `sampling.samples` times, `sampling.interval` apart.
+pub fn sample_workers(
+    field: &str,
+    addr: &str,
+    sampling: Sampling,
+) -> Result<WorkerSamples, InputError> {
+    let mut out = Vec::new();
+    let start = Instant::now();
+    for i in 0..sampling.samples.max(1) {
+        if i > 0 {
+            let due = start + sampling.interval * i;
+            std::thread::sleep(due.saturating_duration_since(Instant::now()));
+        }
+        let text = fetch(field, addr, sampling.timeout)?;
+        out.push(parse(&text).map_err(|m| InputError::new(field, format!("{addr}: {m}")))?);
+    }
+    Ok(WorkerSamples {
+        source: format!("uwsgi:{addr}"),
+        samples: out,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Abridged from a uWSGI 2.0 stats document.
+    const STATS: &str = r#"{"version":"2.0.21","listen_queue":3,"listen_queue_errors":0,"signal_queue":0,"load":3,"pid":100,"uid":0,"gid":0,"cwd":"/app","locks":[{"user 0":0}],"sockets":[{"name":"127.0.0.1:8000","proto":"uwsgi","queue":3,"max_queue":100,"shared":0,"can_offload":0}],"workers":[{"id":1,"pid":101,"accepting":1,"requests":10,"status":"busy","rss":0,"cores":[]},{"id":2,"pid":102,"accepting":1,"requests":9,"status":"busy"},{"id":3,"pid":103,"status":"idle"},{"id":4,"pid":0,"status":"cheap"}]}"#;
+
+    #[test]
+    fn counts_busy_idle_and_queue() {
+        let w = parse(STATS).unwrap();
+        assert_eq!((w.busy, w.idle, w.queue), (2.0, 1.0, Some(3.0)));
+        assert!(parse("{}").is_err());
+        assert!(parse("<html>").unwrap_err().contains("not uWSGI stats"));
+    }
+}
