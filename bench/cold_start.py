@@ -900,6 +900,9 @@ def print_report(res: dict, out) -> None:
     row("tools listed", [str(g(c, "tools") or "-") for c in cols])
     row("VmRSS after handshake (MiB)",
         [fmt(x / 1024 if (x := g(c, "memory_after_handshake", "vmrss_kib")) is not None else None) for c in cols])
+    row("  of which RssAnon / RssFile (MiB)",
+        [(f"{m['rss_anon_kib'] / 1024:.1f} / {m['rss_file_kib'] / 1024:.1f}"
+          if (m := g(c, "memory_after_handshake")) else "-") for c in cols])
     row("VmHWM after handshake (MiB)",
         [fmt(x / 1024 if (x := g(c, "memory_after_handshake", "vmhwm_kib")) is not None else None) for c in cols])
     if "ours" in servers and "tool_call_us" in servers["ours"]:
