@@ -2214,8 +2214,17 @@ fn recommend(c: &Ctx) -> Vec<Recommendation> {
                     fmt_num(c.vol.mibps.unwrap_or(0.0))
                 )
             } else {
+                let planned = p.iops.unwrap_or(want_iops);
+                let fit = if planned > want_iops {
+                    format!(
+                        "the smallest gp3 configuration that provides it gives {}",
+                        fmt_num(planned)
+                    )
+                } else {
+                    "within gp3's allowed range".to_owned()
+                };
                 format!(
-                    "ReadIOPS + WriteIOPS peaked at {} against a {} limit; {} is the peak × 1.3 headroom rounded up to 1,000, within gp3's allowed range. Re-measure after the change: a capped volume hides demand.",
+                    "ReadIOPS + WriteIOPS peaked at {} against a {} limit; the peak × 1.3 headroom, rounded up to 1,000, needs {} IOPS and {fit}. Re-measure after the change: a capped volume hides demand.",
                     fmt_num(peak_iops),
                     fmt_num(current),
                     fmt_num(want_iops)
