@@ -1,26 +1,68 @@
-//! Entry point: parse arguments, send logs to stderr, then serve MCP on stdio or run a CLI
-//! command. stdout belongs to the MCP protocol when serving, so nothing else writes there.
+//! Entry point: parse arguments, send logs to stderr, then serve MCP (stdio or streamable
+//! HTTP) or run a CLI command. stdout belongs to the MCP protocol when serving on stdio, so
+//! nothing else writes there.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Parser;
 use python_web_troubleshooter::cli::{self, Cli, Command};
 use python_web_troubleshooter::server::Troubleshooter;
+use python_web_troubleshooter::server::http::{self, HttpSettings};
 use rmcp::ServiceExt;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> Result<()> {
     let args = Cli::parse();
-    tracing_subscriber::fmt()
+    match args.command {
+        None => {
+            init_logging("warn", &[]);
+            serve_stdio()
+        }
+        Some(Command::Serve(serve)) => match serve.http_settings() {
+            Ok(Some(settings)) => {
+                // A shared server's operator wants the access log and the start-up line. The
+                // MCP SDK logs whole messages (arguments, results) at info and below, and one
+                // server holds many users' data: it stays at warn whatever RUST_LOG says.
+                init_logging(
+                    "warn,access=info,python_web_troubleshooter=info",
+                    &["rmcp=warn"],
+                );
+                serve_http(settings)
+            }
+            Ok(None) => {
+                init_logging("warn", &[]);
+                serve_stdio()
+            }
+            Err(err) => {
+                init_logging("warn", &[]);
+                Err(err)
+            }
+        },
+        Some(command) => {
+            init_logging("warn", &[]);
+            cli::run(command)
+        }
+    }
+}
+
+/// Logs go to stderr; `RUST_LOG` overrides the default filter (but not `fixed`),
+/// `PWT_LOG_FORMAT=json` writes one JSON object per line for log collectors.
+fn init_logging(default_filter: &str, fixed: &[&str]) {
+    let mut filter =
+        EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new(default_filter));
+    for directive in fixed {
+        match directive.parse() {
+            Ok(directive) => filter = filter.add_directive(directive),
+            Err(err) => eprintln!("internal error: bad log directive {directive:?}: {err}"),
+        }
+    }
+    let builder = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(false)
-        .with_env_filter(
-            EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new("warn")),
-        )
-        .init();
-
-    match args.command {
-        None | Some(Command::Serve) => serve_stdio(),
-        Some(command) => cli::run(command),
+        .with_env_filter(filter);
+    if std::env::var("PWT_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
+        builder.json().init();
+    } else {
+        builder.init();
     }
 }
 
@@ -37,5 +79,48 @@ fn serve_stdio() -> Result<()> {
         service.waiting().await?;
         tracing::info!("client closed the session");
         Ok(())
+    })
+}
+
+fn serve_http(settings: HttpSettings) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let shutdown = shutdown_signal()?;
+        let listener = tokio::net::TcpListener::bind(settings.addr)
+            .await
+            .with_context(|| format!("cannot listen on {}", settings.addr))?;
+        tracing::info!(
+            version = env!("CARGO_PKG_VERSION"),
+            "serving MCP over streamable HTTP"
+        );
+        http::serve(listener, settings, shutdown).await?;
+        Ok(())
+    })
+}
+
+/// Resolves on Ctrl-C or SIGTERM (what systemd, Docker and Kubernetes send). The handlers
+/// are installed before the port opens, so a signal is never the default "exit at once".
+#[cfg(unix)]
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()> + Send + 'static> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    let mut terminate =
+        signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+    })
+}
+
+#[cfg(not(unix))]
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()> + Send + 'static> {
+    Ok(async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
     })
 }

@@ -122,25 +122,17 @@ where
     I: DeserializeOwned,
     R: Serialize + Summary,
 {
-    let started = std::time::Instant::now();
-    let result = input::parse::<I>(args).and_then(|input| analyze(&input));
-    let out = match result {
+    // Timing and outcome are logged once per call by `call::run`, for every transport.
+    match input::parse::<I>(args).and_then(|input| analyze(&input)) {
         Ok(report) => success(&report),
         Err(err) => invalid(tool, &err),
-    };
-    tracing::debug!(
-        tool,
-        elapsed_us = started.elapsed().as_micros() as u64,
-        is_error = out.is_error.unwrap_or(false),
-        "tool call"
-    );
-    out
+    }
 }
 
 impl Troubleshooter {
     pub fn new() -> Self {
         Self {
-            tool_router: Self::tool_router(),
+            tool_router: Arc::new(Self::tool_router()),
         }
     }
 }
