@@ -52,9 +52,10 @@ pub enum Command {
 /// file, never from a flag, where `ps` would show it.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Serve MCP over streamable HTTP on ADDR instead of stdio: PORT (listens on 127.0.0.1),
-    /// IP:PORT or [IPv6]:PORT. MCP endpoint /mcp, health check /healthz. Any address other
-    /// than loopback requires a bearer token (PWT_HTTP_TOKEN or --token-file).
+    /// Serve MCP over streamable HTTP on ADDR instead of stdio: PORT (listens on 127.0.0.1)
+    /// or IP:PORT (an IPv6 address in brackets). MCP endpoint /mcp, health check /healthz.
+    /// Any address other than loopback requires a bearer token (PWT_HTTP_TOKEN or
+    /// --token-file).
     #[arg(long, value_name = "ADDR")]
     pub http: Option<String>,
     /// Read the bearer token from FILE (its whole content, surrounding whitespace ignored;

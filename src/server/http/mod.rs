@@ -12,8 +12,8 @@
 //!    waiting requests hold no memory (503 when none frees up within [`QUEUE_WAIT`]);
 //! 5. the body, read up to `--max-body-bytes` (413) before the deadline (408).
 //!
-//! A refused request's body is read and discarded (a bounded amount, see [`LINGER_BYTES`])
-//! before the answer, so that the client receives the answer rather than a reset.
+//! A refused request's body is read and discarded (a bounded amount) before the answer, so
+//! that the client receives the answer rather than a connection reset.
 //!
 //! One deadline (`--call-timeout`) starts when the request arrives and covers all of it; the
 //! tool call sees it through [`CallInfo`] and stops at it with a tool error. Refusals are
@@ -24,7 +24,7 @@
 //! held between calls, and a request's lifetime is its call's lifetime, which is what the
 //! deadline, the slot and graceful shutdown count. The tools need no server-to-client
 //! requests; should a handler send a notification, rmcp answers that request as an SSE
-//! stream instead.
+//! stream instead (and its slot is given back when the stream starts).
 //!
 //! Everything the server needs is passed to [`serve`] (listener, settings, shutdown signal),
 //! so tests run the real server on port 0.
@@ -41,6 +41,7 @@ use std::time::Duration;
 
 use axum::{
     Router,
+    serve::ListenerExt,
     body::{Body, Bytes},
     extract::{ConnectInfo, Request, State},
     http::{HeaderMap, HeaderValue, Method, StatusCode, header, request::Parts},
@@ -110,6 +111,12 @@ where
         );
         draining.cancel();
     };
+    // Answers are single small writes: send them at once rather than wait for an ACK.
+    let listener = listener.tap_io(|stream| {
+        if let Err(err) = stream.set_nodelay(true) {
+            tracing::debug!(%err, "cannot set TCP_NODELAY");
+        }
+    });
     let server = axum::serve(
         listener,
         router(gate.clone()).into_make_service_with_connect_info::<SocketAddr>(),
