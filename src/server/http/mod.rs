@@ -41,12 +41,12 @@ use std::time::Duration;
 
 use axum::{
     Router,
-    serve::ListenerExt,
     body::{Body, Bytes},
     extract::{ConnectInfo, Request, State},
     http::{HeaderMap, HeaderValue, Method, StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
     routing::{any, get},
+    serve::ListenerExt,
 };
 use bytes::BytesMut;
 use http_body_util::{BodyExt, Full};
