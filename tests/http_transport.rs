@@ -93,7 +93,8 @@ async fn serves_on_port_zero_and_drains_on_shutdown() {
     let split = request.len() - call.len() / 2;
     let mut in_flight = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
     in_flight.write_all(&request[..split]).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Time for the server to accept the connection and start reading the request.
+    tokio::time::sleep(Duration::from_millis(500)).await;
 
     stop.send(()).unwrap();
     // New connections are refused once the listener is closed.

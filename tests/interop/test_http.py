@@ -85,9 +85,9 @@ class HttpServer:
     def stderr(self) -> str:
         return self.stderr_path.read_text(encoding="utf-8", errors="replace")
 
-    def terminate(self) -> None:
+    def terminate(self, signum: int = signal.SIGTERM) -> None:
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+            self.proc.send_signal(signum)
 
     def wait(self, timeout: float = STOP_TIMEOUT_S) -> int | None:
         try:
@@ -294,7 +294,7 @@ def structured(result: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("mode", ["legacy", "auto"])
-async def test_every_tool_and_prompt_as_over_stdio(start_server, pwt_bin, server_env, mode):
+async def test_serves_every_tool_and_prompt_exactly_as_stdio_does(start_server, pwt_bin, server_env, mode):
     server = start_server()
     async with http_session(server.url, mode=mode) as conn:
         if mode == "legacy":
@@ -568,7 +568,7 @@ async def test_concurrent_call_cap_gives_a_clear_busy_error(start_server):
         holder = SlowRequest(server.port, tools_call_body(41, "capacity_math", BASE_CAPACITY))
         await holder.start()
         try:
-            await anyio.sleep(0.3)  # the held request now occupies the only slot
+            await anyio.sleep(1.0)  # the held request now occupies the only slot
             started = time.monotonic()
             with pytest.raises(MCPError) as busy:
                 await conn.client.call_tool("capacity_math", BASE_CAPACITY)
@@ -601,16 +601,17 @@ def refused_connection(port: int) -> bool:
         return True
 
 
-async def test_sigterm_lets_the_call_in_progress_finish_and_refuses_new_ones(start_server):
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+async def test_shutdown_lets_the_call_in_progress_finish_and_refuses_new_ones(start_server, signum):
     server = start_server("--shutdown-grace", "10s")
     slow = SlowRequest(server.port, tools_call_body(5, "capacity_math", BASE_CAPACITY))
     await slow.start()
     try:
-        await anyio.sleep(0.3)
-        server.terminate()
+        await anyio.sleep(1.0)  # the server has accepted and started reading it
+        server.terminate(signum)
         deadline = time.monotonic() + 5
         while not refused_connection(server.port):
-            assert time.monotonic() < deadline, "still accepting connections 5 s after SIGTERM"
+            assert time.monotonic() < deadline, f"still accepting connections 5 s after {signum!r}"
             await anyio.sleep(0.05)
         assert server.proc.poll() is None, "exited before the call in progress finished"
         await slow.finish()
@@ -630,7 +631,7 @@ async def test_shutdown_is_bounded_by_the_grace_period(start_server):
     stuck = SlowRequest(server.port, tools_call_body(6, "capacity_math", BASE_CAPACITY))
     await stuck.start()
     try:
-        await anyio.sleep(0.3)
+        await anyio.sleep(1.0)  # the server has accepted and started reading it
         started = time.monotonic()
         server.terminate()
         code = await anyio.to_thread.run_sync(server.wait, 15)
