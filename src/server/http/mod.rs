@@ -218,12 +218,14 @@ impl Gate {
         }
         let _slot = self.slot(deadline).await?;
 
-        parts.headers.remove(header::AUTHORIZATION);
-        parts.extensions.insert(CallInfo {
-            deadline,
-            limit: self.call_timeout,
-            peer,
-        });
+        hand_over(
+            &mut parts,
+            CallInfo {
+                deadline,
+                limit: self.call_timeout,
+                peer,
+            },
+        );
         let bytes = match body.take() {
             Some(body) if parts.method == Method::POST => {
                 self.read_body(&parts.headers, body, deadline).await?
@@ -291,6 +293,13 @@ impl Gate {
             collected.extend_from_slice(&data);
         }
     }
+}
+
+/// Prepares an admitted request for rmcp: the token is removed (neither rmcp, its logs nor a
+/// tool ever hold it) and the call's deadline attached.
+fn hand_over(parts: &mut Parts, info: CallInfo) {
+    parts.headers.remove(header::AUTHORIZATION);
+    parts.extensions.insert(info);
 }
 
 /// How much of a refused request's body is read and thrown away before answering, and for
@@ -484,6 +493,29 @@ mod tests {
                 StatusCode::SERVICE_UNAVAILABLE,
                 json!({"status": "draining"})
             )
+        );
+    }
+
+    #[test]
+    fn the_token_is_not_handed_to_the_mcp_server() {
+        let request = request(
+            Method::POST,
+            "/mcp",
+            &[BEARER, ("authorization", "Bearer second")],
+            Value::Null,
+        );
+        let (mut parts, _) = request.into_parts();
+        let info = CallInfo {
+            deadline: Instant::now(),
+            limit: Duration::from_secs(1),
+            peer: "127.0.0.1:1".parse().unwrap(),
+        };
+        hand_over(&mut parts, info);
+        assert!(parts.headers.get(header::AUTHORIZATION).is_none());
+        assert!(!format!("{parts:?}").contains(TOKEN));
+        assert_eq!(
+            parts.extensions.get::<CallInfo>().map(|i| i.peer),
+            Some(info.peer)
         );
     }
 
