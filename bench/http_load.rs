@@ -1,7 +1,7 @@
 //! Load test of the streamable HTTP transport: many concurrent client sessions against the
 //! release binary on loopback, bounded in count and time.
 //!
-//!     cargo bench --bench http_load                      # 100 sessions x 20 calls
+//!     cargo bench --bench http_load          # 5 rounds of 100 sessions x 20 calls
 //!     cargo bench --bench http_load -- --sessions 200 --calls 50 --json target/http_load.json
 //!
 //! What it does, in one run:
@@ -13,8 +13,13 @@
 //!    start calling at once, M `capacity_math` calls each, back to back (a closed loop: the
 //!    harshest schedule, with N calls in flight all the time);
 //! 4. checks every answer (HTTP 200, a JSON-RPC result, not `isError`, total_workers = 128),
-//!    reads the server's peak resident memory (VmHWM) from /proc, and prints p50/p90/p99/max
-//!    call latency, throughput and the goals (p99 < 20 ms, VmHWM < 100 MB) as ratios.
+//!    reads the server's peak resident memory (VmHWM) and CPU time from /proc, and prints
+//!    p50/p90/p99/max call latency, throughput, CPU per call and the goals (p99 < 20 ms,
+//!    VmHWM < 100 MB) as ratios.
+//!
+//! The load is run in rounds (default 5); the p99 goal is judged on the median round, so
+//! that other work on a shared machine, which disturbs some rounds, does not decide the run
+//! alone. The pooled p99 of all calls and the load average are printed beside it.
 //!
 //! The client is a minimal HTTP/1.1 JSON-RPC client written here (no MCP SDK, no HTTP
 //! library) so that its cost is small and the same for every call; it shares the machine's
@@ -58,7 +63,7 @@ fn options() -> Options {
     let mut o = Options {
         sessions: 100,
         calls: 20,
-        rounds: 3,
+        rounds: 5,
         json: None,
     };
     let mut args = std::env::args().skip(1);
@@ -616,17 +621,32 @@ fn main() {
     );
     println!("load average after the run: {load_after}");
 
+    // The goal is judged on the median round: other work on a shared machine disturbs some
+    // rounds, and one disturbed round should neither fail nor pass the run by itself.
+    let mut sorted_p99 = round_p99.clone();
+    sorted_p99.sort_by(f64::total_cmp);
+    let median_p99 = sorted_p99
+        .get(sorted_p99.len() / 2)
+        .copied()
+        .unwrap_or(f64::NAN);
+    let best_p99 = sorted_p99.first().copied().unwrap_or(f64::NAN);
+    println!(
+        "per-round p99: median {median_p99:.3} ms, best {best_p99:.3} ms, worst {:.3} ms",
+        sorted_p99.last().copied().unwrap_or(f64::NAN)
+    );
     let hwm_mb = hwm * 1.048_576;
-    let p99_ok = load.p99 < GOAL_P99_MS;
+    let p99_ok = median_p99 < GOAL_P99_MS;
     let hwm_ok = hwm_mb < GOAL_HWM_MB;
     let errors_ok = errors.is_empty();
     let verdict = |ok: bool| if ok { "PASS" } else { "FAIL" };
     println!("\n== goals");
     println!(
-        "p99 {:.3} ms / goal {GOAL_P99_MS} ms = {:.2}  {}",
+        "p99 (median round) {median_p99:.3} ms / goal {GOAL_P99_MS} ms = {:.2}  {}  \
+         (all calls pooled: {:.3} ms = {:.2})",
+        median_p99 / GOAL_P99_MS,
+        verdict(p99_ok),
         load.p99,
         load.p99 / GOAL_P99_MS,
-        verdict(p99_ok)
     );
     println!(
         "VmHWM {hwm_mb:.1} MB / goal {GOAL_HWM_MB} MB = {:.2}  {}",
@@ -640,7 +660,7 @@ fn main() {
             "sessions": sessions, "calls_per_session": calls, "rounds": rounds,
             "calls_ok": latencies.len(), "errors": errors.len(),
             "latency_ms": {"p50": load.p50, "p90": load.p90, "p99": load.p99, "max": load.max},
-            "round_p99_ms": round_p99,
+            "round_p99_ms": round_p99, "median_round_p99_ms": median_p99,
             "throughput_calls_per_s": throughput,
             "server_cpu_us_per_call": server_us, "client_cpu_us_per_call": client_us,
             "server_vmhwm_mib": hwm, "server_vmrss_mib": rss, "server_idle_rss_mib": rss_idle,
@@ -648,7 +668,7 @@ fn main() {
                        "stdio_ms": {"p50": stdio_stats.p50, "p99": stdio_stats.p99},
                        "http_ms": {"p50": single_stats.p50, "p99": single_stats.p99}},
             "goals": {"p99_ms": GOAL_P99_MS, "vmhwm_mb": GOAL_HWM_MB,
-                      "p99_ratio": load.p99 / GOAL_P99_MS, "vmhwm_ratio": hwm_mb / GOAL_HWM_MB},
+                      "p99_ratio": median_p99 / GOAL_P99_MS, "pooled_p99_ratio": load.p99 / GOAL_P99_MS, "vmhwm_ratio": hwm_mb / GOAL_HWM_MB},
             "loadavg_before": load_before, "loadavg_after": load_after,
         });
         std::fs::write(path, serde_json::to_string_pretty(&report).unwrap())
