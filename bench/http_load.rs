@@ -27,8 +27,9 @@
 //! cores with the server, as a load generator on the same host does. Exits non-zero when a
 //! call fails or a goal is missed. Linux only (/proc).
 //!
-//! `HTTP_LOAD_SERVER_RUST_LOG` sets the server's log filter, e.g.
-//! `warn,python_web_troubleshooter=info` to measure without the access log.
+//! `HTTP_LOAD_SERVER_ARGS` adds arguments to the server's command line (e.g.
+//! `--max-concurrent-calls 8`); `HTTP_LOAD_SERVER_RUST_LOG` sets its log filter (e.g.
+//! `warn,python_web_troubleshooter=info` to measure without the access log).
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
@@ -140,6 +141,11 @@ impl Server {
     fn start() -> Self {
         let mut child = Command::new(BIN)
             .args(["serve", "--http", "127.0.0.1:0"])
+            .args(
+                std::env::var("HTTP_LOAD_SERVER_ARGS")
+                    .unwrap_or_default()
+                    .split_whitespace(),
+            )
             .env("PWT_HTTP_TOKEN", TOKEN)
             // The default log level: the access log is on, as in production.
             .env_remove("RUST_LOG")

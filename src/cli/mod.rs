@@ -84,9 +84,11 @@ pub struct ServeArgs {
     /// Time limit for one call, from the request's arrival to its answer (e.g. 30s, 500ms).
     #[arg(long, value_name = "DURATION", env = "PWT_HTTP_CALL_TIMEOUT", default_value = "30s", value_parser = http::parse_duration)]
     pub call_timeout: Duration,
-    /// Calls served at once; a request that finds no free slot within a second gets 503.
-    #[arg(long, value_name = "N", env = "PWT_HTTP_MAX_CONCURRENT_CALLS", default_value_t = http::DEFAULT_MAX_CONCURRENT_CALLS)]
-    pub max_concurrent_calls: usize,
+    /// Calls served at once (default: twice the CPUs, at least 4); others wait in arrival
+    /// order, and one that finds no free slot within a second gets 503. Raise it for tools
+    /// that wait on slow sources.
+    #[arg(long, value_name = "N", env = "PWT_HTTP_MAX_CONCURRENT_CALLS")]
+    pub max_concurrent_calls: Option<usize>,
     /// Largest request body accepted, in bytes; larger ones get 413.
     #[arg(long, value_name = "BYTES", env = "PWT_HTTP_MAX_BODY_BYTES", default_value_t = http::DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
@@ -108,7 +110,9 @@ impl ServeArgs {
             allowed_hosts: self.allowed_hosts.clone(),
             allowed_origins: self.allowed_origins.clone(),
             call_timeout: self.call_timeout,
-            max_concurrent_calls: self.max_concurrent_calls,
+            max_concurrent_calls: self
+                .max_concurrent_calls
+                .unwrap_or_else(http::default_max_concurrent_calls),
             max_body_bytes: self.max_body_bytes,
             shutdown_grace: self.shutdown_grace,
         };

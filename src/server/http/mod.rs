@@ -65,14 +65,14 @@ pub use auth::{BearerToken, MIN_TOKEN_LEN, TokenError};
 pub use guard::{AllowListError, Guard, LOOPBACK_HOSTS, Refusal};
 pub use reject::Rejection;
 pub use settings::{
-    DEFAULT_CALL_TIMEOUT, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONCURRENT_CALLS,
-    DEFAULT_SHUTDOWN_GRACE, HttpOptions, HttpSettings, SettingsError, human, parse_addr,
-    parse_duration,
+    DEFAULT_CALL_TIMEOUT, DEFAULT_MAX_BODY_BYTES, DEFAULT_SHUTDOWN_GRACE, HttpOptions,
+    HttpSettings, SettingsError, default_max_concurrent_calls, human, parse_addr, parse_duration,
 };
 
 /// How long a request waits for a call slot before it is told the server is busy. Short:
-/// the tools take milliseconds, so slots that stay busy this long mean slow data sources,
-/// and a prompt "retry" beats a queue that grows.
+/// the tools take well under a millisecond, so slots that stay busy this long mean slow
+/// data sources, and a prompt "retry" beats a queue that grows. Waiting requests are served
+/// in arrival order.
 pub const QUEUE_WAIT: Duration = Duration::from_secs(1);
 
 /// How long past its deadline the transport waits for the MCP server's answer before it
