@@ -2,8 +2,9 @@
 # The whole test suite, on a fresh Debian machine or a developer's laptop:
 #   bash scripts/test.sh
 # 1. Rust unit tests and the in-process MCP round trip (cargo nextest, or cargo test);
-# 2. the interop suite: the real binary over stdio, driven by the official Python `mcp` SDK
-#    (installed into target/pyenv by tests/interop/setup-venv.sh);
+# 2. the interop suite: the real binary over stdio and as a streamable HTTP server on a
+#    loopback port of its own, driven by the official Python `mcp` SDK (installed into
+#    target/pyenv by tests/interop/setup-venv.sh);
 # 3. slow_queries against a throwaway PostgreSQL and MariaDB (tests/db/run.sh starts them,
 #    runs a workload, runs tests/slow_queries_{pg,mysql}.rs and removes them again);
 # 4. the live test: real gunicorn, nginx and uWSGI started by tests/live/run.sh, saturated,
@@ -34,7 +35,7 @@ fi
 log "slow_queries on throwaway PostgreSQL and MariaDB"
 bash tests/db/run.sh
 
-log "MCP interop over stdio (Python mcp SDK)"
+log "MCP interop over stdio and streamable HTTP (Python mcp SDK)"
 bash tests/interop/setup-venv.sh
 PWT_BIN="$PWD/target/debug/python-web-troubleshooter" target/pyenv/bin/python -m pytest -q tests/interop
 

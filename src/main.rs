@@ -1,47 +1,88 @@
-//! Entry point: parse arguments, send logs to stderr, then serve MCP on stdio or run a CLI
-//! command. stdout belongs to the MCP protocol when serving, so nothing else writes there.
+//! Entry point: parse arguments, send logs to stderr, then serve MCP (stdio or streamable
+//! HTTP) or run a CLI command. stdout belongs to the MCP protocol when serving on stdio, so
+//! nothing else writes there.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Parser;
 use python_web_troubleshooter::cli::{self, Cli, Command};
 use python_web_troubleshooter::config::Config;
 use python_web_troubleshooter::server::Troubleshooter;
+use python_web_troubleshooter::server::http::{self, HttpSettings};
 use rmcp::{ServiceExt, service::ServerInitializeError};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> Result<()> {
     let args = Cli::parse();
-    let mut filter = EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
-    // The AWS SDK's debug and trace events carry the resolved identity (the access key id)
-    // and signing details: never log them, whatever RUST_LOG asks for.
-    for target in [
-        "aws_config",
-        "aws_credential_types",
-        "aws_runtime",
-        "aws_sigv4",
-        "aws_smithy_runtime",
-        "aws_smithy_runtime_api",
-        "aws_smithy_http_client",
-        "aws_sdk_cloudwatch",
-        "aws_sdk_rds",
-        "aws_sdk_sts",
-        "aws_sdk_sso",
-        "aws_sdk_ssooidc",
-    ] {
-        if let Ok(directive) = format!("{target}=info").parse() {
-            filter = filter.add_directive(directive);
+    let config = || Config::load(args.config.as_deref());
+    match args.command {
+        None => {
+            init_logging("warn", &[]);
+            serve_stdio(config()?)
+        }
+        Some(Command::Serve(serve)) => match serve.http_settings() {
+            Ok(Some(settings)) => {
+                // A shared server's operator wants the access log and the start-up line. The
+                // MCP SDK logs whole messages (arguments, results) at info and below, and one
+                // server holds many users' data: it stays at warn whatever RUST_LOG says.
+                init_logging(
+                    "warn,access=info,python_web_troubleshooter=info",
+                    &["rmcp=warn"],
+                );
+                serve_http(settings, config()?)
+            }
+            Ok(None) => {
+                init_logging("warn", &[]);
+                serve_stdio(config()?)
+            }
+            Err(err) => {
+                init_logging("warn", &[]);
+                Err(err)
+            }
+        },
+        Some(command) => {
+            init_logging("warn", &[]);
+            cli::run(command, &config()?)
         }
     }
-    tracing_subscriber::fmt()
+}
+
+/// The AWS SDK's debug and trace events carry the resolved identity (the access key id) and
+/// signing details: they are never logged, whatever `RUST_LOG` asks for.
+const AWS_LOG_TARGETS: &[&str] = &[
+    "aws_config=info",
+    "aws_credential_types=info",
+    "aws_runtime=info",
+    "aws_sigv4=info",
+    "aws_smithy_runtime=info",
+    "aws_smithy_runtime_api=info",
+    "aws_smithy_http_client=info",
+    "aws_sdk_cloudwatch=info",
+    "aws_sdk_rds=info",
+    "aws_sdk_sts=info",
+    "aws_sdk_sso=info",
+    "aws_sdk_ssooidc=info",
+];
+
+/// Logs go to stderr; `RUST_LOG` overrides the default filter (but not `fixed`, nor the caps
+/// on the AWS SDK's logs), `PWT_LOG_FORMAT=json` writes one JSON object per line for log
+/// collectors.
+fn init_logging(default_filter: &str, fixed: &[&str]) {
+    let mut filter =
+        EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new(default_filter));
+    for directive in fixed.iter().chain(AWS_LOG_TARGETS) {
+        match directive.parse() {
+            Ok(directive) => filter = filter.add_directive(directive),
+            Err(err) => eprintln!("internal error: bad log directive {directive:?}: {err}"),
+        }
+    }
+    let builder = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(false)
-        .with_env_filter(filter)
-        .init();
-
-    let config = Config::load(args.config.as_deref())?;
-    match args.command {
-        None | Some(Command::Serve) => serve_stdio(config),
-        Some(command) => cli::run(command, &config),
+        .with_env_filter(filter);
+    if std::env::var("PWT_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
+        builder.json().init();
+    } else {
+        builder.init();
     }
 }
 
@@ -67,5 +108,54 @@ fn serve_stdio(config: Config) -> Result<()> {
         service.waiting().await?;
         tracing::info!("client closed the session");
         Ok(())
+    })
+}
+
+fn serve_http(settings: HttpSettings, config: Config) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let shutdown = shutdown_signal()?;
+        let listener = tokio::net::TcpListener::bind(settings.addr)
+            .await
+            .with_context(|| format!("cannot listen on {}", settings.addr))?;
+        tracing::info!(
+            version = env!("CARGO_PKG_VERSION"),
+            "serving MCP over streamable HTTP"
+        );
+        http::serve_with(
+            listener,
+            settings,
+            Troubleshooter::with_config(config),
+            shutdown,
+        )
+        .await?;
+        Ok(())
+    })
+}
+
+/// Resolves on Ctrl-C or SIGTERM (what systemd, Docker and Kubernetes send). The handlers
+/// are installed before the port opens, so a signal is never the default "exit at once".
+#[cfg(unix)]
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()> + Send + 'static> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    let mut terminate =
+        signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+    })
+}
+
+#[cfg(not(unix))]
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()> + Send + 'static> {
+    Ok(async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
     })
 }

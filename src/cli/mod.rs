@@ -5,6 +5,8 @@
 mod demo;
 
 use std::io::Read;
+use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
@@ -14,6 +16,7 @@ use serde_json::{Map, Value, json};
 use crate::diagnosis::{capacity, latency, queries, symptoms};
 use crate::input;
 use crate::render::Summary;
+use crate::server::http::{self as http, HttpOptions, HttpSettings};
 use crate::sources;
 
 /// Find out why a Python web service (Gunicorn/uWSGI behind nginx, PostgreSQL/MySQL, AWS RDS)
@@ -33,8 +36,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the MCP server on stdio (the default).
-    Serve,
+    /// Run the MCP server: on stdio (the default), or for a team over streamable HTTP.
+    Serve(ServeArgs),
     /// Walk a bundled example incident through Steps 1–4 with the real analyses.
     Demo {
         /// Print the three reports as a JSON array instead of text.
@@ -173,6 +176,78 @@ pub struct LogsArgs {
     sources: SourceArgs,
 }
 
+/// `serve`: stdio unless `--http` is given. The bearer token is read from PWT_HTTP_TOKEN or a
+/// file, never from a flag, where `ps` would show it.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Serve MCP over streamable HTTP on ADDR instead of stdio: PORT (listens on 127.0.0.1)
+    /// or IP:PORT (an IPv6 address in brackets). MCP endpoint /mcp, health check /healthz.
+    /// Any address other than loopback requires a bearer token (PWT_HTTP_TOKEN or
+    /// --token-file).
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<String>,
+    /// Read the bearer token from FILE (its whole content, surrounding whitespace ignored;
+    /// `chmod 600` it). The alternative is PWT_HTTP_TOKEN; never pass the token as a flag.
+    #[arg(long, value_name = "FILE", env = "PWT_HTTP_TOKEN_FILE")]
+    pub token_file: Option<PathBuf>,
+    /// Also answer requests whose Host header is NAME or NAME:PORT (the name clients or the
+    /// load balancer use); loopback names are always allowed. Repeatable or comma-separated.
+    #[arg(
+        long = "allowed-host",
+        value_name = "NAME",
+        env = "PWT_HTTP_ALLOWED_HOSTS",
+        value_delimiter = ','
+    )]
+    pub allowed_hosts: Vec<String>,
+    /// Also accept browser requests from ORIGIN: scheme://host[:port|:*]. Loopback origins
+    /// are always allowed; requests without an Origin header are not affected. Repeatable
+    /// or comma-separated.
+    #[arg(
+        long = "allowed-origin",
+        value_name = "ORIGIN",
+        env = "PWT_HTTP_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub allowed_origins: Vec<String>,
+    /// Time limit for one call, from the request's arrival to its answer (e.g. 30s, 500ms).
+    #[arg(long, value_name = "DURATION", env = "PWT_HTTP_CALL_TIMEOUT", default_value = "30s", value_parser = http::parse_duration)]
+    pub call_timeout: Duration,
+    /// Calls served at once (default: twice the CPUs, at least 4); others wait in arrival
+    /// order, and one that finds no free slot within a second gets 503. Raise it for tools
+    /// that wait on slow sources.
+    #[arg(long, value_name = "N", env = "PWT_HTTP_MAX_CONCURRENT_CALLS")]
+    pub max_concurrent_calls: Option<usize>,
+    /// Largest request body accepted, in bytes; larger ones get 413.
+    #[arg(long, value_name = "BYTES", env = "PWT_HTTP_MAX_BODY_BYTES", default_value_t = http::DEFAULT_MAX_BODY_BYTES)]
+    pub max_body_bytes: usize,
+    /// On SIGTERM or Ctrl-C, how long calls in progress may still run (e.g. 10s).
+    #[arg(long, value_name = "DURATION", env = "PWT_HTTP_SHUTDOWN_GRACE", default_value = "10s", value_parser = http::parse_duration)]
+    pub shutdown_grace: Duration,
+}
+
+impl ServeArgs {
+    /// The checked HTTP settings, or `None` for stdio.
+    pub fn http_settings(&self) -> Result<Option<HttpSettings>> {
+        let Some(addr) = &self.http else {
+            return Ok(None);
+        };
+        let options = HttpOptions {
+            addr: addr.clone(),
+            token_env: std::env::var("PWT_HTTP_TOKEN").ok(),
+            token_file: self.token_file.clone(),
+            allowed_hosts: self.allowed_hosts.clone(),
+            allowed_origins: self.allowed_origins.clone(),
+            call_timeout: self.call_timeout,
+            max_concurrent_calls: self
+                .max_concurrent_calls
+                .unwrap_or_else(http::default_max_concurrent_calls),
+            max_body_bytes: self.max_body_bytes,
+            shutdown_grace: self.shutdown_grace,
+        };
+        Ok(Some(HttpSettings::resolve(options)?))
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct Common {
     /// Print the structured report as JSON.
@@ -306,7 +381,7 @@ pub struct LatencyArgs {
 /// Runs a CLI command other than `serve`.
 pub fn run(command: Command, config: &crate::config::Config) -> Result<()> {
     match command {
-        Command::Serve => unreachable!("serve is handled by main"),
+        Command::Serve(_) => unreachable!("serve is handled by main"),
         Command::Demo { json } => demo::run(json),
         Command::Capacity(a) => {
             let mut args = base(&a.common)?;

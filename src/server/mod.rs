@@ -5,27 +5,32 @@
 //! (bad arguments, an unreachable source) come back as tool results with `isError: true`;
 //! protocol errors are left for requests that cannot be processed at all.
 
+mod call;
+pub mod http;
 mod prompts;
 mod tools;
 
+use std::sync::Arc;
+
 use rmcp::{
     ErrorData, RoleServer, ServerHandler,
-    handler::server::router::tool::ToolRouter,
+    handler::server::{router::tool::ToolRouter, tool::ToolCallContext},
     model::{
-        CallToolResult, ContentBlock, GetPromptRequestParams, GetPromptResponse, Implementation,
-        ListPromptsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig,
+        CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock,
+        GetPromptRequestParams, GetPromptResponse, Implementation, ListPromptsResult,
+        PaginatedRequestParams, ServerCapabilities, ServerConfig,
     },
     service::RequestContext,
     tool_handler,
 };
 use serde::Serialize;
-use std::sync::Arc;
 
 use crate::config::Config;
 use crate::diagnosis::InputError;
 use crate::render::Summary;
 use crate::sources::Connections;
 
+pub use call::{ACCESS_LOG, CallInfo};
 pub use prompts::{PromptTemplate, prompt_templates};
 
 /// What `initialize` tells the client about this server, for the model to read first.
@@ -43,10 +48,11 @@ read-heavy and the primary is saturated. Never invent a figure: every result lis
 evidence with a source and says what to collect when something is unknown. All tools are \
 read-only.";
 
-/// The MCP server. Cheap to clone; one per session.
+/// The MCP server. Cheap to clone (the tool router is shared): one per session, or one per
+/// request over stateless HTTP.
 #[derive(Debug, Clone)]
 pub struct Troubleshooter {
-    tool_router: ToolRouter<Self>,
+    tool_router: Arc<ToolRouter<Self>>,
     /// The operator's database targets and settings; tools name a target, never a secret.
     config: Arc<Config>,
     /// Database connections kept between calls.
@@ -73,6 +79,24 @@ impl ServerHandler for Troubleshooter {
                 .with_title("Python web service troubleshooter"),
         )
         .with_instructions(INSTRUCTIONS)
+    }
+
+    /// Every tool call, on every transport: bounded by the transport's deadline, stopped when
+    /// the client cancels, and written to the access log.
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        // Log only names the server declared; a client-supplied name could hold anything.
+        let tool = self
+            .tool_router
+            .get(&request.name)
+            .map_or_else(|| "<unknown>".into(), |tool| tool.name.clone());
+        let info = call::CallInfo::of(&context);
+        let cancelled = context.ct.clone();
+        let tcc = ToolCallContext::new(self, request, context);
+        call::run(&tool, info, cancelled, self.tool_router.call(tcc)).await
     }
 
     async fn list_prompts(

@@ -162,19 +162,11 @@ where
     I: DeserializeOwned,
     R: Serialize + Summary,
 {
-    let started = std::time::Instant::now();
-    let result = input::parse::<I>(args).and_then(|input| analyze(&input));
-    let out = match result {
+    // Timing and outcome are logged once per call by `call::run`, for every transport.
+    match input::parse::<I>(args).and_then(|input| analyze(&input)) {
         Ok(report) => success(&report),
         Err(err) => invalid(tool, &err),
-    };
-    tracing::debug!(
-        tool,
-        elapsed_us = started.elapsed().as_micros() as u64,
-        is_error = out.is_error.unwrap_or(false),
-        "tool call"
-    );
-    out
+    }
 }
 
 /// Reports a check_rds_iops failure: bad arguments name the field, AWS failures say what to do.
@@ -226,7 +218,7 @@ impl Troubleshooter {
     /// A server reading databases as `config` says.
     pub fn with_config(config: Config) -> Self {
         Self {
-            tool_router: Self::tool_router(),
+            tool_router: Arc::new(Self::tool_router()),
             config: Arc::new(config),
             connections: Arc::new(sources::Connections::default()),
         }
