@@ -68,7 +68,7 @@ def cargo_version() -> str:
 
 @pytest.fixture
 def server_env(tmp_path: Path) -> dict[str, str]:
-    """A minimal, clean environment for the server: no DATABASE_URL, no PWT_*, no AWS_*.
+    """A minimal, clean environment for the server: no DATABASE_URL, no PWT_*, no AWS credentials.
 
     HOME points at an empty directory so no ~/.pgpass, ~/.aws or config file of the
     machine running the tests can leak in.
@@ -79,6 +79,9 @@ def server_env(tmp_path: Path) -> dict[str, str]:
         "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
         "HOME": str(home),
         "LANG": "C.UTF-8",
+        # The AWS default chain must never reach for the instance metadata service: tests
+        # talk to loopback only.
+        "AWS_EC2_METADATA_DISABLED": "true",
     }
 
 
