@@ -1,17 +1,19 @@
 //! Access logs end to end: real-world formats from `tests/data/` read through the adapter
 //! and the core, and break_down_latency over MCP reading them (an in-process rmcp client).
 
+mod mcp_client;
+
+use mcp_client::{Client, connect};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use python_web_troubleshooter::diagnosis::access_log::LogOptions;
 use python_web_troubleshooter::diagnosis::latency::{self, LatencyInput, Measured};
 use python_web_troubleshooter::diagnosis::nginx_format::LogFormat;
-use python_web_troubleshooter::server::Troubleshooter;
 use python_web_troubleshooter::sources::nginx_log;
 use rmcp::{
-    ClientHandler, RoleClient, ServiceExt,
-    model::{CallToolRequestParams, CallToolResult, ClientConfig},
+    RoleClient,
+    model::{CallToolRequestParams, CallToolResult},
     service::RunningService,
 };
 use serde_json::{Value, json};
@@ -144,27 +146,6 @@ fn a_wrong_format_is_an_error_through_the_core_with_the_line_and_byte() {
     assert_eq!(err.field, "access_log.log_format");
     assert!(err.message.contains("line 1"), "{err}");
     assert!(err.message.contains("byte"), "{err}");
-}
-
-#[derive(Debug, Clone, Default)]
-struct Client;
-
-impl ClientHandler for Client {
-    fn get_info(&self) -> ClientConfig {
-        ClientConfig::default()
-    }
-}
-
-async fn connect() -> RunningService<RoleClient, Client> {
-    let (server_io, client_io) = tokio::io::duplex(1 << 16);
-    tokio::spawn(async move {
-        let running = Troubleshooter::new()
-            .serve(server_io)
-            .await
-            .expect("server starts");
-        let _ = running.waiting().await;
-    });
-    Client.serve(client_io).await.expect("client connects")
 }
 
 async fn call(client: &RunningService<RoleClient, Client>, arguments: Value) -> CallToolResult {

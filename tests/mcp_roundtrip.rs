@@ -4,38 +4,17 @@
 //!
 //! To accept an intended schema change: `UPDATE_SNAPSHOTS=1 cargo test --test mcp_roundtrip`.
 
+mod mcp_client;
+
+use mcp_client::{Client, connect};
 use std::path::PathBuf;
 
-use python_web_troubleshooter::server::Troubleshooter;
 use rmcp::{
-    ClientHandler, RoleClient, ServiceExt,
-    model::{
-        CallToolRequestParams, CallToolResult, ClientConfig, GetPromptRequestParams, JsonObject,
-    },
+    RoleClient,
+    model::{CallToolRequestParams, CallToolResult, GetPromptRequestParams, JsonObject},
     service::RunningService,
 };
 use serde_json::{Value, json};
-
-#[derive(Debug, Clone, Default)]
-struct Client;
-
-impl ClientHandler for Client {
-    fn get_info(&self) -> ClientConfig {
-        ClientConfig::default()
-    }
-}
-
-async fn connect() -> RunningService<RoleClient, Client> {
-    let (server_io, client_io) = tokio::io::duplex(1 << 16);
-    tokio::spawn(async move {
-        let running = Troubleshooter::new()
-            .serve(server_io)
-            .await
-            .expect("server starts");
-        let _ = running.waiting().await;
-    });
-    Client.serve(client_io).await.expect("client connects")
-}
 
 fn args(v: Value) -> JsonObject {
     v.as_object().expect("object").clone()

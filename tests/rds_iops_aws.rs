@@ -9,6 +9,9 @@
 //! the window), then calls the tool the way a client does: over MCP in-process, or the CLI
 //! binary when the environment must differ.
 
+mod mcp_client;
+
+use mcp_client::connect;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::process::{Command, Output};
@@ -18,13 +21,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
 use aws_smithy_types::DateTime;
-use python_web_troubleshooter::server::Troubleshooter;
 use python_web_troubleshooter::sources::aws;
-use rmcp::{
-    ClientHandler, RoleClient, ServiceExt,
-    model::{CallToolRequestParams, CallToolResult, ClientConfig},
-    service::RunningService,
-};
+use rmcp::model::{CallToolRequestParams, CallToolResult};
 use serde_json::{Value, json};
 
 const PERIOD: i64 = 300;
@@ -179,27 +177,6 @@ fn io_metrics(read: f64, write: f64, queue: f64) -> Vec<Seeded> {
 }
 
 // ------------------------------------------------------------------ MCP client
-
-#[derive(Debug, Clone, Default)]
-struct Client;
-
-impl ClientHandler for Client {
-    fn get_info(&self) -> ClientConfig {
-        ClientConfig::default()
-    }
-}
-
-async fn connect() -> RunningService<RoleClient, Client> {
-    let (server_io, client_io) = tokio::io::duplex(1 << 20);
-    tokio::spawn(async move {
-        let running = Troubleshooter::new()
-            .serve(server_io)
-            .await
-            .expect("server starts");
-        let _ = running.waiting().await;
-    });
-    Client.serve(client_io).await.expect("client connects")
-}
 
 async fn call(tool: &'static str, arguments: Value) -> CallToolResult {
     let client = connect().await;

@@ -1,0 +1,29 @@
+//! The in-process MCP client the integration tests share: a real rmcp client talking to
+//! the server over an in-memory duplex pipe.
+
+#![allow(dead_code)]
+
+use python_web_troubleshooter::server::Troubleshooter;
+use rmcp::{ClientHandler, RoleClient, ServiceExt, model::ClientConfig, service::RunningService};
+
+#[derive(Debug, Clone, Default)]
+pub struct Client;
+
+impl ClientHandler for Client {
+    fn get_info(&self) -> ClientConfig {
+        ClientConfig::default()
+    }
+}
+
+/// Starts a server with no database targets and connects a client to it.
+pub async fn connect() -> RunningService<RoleClient, Client> {
+    let (server_io, client_io) = tokio::io::duplex(1 << 20);
+    tokio::spawn(async move {
+        let running = Troubleshooter::new()
+            .serve(server_io)
+            .await
+            .expect("server starts");
+        let _ = running.waiting().await;
+    });
+    Client.serve(client_io).await.expect("client connects")
+}
