@@ -44,26 +44,18 @@ pub fn run(as_json: bool) -> Result<()> {
             {"step": "match_symptom", "report": matched},
             {"step": "capacity_math", "report": capacity},
         ]);
-        println!("{}", serde_json::to_string_pretty(&all)?);
-        return Ok(());
+        return super::write_out(&(serde_json::to_string_pretty(&all)? + "\n"));
     }
     let title = incident["title"].as_str().unwrap_or_default();
     let stack = incident["stack"].as_str().unwrap_or_default();
-    println!("Example incident: {title}\nStack: {stack}\n");
-    println!(
-        "== Step 1 — break_down_latency: where does the time go? ==\n{}",
-        latency.summary()
-    );
-    println!(
-        "== Step 2 — match_symptom: which symptom is this? ==\n{}",
-        matched.summary()
-    );
-    println!(
-        "== Steps 3–4 — capacity_math: ceiling, queue and what-if ==\n{}",
+    super::write_out(&format!(
+        "Example incident: {title}\nStack: {stack}\n\n\
+         == Step 1 — break_down_latency: where does the time go? ==\n{}\n\
+         == Step 2 — match_symptom: which symptom is this? ==\n{}\n\
+         == Steps 3–4 — capacity_math: ceiling, queue and what-if ==\n{}\n\
+         Run `python-web-troubleshooter --help` for the same analyses on your own figures, or `serve` for the MCP server.\n",
+        latency.summary(),
+        matched.summary(),
         capacity.summary()
-    );
-    println!(
-        "Run `python-web-troubleshooter --help` for the same analyses on your own figures, or `serve` for the MCP server."
-    );
-    Ok(())
+    ))
 }

@@ -730,9 +730,22 @@ where
 
 fn print<R: Serialize + Summary>(report: &R, as_json: bool) -> Result<()> {
     if as_json {
-        println!("{}", serde_json::to_string_pretty(report)?);
+        write_out(&(serde_json::to_string_pretty(report)? + "\n"))
     } else {
-        print!("{}", report.summary());
+        write_out(&report.summary())
     }
-    Ok(())
+}
+
+/// Writes to stdout. A reader that went away (`| head`) ends the output quietly rather than
+/// failing the command: what it wanted is already printed.
+pub(crate) fn write_out(text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
 }
