@@ -96,7 +96,10 @@ async fn every_tool_is_read_only_with_both_schemas() {
         assert_eq!(annotations.read_only_hint, Some(true), "{}", tool.name);
         assert_eq!(annotations.destructive_hint, Some(false), "{}", tool.name);
         // Tools that reach a database or AWS say so; the pure ones do not.
-        let reaches_out = matches!(tool.name.as_ref(), "check_rds_iops" | "break_down_latency" | "slow_queries");
+        let reaches_out = matches!(
+            tool.name.as_ref(),
+            "check_rds_iops" | "break_down_latency" | "slow_queries"
+        );
         assert_eq!(
             annotations.open_world_hint,
             Some(reaches_out),

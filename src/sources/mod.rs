@@ -7,7 +7,8 @@
 //! - [`cloudwatch`]: the `AWS/RDS` series through one batched GetMetricData (paginated);
 //! - [`rds`]: DescribeDBInstances → storage type, IOPS, throughput, size, class, engine.
 //! - [`postgres`], [`mysql`]: the database reads of `slow_queries`, with the rules shared in
-//!   [`db`] (fixed SQL catalogue, read-only sessions, timeouts, password scrubbing).
+//!   [`db`] (fixed SQL catalogue, read-only sessions, timeouts, password scrubbing) and TLS
+//!   in [`tls`] (libpq's `sslmode` semantics with rustls).
 
 pub mod aws;
 pub mod cloudwatch;
@@ -15,6 +16,7 @@ pub mod db;
 pub mod mysql;
 pub mod postgres;
 pub mod rds;
+pub mod tls;
 
 pub(crate) use db::{AbortOnDrop, lock_timeout_ms, timeout_ms};
 pub use db::{CallError, Connections, DbError, read_snapshot, scrub, slow_queries};
