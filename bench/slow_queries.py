@@ -9,11 +9,17 @@ In one run:
   3. starts both MCP servers over stdio against the same database — our release binary
      (DATABASE_URL) and postgres-mcp 0.3.0 from PyPI (installed into target/bench-venv by
      cold_start.py's pinned requirements, --access-mode=restricted);
-  4. times tools/call round trips, interleaving the two servers call by call:
+  4. times tools/call round trips, interleaving the two servers call by call (the order
+     rotates each round, so that no one always runs right after the other server):
        ours    slow_queries   {"limit": 10, "order_by": "mean_time"}   (with live sessions)
        ours    slow_queries   {... "include_running": false}            (statements only)
        theirs  get_top_queries {"sort_by": "mean_time", "limit": 10}
-  5. prints medians, p90 and the ratio theirs/ours (goal: >= 5x), optionally as JSON.
+  5. prints medians, p90 and the ratio theirs/ours (goal: >= 5x), optionally as JSON;
+  6. shows where the time goes on the server, from pg_stat_statements itself: the mean
+     execution time of each server's statements over the run, and of the bare read every
+     exact answer needs — `SELECT count(*) FROM pg_stat_statements(false)`, all entries
+     without their text, run FLOOR_RUNS times by psql — the floor under any tool call that
+     looks at every statement.
 
     python3 bench/slow_queries.py [--calls 40] [--statements 5000] [--json out.json]
 
@@ -43,6 +49,41 @@ REPO = cs.REPO
 OURS_ARGS = {"limit": 10, "order_by": "mean_time"}
 OURS_STATEMENTS_ONLY = {"limit": 10, "order_by": "mean_time", "include_running": False}
 THEIRS_ARGS = {"sort_by": "mean_time", "limit": 10}
+FLOOR_SQL = "SELECT count(*) /* bench:floor */ FROM pg_stat_statements(false)"
+FLOOR_RUNS = 50
+
+
+def server_side(psql: list, kw: dict, our_calls: int, their_calls: int) -> dict:
+    """Server execution time per call, from pg_stat_statements' own counters: ours (every
+    statement marked pwt:monitor, summed, divided by our calls), postgres-mcp's (its
+    top-queries statement), and the bare read of the view (the floor)."""
+    floor_file = tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False)
+    floor_file.write((FLOOR_SQL + ";\n") * FLOOR_RUNS)
+    floor_file.close()
+    os.chmod(floor_file.name, 0o644)
+    cs._cleanups.append(lambda: os.unlink(floor_file.name))
+    r = cs.run_cmd(psql + ["-d", "bench", "-o", "/dev/null", "-f", floor_file.name], 120, **kw)
+    if r.returncode != 0:
+        raise cs.BenchError(f"floor read failed:\n{r.stdout[-2000:]}")
+    sql = (
+        "SELECT coalesce(sum(total_exec_time) FILTER (WHERE query LIKE '%pwt:monitor%'), 0), "
+        "coalesce(sum(total_exec_time) FILTER (WHERE query LIKE '%pwt:monitor%' AND query LIKE '%unnest%' "
+        "  AND query LIKE '%pg_stat_statements($%' AND query NOT LIKE '%keyword%'), 0), "
+        "coalesce(sum(total_exec_time) FILTER (WHERE query LIKE '%FROM pg_stat_statements%ORDER BY%' "
+        "  AND query NOT LIKE '%pwt:monitor%'), 0), "
+        "coalesce(sum(total_exec_time) FILTER (WHERE query LIKE '%bench:floor%'), 0), "
+        "coalesce(sum(calls) FILTER (WHERE query LIKE '%bench:floor%'), 0) "
+        "FROM pg_stat_statements"
+    )
+    r = cs.run_cmd(psql + ["-d", "bench", "-At", "-F", " ", "-c", sql], 60, **kw)
+    ours_all, ours_counters, theirs_main, floor_total, floor_calls = (
+        float(x) for x in r.stdout.strip().splitlines()[-1].split())
+    return {
+        "ours_all_statements_ms_per_call": round(ours_all / max(our_calls, 1), 3),
+        "ours_counters_read_ms_per_call": round(ours_counters / max(our_calls, 1), 3),
+        "theirs_top_queries_ms_per_call": round(theirs_main / max(their_calls, 1), 3),
+        "floor_full_read_ms": round(floor_total / max(floor_calls, 1), 3),
+    }
 
 
 def start_postgres(timeout: float) -> tuple[str, Path, list, dict]:
@@ -165,7 +206,9 @@ def main(argv=None) -> int:
         ]
         times: dict[str, list[float]] = {p[0]: [] for p in plans}
         for i in range(args.warmup + args.calls):
-            for key, sess, tool, arguments, want in plans:
+            # Rotate who goes first: the call right after the other server's tends to pay
+            # for the caches and the CPU that server just used.
+            for key, sess, tool, arguments, want in plans[i % len(plans):] + plans[:i % len(plans)]:
                 t0 = time.perf_counter()
                 res = sess.request("tools/call", {"name": tool, "arguments": arguments}, 120)
                 dt = (time.perf_counter() - t0) * 1000.0
@@ -175,6 +218,8 @@ def main(argv=None) -> int:
         sample = ours.request("tools/call", {"name": "slow_queries", "arguments": OURS_ARGS}, 60)
         ours.close()
         theirs.close()
+        calls_total = args.warmup + args.calls
+        server = server_side(psql, kw, 2 * calls_total + 1, calls_total)
 
         summary = {k: cs.summarize(v) for k, v in times.items()}
         ratio = statistics.median(times["postgres_mcp"]) / statistics.median(times["ours"])
@@ -188,11 +233,20 @@ def main(argv=None) -> int:
             "ratio_median_theirs_over_ours": round(ratio, 2),
             "ratio_median_theirs_over_ours_statements_only": round(ratio_only, 2),
             "goal": args.goal,
+            "server_side_ms": server,
             "our_top_statement": sample.get("structuredContent", {}).get("statements", [{}])[0].get("query"),
         }
         print(f"pg_stat_statements: {count} statements; {args.calls} calls each, interleaved")
         for k, s in summary.items():
             print(f"  {k:<22} median {s['median']:8.2f} ms   p90 {s['p90']:8.2f} ms")
+        print("server execution per call, from pg_stat_statements over the run:")
+        print(f"  ours, all statements of a call  {server['ours_all_statements_ms_per_call']:8.2f} ms "
+              f"(the counters read: {server['ours_counters_read_ms_per_call']:.2f} ms)")
+        print(f"  postgres-mcp, its top-queries read {server['theirs_top_queries_ms_per_call']:6.2f} ms")
+        print(f"  floor: every entry, no text (count(*) FROM pg_stat_statements(false)) "
+              f"{server['floor_full_read_ms']:.2f} ms")
+        best = statistics.median(times["postgres_mcp"]) / server["floor_full_read_ms"] if server["floor_full_read_ms"] else 0
+        print(f"  a call that cost nothing but the floor would be {best:.1f}x faster than postgres-mcp")
         print(f"ratio (postgres-mcp get_top_queries / our slow_queries), medians: {ratio:.1f}x "
               f"(statements only: {ratio_only:.1f}x) — goal >= {args.goal}x: "
               f"{'PASS' if ratio >= args.goal else 'FAIL'}")

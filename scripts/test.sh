@@ -5,8 +5,9 @@
 # 2. the interop suite: the real binary over stdio and as a streamable HTTP server on a
 #    loopback port of its own, driven by the official Python `mcp` SDK (installed into
 #    target/pyenv by tests/interop/setup-venv.sh);
-# 3. slow_queries against a throwaway PostgreSQL and MariaDB (tests/db/run.sh starts them,
-#    runs a workload, runs tests/slow_queries_{pg,mysql}.rs and removes them again);
+# 3. slow_queries against a throwaway PostgreSQL and MariaDB (tests/db/run.sh starts them
+#    with TLS on, runs a workload, runs tests/slow_queries_{pg,mysql}.rs and tests/db_tls.rs,
+#    and removes them again);
 # 4. the live test: real gunicorn, nginx and uWSGI started by tests/live/run.sh, saturated,
 #    and read by break_down_latency (access log, worker gauges, accept queue);
 # 5. check_rds_iops against LocalStack (CloudWatch) and moto_server (RDS, STS).
@@ -25,11 +26,11 @@ log "Rust tests"
 # The database suites run in their own step below, with their servers.
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --locked --no-fail-fast \
-    -E 'not (binary(slow_queries_pg) | binary(slow_queries_mysql))'
+    -E 'not (binary(slow_queries_pg) | binary(slow_queries_mysql) | binary(db_tls))'
   cargo test --locked --doc
 else
   cargo test --locked --no-fail-fast --lib --bins \
-    $(for t in tests/*.rs; do n="$(basename "$t" .rs)"; case "$n" in slow_queries_*) ;; *) printf -- '--test %s ' "$n";; esac; done)
+    $(for t in tests/*.rs; do n="$(basename "$t" .rs)"; case "$n" in slow_queries_*|db_tls) ;; *) printf -- '--test %s ' "$n";; esac; done)
 fi
 
 log "slow_queries on throwaway PostgreSQL and MariaDB"

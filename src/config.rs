@@ -6,10 +6,14 @@
 //!   `postgresql://`, `mysql://`, `mariadb://`).
 //! - libpq's variables are honoured for PostgreSQL: `PGHOST`, `PGPORT`, `PGUSER`,
 //!   `PGDATABASE`, `PGPASSWORD`, `PGPASSFILE` (else `~/.pgpass`), `PGSSLMODE`,
-//!   `PGAPPNAME`. Without `DATABASE_URL` they alone define the default target.
+//!   `PGSSLROOTCERT` (else `~/.postgresql/root.crt` when it exists), `PGAPPNAME`. Without
+//!   `DATABASE_URL` they alone define the default target.
+//! - TLS follows libpq's `sslmode` (`disable`, `allow`, `prefer` — the default —, `require`,
+//!   `verify-ca`, `verify-full`) and `sslrootcert`; MySQL's `ssl-mode` (`DISABLED`,
+//!   `PREFERRED`, `REQUIRED`, `VERIFY_CA`, `VERIFY_IDENTITY`) and `ssl-ca` map onto them.
 //! - A TOML config file (`--config FILE` or `PWT_CONFIG`) holds named targets, each either a
 //!   `url` or `engine`/`host`/`port`/`user`/`database`, and optionally `password_env`, the
-//!   variable that holds its password; plus `[settings]`.
+//!   variable that holds its password, `sslmode` and `sslrootcert`; plus `[settings]`.
 //!
 //! Loading is split in two, like ripgrep's arguments: [`Config::from_parts`] turns the raw
 //! text and variables into resolved settings (pure, tested here); [`Config::load`] reads them
@@ -67,13 +71,68 @@ pub enum PasswordSource {
     Default,
 }
 
-/// How to use TLS. This build connects without TLS: `require` and stronger are refused
-/// with a clear error rather than silently downgraded.
+/// How to use TLS, with libpq's meaning of each `sslmode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SslMode {
+    /// Never.
     Disable,
+    /// Without TLS first; with TLS (not verified) if the server refuses that.
+    Allow,
+    /// With TLS (not verified) when the server offers it, else without; the default.
     Prefer,
+    /// Always; the certificate is verified like `verify-ca` only when a root certificate
+    /// file is configured or `~/.postgresql/root.crt` exists (PostgreSQL).
     Require,
+    /// Always, and the server's certificate must chain to a trusted root.
+    VerifyCa,
+    /// As `verify-ca`, and the certificate must name the host connected to.
+    VerifyFull,
+}
+
+impl SslMode {
+    /// The libpq spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SslMode::Disable => "disable",
+            SslMode::Allow => "allow",
+            SslMode::Prefer => "prefer",
+            SslMode::Require => "require",
+            SslMode::VerifyCa => "verify-ca",
+            SslMode::VerifyFull => "verify-full",
+        }
+    }
+
+    /// MySQL's spelling (`allow` has none: it reads as `PREFERRED`).
+    pub fn mysql_str(self) -> &'static str {
+        match self {
+            SslMode::Disable => "DISABLED",
+            SslMode::Allow | SslMode::Prefer => "PREFERRED",
+            SslMode::Require => "REQUIRED",
+            SslMode::VerifyCa => "VERIFY_CA",
+            SslMode::VerifyFull => "VERIFY_IDENTITY",
+        }
+    }
+}
+
+/// Which certificate authorities a TLS connection trusts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RootCerts {
+    /// A PEM file the operator named (`sslrootcert`, `ssl-ca`, `PGSSLROOTCERT`).
+    File(PathBuf),
+    /// libpq's default `~/.postgresql/root.crt`: used when it exists, else [`RootCerts::System`].
+    DefaultFile(PathBuf),
+    /// The system's trust store (`sslrootcert=system`, or nothing configured).
+    System,
+}
+
+impl RootCerts {
+    fn parse(value: &str) -> Self {
+        if value == "system" {
+            RootCerts::System
+        } else {
+            RootCerts::File(PathBuf::from(value))
+        }
+    }
 }
 
 /// One database the operator configured.
@@ -88,6 +147,8 @@ pub struct Target {
     pub database: Option<String>,
     pub password: PasswordSource,
     pub sslmode: SslMode,
+    /// The certificate authorities TLS trusts.
+    pub sslrootcert: RootCerts,
     pub application_name: String,
 }
 
@@ -189,10 +250,11 @@ struct FileTarget {
     database: Option<String>,
     password_env: Option<String>,
     sslmode: Option<String>,
+    sslrootcert: Option<String>,
 }
 
 /// Environment variables the configuration reads.
-pub const ENV_VARS: [&str; 12] = [
+pub const ENV_VARS: [&str; 13] = [
     "DATABASE_URL",
     "PWT_CONFIG",
     "PGHOST",
@@ -202,6 +264,7 @@ pub const ENV_VARS: [&str; 12] = [
     "PGPASSWORD",
     "PGPASSFILE",
     "PGSSLMODE",
+    "PGSSLROOTCERT",
     "PGAPPNAME",
     "HOME",
     "USER",
@@ -353,6 +416,8 @@ pub struct PgDefaults {
     user: Option<String>,
     database: Option<String>,
     sslmode: Option<String>,
+    sslrootcert: Option<String>,
+    home: Option<String>,
     appname: Option<String>,
     os_user: String,
     any_set: bool,
@@ -371,6 +436,8 @@ impl PgDefaults {
             user,
             database,
             sslmode: env("PGSSLMODE"),
+            sslrootcert: env("PGSSLROOTCERT"),
+            home: env("HOME"),
             appname: env("PGAPPNAME"),
             os_user: env("USER")
                 .or_else(|| env("LOGNAME"))
@@ -389,6 +456,7 @@ impl PgDefaults {
             user,
             password: PasswordSource::Default,
             sslmode: parse_sslmode(self.sslmode.as_deref()).unwrap_or(SslMode::Prefer),
+            sslrootcert: self.root_certs(),
             application_name: self
                 .appname
                 .clone()
@@ -397,13 +465,33 @@ impl PgDefaults {
     }
 }
 
+impl PgDefaults {
+    /// `PGSSLROOTCERT`, else libpq's default file in the home directory.
+    fn root_certs(&self) -> RootCerts {
+        match (&self.sslrootcert, &self.home) {
+            (Some(v), _) => RootCerts::parse(v),
+            (None, Some(home)) => {
+                RootCerts::DefaultFile(Path::new(home).join(".postgresql").join("root.crt"))
+            }
+            (None, None) => RootCerts::System,
+        }
+    }
+}
+
+/// Parses an `sslmode` (libpq) or `ssl-mode` (MySQL) value, in any case.
 fn parse_sslmode(value: Option<&str>) -> Result<SslMode, String> {
-    match value {
-        None | Some("prefer") | Some("allow") => Ok(SslMode::Prefer),
-        Some("disable") => Ok(SslMode::Disable),
-        Some("require") | Some("verify-ca") | Some("verify-full") => Ok(SslMode::Require),
-        Some(other) => Err(format!(
-            "sslmode `{other}` is not one of disable, allow, prefer, require, verify-ca, verify-full"
+    let Some(value) = value else {
+        return Ok(SslMode::Prefer);
+    };
+    match value.to_ascii_lowercase().replace('_', "-").as_str() {
+        "disable" | "disabled" => Ok(SslMode::Disable),
+        "allow" => Ok(SslMode::Allow),
+        "prefer" | "preferred" => Ok(SslMode::Prefer),
+        "require" | "required" => Ok(SslMode::Require),
+        "verify-ca" => Ok(SslMode::VerifyCa),
+        "verify-full" | "verify-identity" => Ok(SslMode::VerifyFull),
+        _ => Err(format!(
+            "sslmode `{value}` is not one of disable, allow, prefer, require, verify-ca, verify-full (MySQL: DISABLED, PREFERRED, REQUIRED, VERIFY_CA, VERIFY_IDENTITY)"
         )),
     }
 }
@@ -438,6 +526,7 @@ pub fn parse_url(name: &str, url: &str, pg: &PgDefaults) -> Result<Target, Strin
     let mut database =
         Some(decode(parsed.path().trim_start_matches('/'))).filter(|d| !d.is_empty());
     let mut sslmode = None;
+    let mut sslrootcert = None;
     let mut appname = None;
     for (k, v) in parsed.query_pairs() {
         match k.as_ref() {
@@ -451,7 +540,8 @@ pub fn parse_url(name: &str, url: &str, pg: &PgDefaults) -> Result<Target, Strin
             "user" => user = Some(v.into_owned()),
             "password" => password = Some(Secret::new(v.into_owned())),
             "dbname" => database = Some(v.into_owned()),
-            "sslmode" | "ssl-mode" => sslmode = Some(v.to_ascii_lowercase()),
+            "sslmode" | "ssl-mode" | "ssl_mode" => sslmode = Some(v.into_owned()),
+            "sslrootcert" | "ssl-ca" | "ssl_ca" => sslrootcert = Some(v.into_owned()),
             "application_name" => appname = Some(v.into_owned()),
             _ => {}
         }
@@ -473,6 +563,7 @@ pub fn parse_url(name: &str, url: &str, pg: &PgDefaults) -> Result<Target, Strin
                     Some(m) => parse_sslmode(Some(&m))?,
                     None => base.sslmode,
                 },
+                sslrootcert: sslrootcert.map_or(base.sslrootcert, |v| RootCerts::parse(&v)),
                 application_name: appname.unwrap_or(base.application_name),
                 ..base
             }
@@ -485,15 +576,20 @@ pub fn parse_url(name: &str, url: &str, pg: &PgDefaults) -> Result<Target, Strin
             user: user.unwrap_or_else(|| pg.os_user.clone()),
             database,
             password,
-            sslmode: match sslmode.as_deref() {
-                Some("required" | "verify_ca" | "verify_identity") => SslMode::Require,
-                Some("disabled") => SslMode::Disable,
-                Some(m) => parse_sslmode(Some(m))?,
-                None => SslMode::Prefer,
-            },
+            sslmode: mysql_sslmode(sslmode.as_deref(), sslrootcert.is_some())?,
+            sslrootcert: sslrootcert.map_or(RootCerts::System, |v| RootCerts::parse(&v)),
             application_name: env!("CARGO_PKG_NAME").into(),
         },
     })
+}
+
+/// MySQL's rule: a CA given without a mode means `VERIFY_CA`; otherwise `PREFERRED`.
+fn mysql_sslmode(mode: Option<&str>, has_ca: bool) -> Result<SslMode, String> {
+    match mode {
+        Some(m) => parse_sslmode(Some(m)),
+        None if has_ca => Ok(SslMode::VerifyCa),
+        None => Ok(SslMode::Prefer),
+    }
 }
 
 fn file_target(name: &str, t: FileTarget, pg: &PgDefaults) -> Result<Target, String> {
@@ -506,6 +602,8 @@ fn file_target(name: &str, t: FileTarget, pg: &PgDefaults) -> Result<Target, Str
                 base.port = 3306;
                 base.host = "localhost".into();
                 base.database = None;
+                base.sslmode = SslMode::Prefer;
+                base.sslrootcert = RootCerts::System;
             }
             base
         }
@@ -530,8 +628,17 @@ fn file_target(name: &str, t: FileTarget, pg: &PgDefaults) -> Result<Target, Str
     if let Some(d) = t.database {
         target.database = Some(d);
     }
+    if let Some(path) = t.sslrootcert {
+        target.sslrootcert = RootCerts::parse(&path);
+        if target.engine == EngineKind::Mysql
+            && t.sslmode.is_none()
+            && target.sslmode == SslMode::Prefer
+        {
+            target.sslmode = SslMode::VerifyCa;
+        }
+    }
     if let Some(m) = t.sslmode {
-        target.sslmode = parse_sslmode(Some(&m.to_ascii_lowercase()))?;
+        target.sslmode = parse_sslmode(Some(&m))?;
     }
     if let Some(var) = t.password_env {
         if matches!(target.password, PasswordSource::Inline(_)) {
@@ -788,6 +895,93 @@ mod tests {
     }
 
     #[test]
+    fn tls_settings_follow_libpq_and_mysql() {
+        let one = |url: &str, env: &[(&str, &str)]| {
+            let mut pairs = vec![("DATABASE_URL", url)];
+            pairs.extend_from_slice(env);
+            Config::from_parts(None, &env_of(&pairs)).map(|c| c.target(None).unwrap().clone())
+        };
+        let t = one(
+            "postgresql://u@db/x?sslmode=verify-full&sslrootcert=/etc/rds/global-bundle.pem",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(t.sslmode, SslMode::VerifyFull);
+        assert_eq!(
+            t.sslrootcert,
+            RootCerts::File("/etc/rds/global-bundle.pem".into())
+        );
+        // Defaults: prefer, PGSSLROOTCERT, else ~/.postgresql/root.crt when it exists.
+        let t = one("postgresql://u@db/x", &[("HOME", "/home/mon")]).unwrap();
+        assert_eq!(t.sslmode, SslMode::Prefer);
+        assert_eq!(
+            t.sslrootcert,
+            RootCerts::DefaultFile("/home/mon/.postgresql/root.crt".into())
+        );
+        let t = one(
+            "postgres://u@db/x",
+            &[("PGSSLMODE", "verify-ca"), ("PGSSLROOTCERT", "/ca.pem")],
+        )
+        .unwrap();
+        assert_eq!(
+            (t.sslmode, t.sslrootcert),
+            (SslMode::VerifyCa, RootCerts::File("/ca.pem".into()))
+        );
+        let t = one(
+            "postgresql://u@db/x?sslmode=require&sslrootcert=system",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            (t.sslmode, t.sslrootcert),
+            (SslMode::Require, RootCerts::System)
+        );
+        assert_eq!(
+            one("postgresql://u@db/x?sslmode=allow", &[])
+                .unwrap()
+                .sslmode,
+            SslMode::Allow
+        );
+        // MySQL's names; a CA without a mode means VERIFY_CA, as in the mysql client.
+        let t = one(
+            "mysql://u@db/x?ssl-mode=VERIFY_IDENTITY&ssl-ca=/ca.pem",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            (t.sslmode, t.sslrootcert),
+            (SslMode::VerifyFull, RootCerts::File("/ca.pem".into()))
+        );
+        assert_eq!(
+            one("mariadb://u@db/x?ssl-ca=/ca.pem", &[]).unwrap().sslmode,
+            SslMode::VerifyCa
+        );
+        assert_eq!(
+            one("mysql://u@db/x?ssl-mode=required", &[])
+                .unwrap()
+                .sslmode,
+            SslMode::Require
+        );
+        assert_eq!(one("mysql://u@db/x", &[]).unwrap().sslmode, SslMode::Prefer);
+        let err = one("postgresql://u:hunter2@db/x?sslmode=on", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("verify-full") && !err.contains("hunter2"),
+            "{err}"
+        );
+        // The config file's keys.
+        let file = "[targets.pg]\nengine = \"postgres\"\nhost = \"db\"\nsslmode = \"verify-full\"\nsslrootcert = \"/b.pem\"\n\n[targets.my]\nengine = \"mysql\"\nsslrootcert = \"/c.pem\"\n";
+        let c = Config::from_parts(Some(("f", file)), &env_of(&[])).unwrap();
+        let pg = c.target(Some("pg")).unwrap();
+        assert_eq!(
+            (pg.sslmode, &pg.sslrootcert),
+            (SslMode::VerifyFull, &RootCerts::File("/b.pem".into()))
+        );
+        assert_eq!(c.target(Some("my")).unwrap().sslmode, SslMode::VerifyCa);
+    }
+
+    #[test]
     fn pgpass_matching_follows_libpq() {
         let t = Target {
             name: "t".into(),
@@ -798,6 +992,7 @@ mod tests {
             database: Some("shop".into()),
             password: PasswordSource::Default,
             sslmode: SslMode::Prefer,
+            sslrootcert: RootCerts::System,
             application_name: "x".into(),
         };
         let text = "# comment\nother:5432:shop:mon:nope\nlocalhost:5432:*:mon:pa\\:ss\\\\word\n*:*:*:*:fallback\n";

@@ -470,13 +470,25 @@ impl Summary for SlowQueriesReport {
             }
         }
         if let (Some(r), Some(w)) = (self.workload.read_percent, self.workload.write_percent) {
-            let _ = writeln!(
+            let _ = write!(
                 out,
                 "Workload: reads {}% / writes {}% / other {}% of statement time",
                 fmt_num(r),
                 fmt_num(w),
                 fmt_num(self.workload.other_percent.unwrap_or(0.0))
             );
+            match self.workload.classified_percent {
+                Some(c) if c < 100.0 => {
+                    let _ = writeln!(
+                        out,
+                        " ({} of {} statements, {}% of the time, classified)",
+                        self.workload.statements_classified,
+                        self.statements_considered,
+                        fmt_num(c)
+                    );
+                }
+                _ => out.push('\n'),
+            }
         }
         if !self.running.is_empty() {
             out.push_str("\nRunning now (oldest first):\n");

@@ -179,7 +179,7 @@ async fn customer_data_never_reaches_the_output() {
     let utility = r
         .statements
         .iter()
-        .find(|s| s.query.contains("application_name"))
+        .find(|s| s.query.starts_with("SET application_name"))
         .unwrap_or_else(|| panic!("utility statement missing: {:?}", queries(&r)));
     assert_eq!(utility.query, "SET application_name TO ?");
     // The CLI's text and JSON, and its debug log, too.
@@ -481,4 +481,123 @@ async fn kept_connection_is_reused_and_replaced_when_it_dies() {
         .collect();
     assert_eq!(fresh.len(), 1);
     assert_ne!(fresh, pids);
+}
+
+/// The counters-only read with remembered kinds and texts must not change any result: a
+/// second call on the same statistics equals the first (which classified every statement
+/// afresh), and equals a call by a fresh server. Database `stable` is touched by nothing
+/// but this test while the suite runs, and this tool's own statements are left out.
+#[tokio::test]
+async fn remembered_kinds_give_the_same_report() {
+    use python_web_troubleshooter::sources::{self, Connections};
+    let config = config();
+    let input = args(json!({"target": "stable", "limit": 50, "include_running": false}));
+    let connections = Connections::default();
+    let first = sources::slow_queries(&config, &connections, &input)
+        .await
+        .unwrap();
+    let second = sources::slow_queries(&config, &connections, &input)
+        .await
+        .unwrap();
+    // By now every statement of ours is known too: the next call reads no text at all.
+    let texts_read = || async {
+        let (admin, conn) =
+            tokio_postgres::connect(&env("PWT_TEST_PG_ADMIN_URL"), tokio_postgres::NoTls)
+                .await
+                .unwrap();
+        tokio::spawn(conn);
+        let n: Option<i64> = admin
+            .query_one(
+                "SELECT sum(calls)::int8 FROM pg_stat_statements WHERE dbid = \
+                 (SELECT oid FROM pg_database WHERE datname = 'stable') \
+                 AND query LIKE '%pwt:monitor%' AND query LIKE '%AS keyword%'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        n.unwrap_or(0)
+    };
+    let before = texts_read().await;
+    assert!(before >= 1, "the first call read texts");
+    let third = sources::slow_queries(&config, &connections, &input)
+        .await
+        .unwrap();
+    assert_eq!(texts_read().await, before, "the third call read no text");
+    let fresh = sources::slow_queries(&config, &Connections::default(), &input)
+        .await
+        .unwrap();
+    for (name, other) in [("second", &second), ("third", &third), ("fresh", &fresh)] {
+        assert_eq!(other.statements, first.statements, "{name}");
+        assert_eq!(other.workload, first.workload, "{name}");
+        assert_eq!(
+            other.statements_considered, first.statements_considered,
+            "{name}"
+        );
+        assert_eq!(other.db_time_ms, first.db_time_ms, "{name}");
+        assert_eq!(other.hints, first.hints, "{name}");
+        assert_eq!(other.conclusion.verdict, first.conclusion.verdict, "{name}");
+    }
+    // Every kind the split distinguishes, classified.
+    let kind = |prefix: &str| {
+        first
+            .statements
+            .iter()
+            .find(|s| s.query.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no `{prefix}` in {:?}", queries(&first)))
+            .kind
+            .clone()
+    };
+    assert_eq!(kind("SELECT name FROM items"), "read");
+    assert_eq!(kind("UPDATE items SET qty = qty"), "write");
+    assert_eq!(kind("WITH moved AS"), "write");
+    assert_eq!(kind("DELETE FROM audit"), "write");
+    assert_eq!(kind("CREATE INDEX"), "other");
+    assert_eq!(
+        first.workload.statements_classified,
+        first.statements_considered
+    );
+    assert_eq!(first.workload.classified_percent, Some(100.0));
+    assert!(
+        queries(&first).iter().all(|q| !q.contains("pwt:monitor")),
+        "{:?}",
+        queries(&first)
+    );
+
+    // Another ranking lists statements whose details a call did not ask for (it asks only
+    // for those listed lately): they are read again, and the report equals a fresh
+    // server's. The most frequent statement is far down the ranking by mean time.
+    let by_mean = queries(&first);
+    let frequent = by_mean
+        .iter()
+        .position(|q| q.starts_with("SELECT name FROM items"))
+        .expect("listed");
+    assert!(
+        frequent >= 11,
+        "precondition: the most frequent statement ranks below the first 11 by mean: {by_mean:?}"
+    );
+    let kept = Connections::default();
+    let narrow = args(json!({"target": "stable", "limit": 1, "include_running": false}));
+    sources::slow_queries(&config, &kept, &narrow)
+        .await
+        .unwrap();
+    for order in ["calls", "total_time", "mean_time"] {
+        let input = args(
+            json!({"target": "stable", "limit": 4, "order_by": order, "include_running": false}),
+        );
+        let again = sources::slow_queries(&config, &kept, &input).await.unwrap();
+        let fresh = sources::slow_queries(&config, &Connections::default(), &input)
+            .await
+            .unwrap();
+        assert_eq!(again.statements, fresh.statements, "{order}");
+        assert_eq!(again.workload, fresh.workload, "{order}");
+        assert!(
+            again
+                .statements
+                .iter()
+                .all(|s| s.shared_blks_hit.is_some() && s.io_time_ms.is_some()),
+            "{order}: every listed statement has its details: {:?}",
+            again.statements
+        );
+    }
 }

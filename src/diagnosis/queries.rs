@@ -4,8 +4,11 @@
 //! The adapters (`sources::postgres`, `sources::mysql`) turn a server's statistics views into
 //! a [`Snapshot`] of plain rows; everything that decides something happens here:
 //! - [`PgssColumns`] maps the columns that this server's `pg_stat_statements` actually has
-//!   (they were renamed in 1.8 and 1.11) to the figures we report, and builds the one SELECT
-//!   that reads them from constant column names only;
+//!   (they were renamed in 1.8 and 1.11) to the figures we report, and builds the two SELECTs
+//!   that read them from constant column names only: the counters of every statement without
+//!   their text, and the text (or just its kind) of the few statements that need it;
+//! - [`top_ids`] tells the adapter which statements will be listed, so that it fetches text
+//!   for those alone;
 //! - [`delta`] turns two snapshots into "what ran in between" (what is slow *now*);
 //! - [`analyze`] ranks, classifies reads and writes, computes shares of database time,
 //!   counts waits, detects lock contention, redacts and bounds query text, and concludes
@@ -18,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use super::sql::{self, Dialect, StatementKind};
 use super::symptoms::{Observations, thresholds};
-use super::{Conclusion, Evidence, InputError, NextStep, check_range, fmt_num, round};
+use super::{Conclusion, Evidence, FastMap, InputError, NextStep, check_range, fmt_num, round};
 
 /// `limit` is capped here: more rows do not help a person or a model decide.
 pub const MAX_LIMIT: u64 = 100;
@@ -257,22 +260,18 @@ pub struct StatementStats {
     pub io_timing: Option<bool>,
     /// Rows hidden from this role (`<insufficient privilege>`).
     pub hidden_rows: u64,
-    /// When the server summarised the statements (see [`PgssColumns::select_sql`]): every
-    /// statement of the window counted by its leading keyword. `rows` then holds only the
-    /// top statements, and the totals and the read/write split come from here.
-    pub by_keyword: Vec<KeywordTotal>,
 }
 
-/// Statements that start with one keyword, summed.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct KeywordTotal {
-    /// How the statements start, lower case: the keyword or the first characters
-    /// (`select`, `with x as`, `insert i`, ...; empty if none).
-    pub keyword: String,
-    /// For `with`: the statement modifies data; for `copy`: it copies FROM a source.
-    pub modifies: bool,
-    pub statements: u64,
-    pub total_ms: f64,
+/// What an adapter knows about a statement's kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RowKind {
+    /// Classify it from [`StatementRow::query`] (which holds the full text).
+    #[default]
+    FromText,
+    /// Known without the text at hand (remembered from an earlier read).
+    Known(StatementKind),
+    /// Not known: the statement left the statistics before its text could be read.
+    Unknown,
 }
 
 /// One statement's counters.
@@ -280,7 +279,9 @@ pub struct KeywordTotal {
 pub struct StatementRow {
     /// A stable key across snapshots (queryid, digest).
     pub id: String,
+    /// The text; may be empty for a statement that is not listed when `kind` is known.
     pub query: String,
+    pub kind: RowKind,
     pub calls: f64,
     pub total_ms: f64,
     pub rows: f64,
@@ -370,7 +371,9 @@ impl PgssColumns {
         })
     }
 
-    fn columns_sql(&self) -> String {
+    /// The details of a statement beyond calls and time, as float8 in a fixed order: rows,
+    /// io, plan, hit, read (NULL where the view lacks the column).
+    fn detail_columns_sql(&self) -> String {
         let io = if self.io.is_empty() {
             "NULL::float8".to_owned()
         } else {
@@ -384,78 +387,64 @@ impl PgssColumns {
         } else {
             ("NULL::float8", "NULL::float8")
         };
-        format!(
-            "coalesce(queryid::text, '') AS id, coalesce(query, '') AS query, \
-             calls::float8 AS calls, {total}::float8 AS total, rows::float8 AS rows, \
-             {io} AS io, {plan} AS plan, {hit} AS hit, {read} AS read",
-            total = self.total
-        )
+        format!("rows::float8, {io}, {plan}, {hit}, {read}")
     }
 
+    /// This database's statements; top-level ones only where the view says which.
     fn where_sql(&self) -> String {
         format!(
-            "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
-             AND coalesce(query, '') NOT LIKE '%{MONITOR_MARKER}%'{}",
+            "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()){}",
             if self.toplevel { " AND toplevel" } else { "" }
         )
     }
 
-    /// Every statement of this database with its full text (up to 4 KiB), for the two
-    /// snapshots of a sampled call. Columns: part (`row`), id, query, modifies (NULL),
-    /// calls, total, rows, io, plan, hit, read.
-    pub fn select_all_sql(&self) -> String {
+    /// The counters of every statement of this database, without text:
+    /// `pg_stat_statements(false)` does not read the query-text file. Columns: queryid (NULL
+    /// for rows hidden from this role), calls and total time — all that the ranking by mean,
+    /// total or calls, the totals and the read/write split need — and the details (an array:
+    /// rows, io, plan, hit, read; see `detail_columns_sql`) only for the statements in `$1`
+    /// (an int8[]: those expected in the list), or for all when `$2` is true. Every value
+    /// sent costs server time with thousands of statements, so the details of statements
+    /// that will not be listed are not sent. (`IN (SELECT unnest(..))` rather than `= ANY`:
+    /// a hashed lookup per statement, also in a generic plan.)
+    pub fn counters_sql(&self) -> String {
         format!(
-            "SELECT /* {MONITOR_MARKER} */ 'row'::text, id, left(query, 4096), NULL::bool, \
-             calls, total, rows, io, plan, hit, read \
-             FROM (SELECT {} FROM pg_stat_statements {}) s ORDER BY total DESC LIMIT 20000",
-            self.columns_sql(),
-            self.where_sql()
+            "SELECT /* {MONITOR_MARKER} */ queryid, calls::float8, {total}::float8, \
+             CASE WHEN $2::bool OR queryid IN (SELECT unnest($1::int8[])) \
+                THEN ARRAY[{details}] END \
+             FROM pg_stat_statements(false) {filter}",
+            total = self.total,
+            details = self.detail_columns_sql(),
+            filter = self.where_sql()
         )
     }
 
-    /// One read of the view, summarised on the server for a cumulative call: the top `$1`
-    /// statements by `order` whose mean is at least `$2` ms, in full (part `row`), plus every
-    /// statement counted by how it starts (part `keyword`: id = the first 8 characters in
-    /// lower case, or the keyword after a leading comment; modifies = WITH that modifies
-    /// data / COPY FROM). String functions rather than a regular expression per statement
-    /// keep this cheap with thousands of statements. Thousands of long ORM statements then cost a
-    /// few dozen rows on the wire, and the read/write split still covers all of them; the
-    /// keyword is classified here, by [`sql::classify_keyword`]. The text is 4 KiB at most.
+    /// What the counters lack, for the statements `$1` (an int8[] of queryids): per
+    /// statement its queryid, how it starts (lower case: the first 8 characters, or the
+    /// keyword after a leading comment), whether it modifies data (a WITH with
+    /// INSERT/UPDATE/DELETE/MERGE, a COPY FROM), whether it is one of this tool's own
+    /// statements, and its text (at most 4 KiB) only for the queryids in `$2` — those that
+    /// will be listed. The kind is classified from the first two by
+    /// [`sql::classify_lead`]; string functions rather than a full text keep a first call
+    /// over thousands of long ORM statements cheap on the wire.
     ///
     /// Every name in it is one of the constants above, so the set of statements this can
     /// produce is fixed; nothing from a caller reaches it except through `$1` and `$2`.
-    pub fn select_sql(&self, order: OrderBy) -> String {
-        let key = match order {
-            OrderBy::MeanTime => "total / greatest(calls, 1)".to_owned(),
-            OrderBy::TotalTime => "total".to_owned(),
-            OrderBy::Calls => "calls".to_owned(),
-            OrderBy::IoTime if !self.io.is_empty() => "io".to_owned(),
-            OrderBy::IoTime if self.has_blocks => "read".to_owned(),
-            OrderBy::IoTime => "total".to_owned(),
-        };
+    pub fn texts_sql(&self) -> String {
         format!(
-            "WITH s AS MATERIALIZED (SELECT *, CASE \
-                WHEN keyword LIKE 'with%' THEN query ~* '\\m(insert|update|delete|merge)\\M' \
-                WHEN keyword LIKE 'copy%' THEN query ~* '\\mfrom\\M' \
-                ELSE false END AS modifies \
-                FROM (SELECT /* {MONITOR_MARKER} */ {columns}, CASE \
-                    WHEN query = '<insufficient privilege>' THEN '<hidden>' \
+            "SELECT /* {MONITOR_MARKER} */ queryid, keyword, CASE \
+                WHEN keyword LIKE 'with%' THEN q ~* '\\m(insert|update|delete|merge)\\M' \
+                WHEN keyword LIKE 'copy%' THEN q ~* '\\mfrom\\M' \
+                ELSE false END, \
+                q LIKE '%{MONITOR_MARKER}%', \
+                CASE WHEN queryid = ANY($2::int8[]) THEN left(q, 4096) END \
+             FROM (SELECT queryid, coalesce(query, '') AS q, CASE \
                     WHEN h LIKE '/*%' OR h LIKE '--%' \
                     THEN coalesce(lower(substring(query FROM '{LEADING_KEYWORD}')), '') \
                     ELSE lower(left(h, 8)) END AS keyword \
-                    FROM pg_stat_statements, \
-                    LATERAL (SELECT ltrim(left(coalesce(query, ''), 64), E' \\t\\r\\n(') AS h) x \
-                    {filter} OFFSET 0) a) \
-             SELECT * FROM (SELECT 'row'::text, id, left(query, 4096), NULL::bool, \
-                calls, total, rows, io, plan, hit, read \
-                FROM s WHERE keyword <> '<hidden>' \
-                AND total / greatest(calls, 1) >= $2 \
-                ORDER BY {key} DESC NULLS LAST LIMIT $1) t \
-             UNION ALL \
-             SELECT 'keyword', keyword, NULL, modifies, count(*)::float8, sum(total), \
-                NULL, NULL, NULL, NULL, NULL \
-             FROM s GROUP BY keyword, modifies",
-            columns = self.columns_sql(),
+                FROM pg_stat_statements(true), \
+                LATERAL (SELECT ltrim(left(coalesce(query, ''), 64), E' \\t\\r\\n(') AS h) x \
+                {filter} AND queryid IN (SELECT unnest($1::int8[])) OFFSET 0) a",
             filter = self.where_sql(),
         )
     }
@@ -499,6 +488,55 @@ fn add(a: Option<f64>, b: Option<f64>) -> Option<f64> {
         (None, None) => None,
         (a, b) => Some(a.unwrap_or(0.0) + b.unwrap_or(0.0)),
     }
+}
+
+/// One row per statement id, as [`aggregate`], without copying the rows that need no
+/// merging (almost all of them, often all): the result borrows them, and the few merged
+/// rows are built in `merged`. Order: each id where its first row was.
+fn merge_by_id<'o, 'r: 'o>(
+    rows: impl Iterator<Item = &'r StatementRow>,
+    merged: &'o mut Vec<StatementRow>,
+) -> Vec<&'o StatementRow> {
+    let rows: Vec<&'o StatementRow> = rows.map(|r| r as &'o StatementRow).collect();
+    let key = |r: &'o StatementRow| -> &'o str { if r.id.is_empty() { &r.query } else { &r.id } };
+    let mut first: FastMap<&str, usize> =
+        FastMap::with_capacity_and_hasher(rows.len(), Default::default());
+    // (index of the id's first row, index of a later row of the same id)
+    let mut repeats: Vec<(usize, usize)> = Vec::new();
+    for (i, r) in rows.iter().enumerate() {
+        match first.get(key(r)) {
+            Some(&f) => repeats.push((f, i)),
+            None => {
+                first.insert(key(r), i);
+            }
+        }
+    }
+    if repeats.is_empty() {
+        return rows;
+    }
+    // Merge each repeated id into one owned row.
+    let mut merged_at: FastMap<usize, usize> = FastMap::default();
+    for &(f, i) in &repeats {
+        let m = *merged_at.entry(f).or_insert_with(|| {
+            merged.push(rows[f].clone());
+            merged.len() - 1
+        });
+        let (m, r) = (&mut merged[m], rows[i]);
+        m.calls += r.calls;
+        m.total_ms += r.total_ms;
+        m.rows += r.rows;
+        m.io_ms = add(m.io_ms, r.io_ms);
+        m.plan_ms = add(m.plan_ms, r.plan_ms);
+        m.shared_blks_hit = add(m.shared_blks_hit, r.shared_blks_hit);
+        m.shared_blks_read = add(m.shared_blks_read, r.shared_blks_read);
+    }
+    let later: std::collections::HashSet<usize> = repeats.iter().map(|&(_, i)| i).collect();
+    let merged: &'o Vec<StatementRow> = merged;
+    rows.iter()
+        .enumerate()
+        .filter(|(i, _)| !later.contains(i))
+        .map(|(i, r)| merged_at.get(&i).map_or(*r, |&m| &merged[m]))
+        .collect()
 }
 
 /// One row per statement id: the same statement run by several roles (or at several
@@ -604,7 +642,8 @@ pub struct StatementReport {
     pub percent_of_db_time: f64,
     /// Rows returned or affected.
     pub rows: u64,
-    /// `read`, `write` or `other`.
+    /// `read`, `write` or `other` (`unknown` only when the statement left the statistics
+    /// before its text could be read).
     pub kind: String,
     /// Time reading and writing blocks, ms (when the engine measures it).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -639,7 +678,8 @@ pub struct RunningQuery {
     pub blocked_by: Vec<i64>,
 }
 
-/// Read vs write share of statement time.
+/// Read vs write share of statement time. The three shares add up to `classified_percent`
+/// (100 unless some statements could not be classified).
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 pub struct Workload {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -649,6 +689,11 @@ pub struct Workload {
     /// Transaction control, DDL, SET and the like.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub other_percent: Option<f64>,
+    /// Statements whose kind is known, of `statements_considered`.
+    pub statements_classified: u64,
+    /// Share of database time those statements take, 0–100.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub classified_percent: Option<f64>,
 }
 
 /// How many sessions wait on one kind of thing.
@@ -703,58 +748,47 @@ pub fn analyze(
         Statements::Available(s) => (Some(s), None),
         Statements::Unavailable(why) => (None, Some(why.clone())),
     };
-    let rows: Vec<StatementRow> = stats
-        .map(|s| aggregate(&s.rows).into_values().collect())
-        .unwrap_or_default();
-    let summary = stats.map(|s| s.by_keyword.as_slice()).unwrap_or_default();
+    let mut merged = Vec::new();
+    let rows: Vec<&StatementRow> = match stats {
+        Some(s) => merge_by_id(s.rows.iter(), &mut merged),
+        None => Vec::new(),
+    };
+    // Read / write / other, and the time of statements whose kind is unknown.
     let mut by_kind = [0.0f64; 3];
-    let mut classified: Vec<(StatementRow, StatementKind)> = rows
+    let mut unclassified = (0u64, 0.0f64);
+    let mut classified: Vec<(&StatementRow, Option<StatementKind>)> = rows
         .into_iter()
         .map(|r| {
-            let kind = sql::classify(&r.query, dialect);
-            if summary.is_empty() {
-                by_kind[kind_index(kind)] += r.total_ms.max(0.0);
+            let kind = match r.kind {
+                RowKind::FromText => Some(sql::classify(&r.query, dialect)),
+                RowKind::Known(k) => Some(k),
+                RowKind::Unknown => None,
+            };
+            match kind {
+                Some(k) => by_kind[kind_index(k)] += r.total_ms.max(0.0),
+                None => {
+                    unclassified.0 += 1;
+                    unclassified.1 += r.total_ms.max(0.0);
+                }
             }
             (r, kind)
         })
         .collect();
-    let considered = if summary.is_empty() {
-        classified.len() as u64
-    } else {
-        for k in summary {
-            by_kind[kind_index(sql::classify_lead(&k.keyword, k.modifies))] += k.total_ms.max(0.0);
-        }
-        summary.iter().map(|k| k.statements).sum()
-    };
-    let db_time: f64 = by_kind.iter().sum();
+    let considered = classified.len() as u64;
+    let db_time: f64 = by_kind.iter().sum::<f64>() + unclassified.1;
     let io_timing = stats.and_then(|s| s.io_timing);
-    let mut order = req.order_by;
-    if order == OrderBy::IoTime && io_timing != Some(true) {
-        let by_blocks = classified.iter().any(|(r, _)| r.shared_blks_read.is_some());
+    let order = effective_order(req.order_by, io_timing, classified.iter().map(|(r, _)| *r));
+    if req.order_by == OrderBy::IoTime && io_timing != Some(true) {
         warnings.push(if io_timing == Some(false) {
             "order_by io_time: track_io_timing is off, so IO time is not measured; ranked by shared blocks read instead (turn it on with ALTER SYSTEM SET track_io_timing = on; SELECT pg_reload_conf(); or the RDS parameter group).".to_owned()
         } else {
             "order_by io_time: this engine reports no IO time per statement; ranked by total time instead.".to_owned()
         });
-        if !by_blocks {
-            order = OrderBy::TotalTime;
-        }
     }
-    let key = |r: &StatementRow| -> f64 {
-        match order {
-            OrderBy::MeanTime => mean(r),
-            OrderBy::TotalTime => r.total_ms,
-            OrderBy::Calls => r.calls,
-            OrderBy::IoTime if io_timing == Some(true) => r.io_ms.unwrap_or(0.0),
-            OrderBy::IoTime => r.shared_blks_read.unwrap_or(0.0),
-        }
-    };
-    classified.retain(|(r, _)| r.calls > 0.0 && mean(r) >= req.min_mean_ms);
-    classified.sort_by(|(a, _), (b, _)| key(b).total_cmp(&key(a)).then(a.id.cmp(&b.id)));
-    if classified.len() > req.limit {
-        truncated = true;
-        classified.truncate(req.limit);
-    }
+    classified.retain(|(r, _)| listable(r, req));
+    truncated |= top_first(&mut classified, req.limit, |(a, _), (b, _)| {
+        rank_cmp(order, io_timing, a, b)
+    });
     let statements: Vec<StatementReport> = classified
         .iter()
         .map(|(r, kind)| StatementReport {
@@ -768,7 +802,7 @@ pub fn analyze(
                 0.0
             },
             rows: to_count(r.rows),
-            kind: kind_name(*kind).to_owned(),
+            kind: kind.map_or("unknown", kind_name).to_owned(),
             io_time_ms: r
                 .io_ms
                 .filter(|_| io_timing == Some(true))
@@ -778,19 +812,22 @@ pub fn analyze(
             shared_blks_read: r.shared_blks_read.map(to_count),
         })
         .collect();
-    let workload = if db_time > 0.0 {
-        Workload {
-            read_percent: Some(round(by_kind[0] / db_time * 100.0, 2)),
-            write_percent: Some(round(by_kind[1] / db_time * 100.0, 2)),
-            other_percent: Some(round(by_kind[2] / db_time * 100.0, 2)),
-        }
-    } else {
-        Workload {
-            read_percent: None,
-            write_percent: None,
-            other_percent: None,
-        }
+    let share = |ms: f64| (db_time > 0.0).then(|| round(ms / db_time * 100.0, 2));
+    let workload = Workload {
+        read_percent: share(by_kind[0]),
+        write_percent: share(by_kind[1]),
+        other_percent: share(by_kind[2]),
+        statements_classified: considered - unclassified.0,
+        classified_percent: share(db_time - unclassified.1),
     };
+    if unclassified.0 > 0 {
+        warnings.push(format!(
+            "{} statement(s) taking {}% of database time left the statistics before their text could be read, so their kind is unknown; the read/write/other shares cover the other {}%.",
+            unclassified.0,
+            fmt_num(share(unclassified.1).unwrap_or(0.0)),
+            fmt_num(workload.classified_percent.unwrap_or(0.0))
+        ));
+    }
     let source = stats.map(|s| s.source.clone());
     let src = source
         .clone()
@@ -1147,6 +1184,86 @@ fn verdict(
     format!("{}.", parts.join("; "))
 }
 
+/// The ranking actually used: `io_time` falls back to shared blocks read when IO time is
+/// not measured, and to total time when blocks are not counted either.
+fn effective_order<'a>(
+    order: OrderBy,
+    io_timing: Option<bool>,
+    mut rows: impl Iterator<Item = &'a StatementRow>,
+) -> OrderBy {
+    if order == OrderBy::IoTime
+        && io_timing != Some(true)
+        && !rows.any(|r| r.shared_blks_read.is_some())
+    {
+        OrderBy::TotalTime
+    } else {
+        order
+    }
+}
+
+/// Whether a statement may be listed: it ran, and its mean passes `min_mean_ms`.
+fn listable(r: &StatementRow, req: &Request) -> bool {
+    r.calls > 0.0 && mean(r) >= req.min_mean_ms
+}
+
+/// Highest first in `order`, ties by id, so that the same statistics always list the same
+/// statements in the same order.
+fn rank_cmp(
+    order: OrderBy,
+    io_timing: Option<bool>,
+    a: &StatementRow,
+    b: &StatementRow,
+) -> std::cmp::Ordering {
+    let key = |r: &StatementRow| -> f64 {
+        match order {
+            OrderBy::MeanTime => mean(r),
+            OrderBy::TotalTime => r.total_ms,
+            OrderBy::Calls => r.calls,
+            OrderBy::IoTime if io_timing == Some(true) => r.io_ms.unwrap_or(0.0),
+            OrderBy::IoTime => r.shared_blks_read.unwrap_or(0.0),
+        }
+    };
+    key(b).total_cmp(&key(a)).then_with(|| a.id.cmp(&b.id))
+}
+
+/// The ids of the statements [`analyze`] will list for `req`, in order: an adapter that
+/// reads counters without text fetches text for these alone. `rows` may hold several rows
+/// per id (one per role); they count as one statement, as in the report.
+pub fn top_ids<'a>(
+    rows: impl Iterator<Item = &'a StatementRow>,
+    req: &Request,
+    io_timing: Option<bool>,
+) -> Vec<String> {
+    let mut merged = Vec::new();
+    let rows = merge_by_id(rows, &mut merged);
+    let order = effective_order(req.order_by, io_timing, rows.iter().copied());
+    let mut listed: Vec<&StatementRow> = rows.into_iter().filter(|r| listable(r, req)).collect();
+    top_first(&mut listed, req.limit, |a, b| {
+        rank_cmp(order, io_timing, a, b)
+    });
+    listed.into_iter().map(|r| r.id.clone()).collect()
+}
+
+/// Keeps the first `limit` items of `items` in `cmp` order, sorted; says whether any were
+/// dropped. Selecting before sorting keeps this linear in the number of statements.
+fn top_first<T>(
+    items: &mut Vec<T>,
+    limit: usize,
+    mut cmp: impl FnMut(&T, &T) -> std::cmp::Ordering,
+) -> bool {
+    let cut = items.len() > limit;
+    if cut {
+        if limit == 0 {
+            items.clear();
+            return true;
+        }
+        items.select_nth_unstable_by(limit - 1, &mut cmp);
+        items.truncate(limit);
+    }
+    items.sort_by(cmp);
+    cut
+}
+
 fn mean(r: &StatementRow) -> f64 {
     if r.calls > 0.0 {
         r.total_ms / r.calls
@@ -1271,6 +1388,7 @@ mod tests {
             plan_ms: None,
             shared_blks_hit: Some(100.0),
             shared_blks_read: Some(calls),
+            kind: RowKind::FromText,
         }
     }
 
@@ -1285,7 +1403,6 @@ mod tests {
                 stats_age_seconds: Some(3.0 * 86_400.0),
                 io_timing: Some(true),
                 hidden_rows: 0,
-                by_keyword: vec![],
             }),
             sessions: Ok(sessions),
             notes: vec![],
@@ -1502,10 +1619,11 @@ mod tests {
         assert_eq!(c.plan, None);
         assert_eq!(c.io, ["blk_read_time", "blk_write_time"]);
         assert!(!c.toplevel);
-        let sql = c.select_sql(OrderBy::MeanTime);
+        let sql = c.counters_sql();
         assert!(sql.contains("total_time::float8") && !sql.contains("exec_time"));
-        assert!(sql.contains("ORDER BY total / greatest(calls, 1) DESC"));
+        assert!(sql.contains("pg_stat_statements(false)"), "{sql}");
         assert!(sql.contains("NULL::float8") && !sql.contains("toplevel"));
+        assert!(!c.texts_sql().contains("toplevel"));
     }
 
     #[test]
@@ -1531,9 +1649,8 @@ mod tests {
             ]
         );
         assert!(c.toplevel);
-        assert!(c.select_sql(OrderBy::Calls).contains("AND toplevel"));
-        assert!(c.select_all_sql().contains("AND toplevel"));
-        assert!(c.select_sql(OrderBy::Calls).contains("ORDER BY calls DESC"));
+        assert!(c.counters_sql().contains("AND toplevel"));
+        assert!(c.texts_sql().contains("AND toplevel"));
     }
 
     #[test]
@@ -1550,14 +1667,17 @@ mod tests {
                 "temp_blk_write_time"
             ]
         );
-        let sql = c.select_sql(OrderBy::IoTime);
+        let sql = c.counters_sql();
         assert!(!sql.contains(" blk_read_time"), "{sql}");
         assert!(
             sql.contains("(shared_blk_read_time + shared_blk_write_time"),
             "{sql}"
         );
-        assert!(sql.contains("ORDER BY io DESC"), "{sql}");
-        assert!(sql.contains(&format!("NOT LIKE '%{MONITOR_MARKER}%'")));
+        // Only the text read looks at the text: to spot this tool's own statements.
+        let texts = c.texts_sql();
+        assert!(texts.contains("pg_stat_statements(true)"), "{texts}");
+        assert!(texts.contains(&format!("LIKE '%{MONITOR_MARKER}%'")));
+        assert!(texts.contains("$1::int8[]") && texts.contains("$2::int8[]"));
     }
 
     #[test]
@@ -1792,36 +1912,107 @@ mod tests {
     }
 
     #[test]
-    fn a_server_side_summary_gives_the_totals_and_the_split() {
-        let mut s = snapshot(vec![row("1", "SELECT pg_sleep($1)", 2.0, 800.0)], vec![]);
-        if let Statements::Available(st) = &mut s.statements {
-            st.by_keyword = vec![
-                KeywordTotal {
-                    keyword: "select".into(),
-                    modifies: false,
-                    statements: 4000,
-                    total_ms: 900.0,
-                },
-                KeywordTotal {
-                    keyword: "with".into(),
-                    modifies: true,
-                    statements: 10,
-                    total_ms: 50.0,
-                },
-                KeywordTotal {
-                    keyword: "insert".into(),
-                    modifies: false,
-                    statements: 990,
-                    total_ms: 50.0,
-                },
-            ];
-        }
-        let r = analyze("t", &req(json!({})), &s, REDACT);
-        assert_eq!(r.statements_considered, 5000);
+    fn known_kinds_give_the_split_without_text() {
+        // As an adapter that reads counters only: every statement's kind is known, only
+        // the listed one has its text.
+        let known = |id: &str, kind, calls, total_ms| StatementRow {
+            query: String::new(),
+            kind: RowKind::Known(kind),
+            ..row(id, "", calls, total_ms)
+        };
+        let rows = vec![
+            StatementRow {
+                kind: RowKind::Known(StatementKind::Read),
+                ..row("1", "SELECT pg_sleep($1)", 2.0, 800.0)
+            },
+            known("2", StatementKind::Read, 4000.0, 100.0),
+            known("3", StatementKind::Write, 990.0, 50.0),
+            known("4", StatementKind::Other, 10.0, 50.0),
+        ];
+        let r = analyze(
+            "t",
+            &req(json!({"limit": 1})),
+            &snapshot(rows, vec![]),
+            REDACT,
+        );
+        assert_eq!(r.statements_considered, 4);
         assert_eq!(r.db_time_ms, 1000.0);
         assert_eq!(r.workload.read_percent, Some(90.0));
-        assert_eq!(r.workload.write_percent, Some(10.0));
+        assert_eq!(r.workload.write_percent, Some(5.0));
+        assert_eq!(r.workload.other_percent, Some(5.0));
+        assert_eq!(r.workload.statements_classified, 4);
+        assert_eq!(r.workload.classified_percent, Some(100.0));
+        assert_eq!(r.statements[0].query, "SELECT pg_sleep($1)");
         assert_eq!(r.statements[0].percent_of_db_time, 80.0);
+        assert_eq!(r.statements[0].kind, "read");
+    }
+
+    #[test]
+    fn unknown_kinds_are_counted_and_said() {
+        let mut rows = vec![
+            row("1", "SELECT 1", 10.0, 600.0),
+            row("2", "UPDATE t SET a = 1", 10.0, 300.0),
+        ];
+        rows.push(StatementRow {
+            query: String::new(),
+            kind: RowKind::Unknown,
+            ..row("3", "", 5.0, 100.0)
+        });
+        let r = analyze("t", &req(json!({})), &snapshot(rows, vec![]), REDACT);
+        assert_eq!(r.statements_considered, 3);
+        assert_eq!(r.workload.statements_classified, 2);
+        assert_eq!(r.workload.classified_percent, Some(90.0));
+        assert_eq!(r.workload.read_percent, Some(60.0));
+        assert_eq!(r.workload.write_percent, Some(30.0));
+        assert!(
+            r.conclusion
+                .warnings
+                .iter()
+                .any(|w| w.contains("1 statement(s) taking 10% of database time")),
+            "{:?}",
+            r.conclusion.warnings
+        );
+        assert!(r.statements.iter().any(|s| s.kind == "unknown"));
+    }
+
+    #[test]
+    fn top_ids_are_the_listed_statements() {
+        let rows = vec![
+            row("a", "SELECT 1", 10.0, 10.0),
+            row("b", "SELECT 2", 1.0, 50.0),
+            row("c", "SELECT 3", 100.0, 20.0),
+            // The same statement as `a`, run by another role: one statement.
+            row("a", "SELECT 1", 10.0, 990.0),
+        ];
+        let snap = snapshot(rows.clone(), vec![]);
+        for order in ["mean_time", "total_time", "calls", "io_time"] {
+            for limit in [1, 2, 3] {
+                let req = req(json!({"order_by": order, "limit": limit}));
+                let ids = top_ids(rows.iter(), &req, Some(true));
+                let report = analyze("t", &req, &snap, REDACT);
+                let listed: Vec<String> = report
+                    .statements
+                    .iter()
+                    .map(|s| {
+                        match s.query.as_str() {
+                            "SELECT ?" if s.calls == 20 => "a",
+                            "SELECT ?" if s.calls == 1 => "b",
+                            _ => "c",
+                        }
+                        .to_owned()
+                    })
+                    .collect();
+                assert_eq!(ids, listed, "{order} {limit}");
+            }
+        }
+        assert_eq!(
+            top_ids(rows.iter(), &req(json!({"limit": 3})), Some(true)),
+            ["a", "b", "c"]
+        );
+        assert_eq!(
+            top_ids(rows.iter(), &req(json!({"min_mean_ms": 40})), Some(true)),
+            ["a", "b"]
+        );
     }
 
     #[test]

@@ -30,7 +30,8 @@ pub enum CallError {
     Db(#[from] DbError),
 }
 
-/// Connections kept between calls (PostgreSQL; MySQL connects per call).
+/// What is kept between calls: PostgreSQL connections and what is known about each
+/// target's statements (MySQL connects per call).
 #[derive(Debug, Default)]
 pub struct Connections {
     pg: postgres::Pool,

@@ -12,7 +12,8 @@
 //! - [`cloudwatch`]: the `AWS/RDS` series through one batched GetMetricData (paginated);
 //! - [`rds`]: DescribeDBInstances → storage type, IOPS, throughput, size, class, engine;
 //! - [`postgres`], [`mysql`]: the database reads of `slow_queries`, with the rules shared in
-//!   [`db`] (fixed SQL catalogue, read-only sessions, timeouts, password scrubbing).
+//!   [`db`] (fixed SQL catalogue, read-only sessions, timeouts, password scrubbing) and TLS
+//!   in [`tls`] (libpq's `sslmode` semantics with rustls).
 //!
 //! [`break_down_latency`] runs the sources a break_down_latency input names: the log,
 //! worker state and accept queue at the same time ([`gather_latency`]), then the RDS
@@ -28,6 +29,7 @@ pub mod nginx_log;
 pub mod postgres;
 pub mod prometheus;
 pub mod rds;
+pub mod tls;
 pub mod uwsgi;
 
 pub(crate) use db::{AbortOnDrop, lock_timeout_ms, timeout_ms};

@@ -1,6 +1,7 @@
 //! MySQL and MariaDB: statement digests, the process list and InnoDB lock waits as plain rows.
 //!
-//! One connection per call, no TLS in this build. The session is read-only
+//! One connection per call, over TLS as the target's `ssl-mode` says ([`connect`]). The
+//! session is read-only
 //! (`SET SESSION TRANSACTION READ ONLY`, then `START TRANSACTION READ ONLY`) with a statement
 //! time limit (`max_statement_time` on MariaDB, `max_execution_time` on MySQL) and short lock
 //! waits, all set with bind parameters. The connection has no default schema, so this tool's
@@ -14,10 +15,11 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use mysql_async::prelude::{FromValue, Queryable};
-use mysql_async::{Conn, OptsBuilder, Row};
+use mysql_async::{Conn, DriverError, OptsBuilder, Row, SslOpts};
 
+use super::tls::{self, Verify};
 use super::{DbError, lock_timeout_ms, timeout_ms};
-use crate::config::{DbSettings, Secret, SslMode, Target};
+use crate::config::{DbSettings, RootCerts, Secret, SslMode, Target};
 use crate::diagnosis::NextStep;
 use crate::diagnosis::queries::{
     Engine, Request, Session, Snapshot, StatementRow, StatementStats, Statements, delta,
@@ -78,16 +80,21 @@ pub async fn snapshot(
     settings: &DbSettings,
     req: &Request,
 ) -> Result<Snapshot, DbError> {
-    if target.sslmode == SslMode::Require {
-        return Err(DbError::new(
-            format!(
-                "cannot connect to {}: it requires TLS and this build connects without TLS; use an SSH tunnel or a TLS-terminating proxy on localhost",
-                target.describe()
-            ),
-            password,
-        ));
-    }
-    let opts = OptsBuilder::default()
+    let mut conn = connect(target, password).await?;
+    let result = read(&mut conn, target, password, settings, req).await;
+    // A polite goodbye when it is quick; the deadline of the caller bounds it anyway.
+    let _ = tokio::time::timeout(Duration::from_millis(200), conn.disconnect()).await;
+    result
+}
+
+/// Connects as the target's TLS settings say (MySQL's `ssl-mode` semantics, see
+/// [`super::tls`]): `PREFERRED` (the default) uses TLS when the server offers it, without
+/// checking the certificate, and connects without TLS to a server that has none;
+/// `REQUIRED` insists on TLS; `VERIFY_CA` / `VERIFY_IDENTITY` check the certificate against
+/// `ssl-ca` (else the system's roots).
+async fn connect(target: &Target, password: Option<&Secret>) -> Result<Conn, DbError> {
+    tls::install_default_provider();
+    let base = OptsBuilder::default()
         .ip_or_hostname(target.host.clone())
         .tcp_port(target.port)
         .user(Some(target.user.clone()))
@@ -95,13 +102,67 @@ pub async fn snapshot(
         .db_name(None::<String>)
         .prefer_socket(false)
         .stmt_cache_size(0);
-    let mut conn = Conn::new(opts)
-        .await
-        .map_err(|e| connect_error(target, password, e))?;
-    let result = read(&mut conn, target, password, settings, req).await;
-    // A polite goodbye when it is quick; the deadline of the caller bounds it anyway.
-    let _ = tokio::time::timeout(Duration::from_millis(200), conn.disconnect()).await;
-    result
+    let roots_described = match &target.sslrootcert {
+        RootCerts::File(p) => format!("the CA file {}", p.display()),
+        _ => "the system trust store".to_owned(),
+    };
+    let fail = |e: mysql_async::Error, tls_used: bool| {
+        connect_error(target, password, e, tls_used, &roots_described)
+    };
+    match target.sslmode {
+        SslMode::Disable => Conn::new(base).await.map_err(|e| fail(e, false)),
+        SslMode::Allow | SslMode::Prefer => {
+            let opts = base
+                .clone()
+                .ssl_opts(ssl_opts(target, password, Verify::Nothing)?);
+            match Conn::new(opts).await {
+                Err(mysql_async::Error::Driver(DriverError::NoClientSslFlagFromServer)) => {
+                    Conn::new(base).await.map_err(|e| fail(e, false))
+                }
+                other => other.map_err(|e| fail(e, true)),
+            }
+        }
+        SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => {
+            let verify = tls::verification(target, tls::root_file_configured(&target.sslrootcert));
+            let opts = base.ssl_opts(ssl_opts(target, password, verify)?);
+            Conn::new(opts).await.map_err(|e| fail(e, true))
+        }
+    }
+}
+
+/// The driver's TLS options for a certificate check.
+fn ssl_opts(
+    target: &Target,
+    password: Option<&Secret>,
+    verify: Verify,
+) -> Result<SslOpts, DbError> {
+    let opts = SslOpts::default();
+    if verify == Verify::Nothing {
+        return Ok(opts.with_danger_accept_invalid_certs(true));
+    }
+    let opts = match &target.sslrootcert {
+        RootCerts::File(path) => {
+            // Checked here for a clear message; the driver reads it again itself.
+            tls::load_roots(&target.sslrootcert).map_err(|e| {
+                DbError::new(
+                    format!("cannot connect to {}: {e}", target.describe()),
+                    password,
+                )
+            })?;
+            opts.with_root_certs(vec![path.clone().into()])
+                .with_disable_built_in_roots(true)
+        }
+        RootCerts::DefaultFile(_) | RootCerts::System => {
+            let system = tls::system_roots_der();
+            if system.is_empty() {
+                opts
+            } else {
+                opts.with_root_certs(system.iter().map(|der| der.clone().into()).collect())
+                    .with_disable_built_in_roots(true)
+            }
+        }
+    };
+    Ok(opts.with_danger_skip_domain_validation(verify == Verify::Chain))
 }
 
 async fn read(
@@ -333,25 +394,41 @@ fn get<T: FromValue>(row: &Row, index: usize) -> Option<T> {
         .flatten()
 }
 
-fn connect_error(target: &Target, password: Option<&Secret>, e: mysql_async::Error) -> DbError {
+fn connect_error(
+    target: &Target,
+    password: Option<&Secret>,
+    e: mysql_async::Error,
+    tls_used: bool,
+    roots: &str,
+) -> DbError {
     let detail = e.to_string();
     let hint = match &e {
+        mysql_async::Error::Server(s) if s.code == 1045 && !tls_used => {
+            " Check the user and the password source configured for this target (password_env); if the account requires TLS (REQUIRE SSL, or require_secure_transport), set ssl-mode=REQUIRED or stronger for the target.".to_owned()
+        }
         mysql_async::Error::Server(s) if s.code == 1045 => {
-            " Check the user and the password source configured for this target (password_env)."
+            " Check the user and the password source configured for this target (password_env).".to_owned()
+        }
+        mysql_async::Error::Server(s) if s.code == 3159 => {
+            " The server only accepts TLS connections (require_secure_transport): set ssl-mode=REQUIRED or stronger for the target.".to_owned()
         }
         mysql_async::Error::Server(s) if s.code == 1049 => {
-            " Check the database name of the target."
+            " Check the database name of the target.".to_owned()
         }
         mysql_async::Error::Server(s) if s.code == 1040 => {
-            " The server is out of connection slots (max_connections): that is itself a finding."
+            " The server is out of connection slots (max_connections): that is itself a finding.".to_owned()
         }
         _ if detail.contains("refused") => {
-            " Nothing listens there: check host and port, and that the server runs."
+            " Nothing listens there: check host and port, and that the server runs.".to_owned()
         }
-        _ => "",
+        _ => tls::hint(&detail, target, roots),
     };
     DbError::new(
-        format!("cannot connect to {}: {detail}.{hint}", target.describe()),
+        format!(
+            "cannot connect to {} with ssl-mode={}: {detail}.{hint}",
+            target.describe(),
+            target.sslmode.mysql_str()
+        ),
         password,
     )
 }

@@ -1,31 +1,45 @@
 //! PostgreSQL: `pg_stat_statements` and `pg_stat_activity` as plain rows.
 //!
-//! One connection per call, no TLS in this build (`sslmode=require` is refused up front).
-//! The session is made read-only and bounded before the first read: `statement_timeout`,
-//! `lock_timeout`, `idle_in_transaction_session_timeout` and `default_transaction_read_only`
-//! are set with bind parameters, and every read runs inside `BEGIN READ ONLY`. The SQL is
-//! the constants below plus the pg_stat_statements SELECT that
-//! [`PgssColumns::select_sql`] builds from constant column names.
+//! One kept connection per target (see [`Pool`]), over TLS as the target's `sslmode` says
+//! ([`super::tls`]). The session is made read-only and bounded before the first read:
+//! `statement_timeout`, `lock_timeout`, `idle_in_transaction_session_timeout` and
+//! `default_transaction_read_only` are set with bind parameters, and every read runs inside
+//! `BEGIN READ ONLY`. The SQL is the constants below plus the two pg_stat_statements
+//! SELECTs that [`PgssColumns`] builds from constant column names.
+//!
+//! A call costs one round trip once the target is known: BEGIN, the server facts, the
+//! counters of every statement (`pg_stat_statements(false)`, which skips the query-text
+//! file), the statistics' age, the live sessions and COMMIT are sent together. Statement
+//! text is read only for statements never met before and for listed statements whose text
+//! is not remembered ([`KnownStatements`]).
 //!
 //! Two quirks shape the code: `pg_stat_activity` is a per-transaction snapshot, so a sampled
 //! call reads statements in two separate transactions; and the extension may live in any
 //! schema, so the schema goes into `search_path` as a parameter rather than into the SQL.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures_util::TryStreamExt;
+use tokio_postgres::config::SslMode as PgSslMode;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::types::Type;
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::{Client, NoTls, Socket, Statement};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
+use super::tls::{self, Verify};
 use super::{AbortOnDrop, DbError, lock_timeout_ms, timeout_ms};
 use crate::config::{DbSettings, Secret, SslMode, Target};
-use crate::diagnosis::NextStep;
+use crate::diagnosis::known::{Known, KnownStatements};
 use crate::diagnosis::queries::{
-    Engine, KeywordTotal, PgssColumns, Request, Session, Snapshot, StatementRow, StatementStats,
-    Statements, delta,
+    Engine, OrderBy, PgssColumns, Request, RowKind, Session, Snapshot, StatementRow,
+    StatementStats, Statements, delta, top_ids,
 };
+use crate::diagnosis::sql::classify_lead;
+use crate::diagnosis::{FastMap, NextStep};
 
 const SETUP: &str = "SELECT /* pwt:monitor */ set_config('statement_timeout', $1, false), \
     set_config('lock_timeout', $2, false), \
@@ -68,13 +82,16 @@ const ACTIVITY: &str = "SELECT /* pwt:monitor */ pid::int8, coalesce(state, ''),
 
 const INSUFFICIENT: &str = "<insufficient privilege>";
 
-/// Idle connections kept between calls, one per target, so that a call pays neither the
-/// connection start-up nor the extension discovery again. A connection is taken out for the
-/// duration of a call and put back only when the call succeeded; a call that fails or times
-/// out drops (closes) it.
+/// What the pool keeps between calls: one idle connection per target, so that a call pays
+/// neither the connection start-up (TLS included) nor the extension discovery again, and
+/// per target what is known about its statements ([`KnownStatements`]), so that a call
+/// reads statement text only for statements it has not met before. A connection is taken
+/// out for the duration of a call and put back only when the call succeeded; a call that
+/// fails or times out drops (closes) it. What is known outlives connections.
 #[derive(Default)]
 pub struct Pool {
     idle: Mutex<HashMap<String, Conn>>,
+    known: Mutex<HashMap<String, KnownStatements>>,
 }
 
 impl std::fmt::Debug for Pool {
@@ -93,13 +110,33 @@ impl Pool {
             idle.insert(key.to_owned(), conn);
         }
     }
+
+    /// Runs `f` on what is known about `target`'s statements. A std mutex: it is never held
+    /// across an `.await`.
+    fn with_known<R>(&self, target: &str, f: impl FnOnce(&mut KnownStatements) -> R) -> R {
+        match self.known.lock() {
+            Ok(mut map) => f(map.entry(target.to_owned()).or_default()),
+            // A panic elsewhere poisoned it: work without memory rather than fail.
+            Err(_) => f(&mut KnownStatements::default()),
+        }
+    }
 }
 
 struct Conn {
     client: Client,
     _task: AbortOnDrop,
-    /// pg_stat_statements' layout, extension version and schema, once discovered.
-    layout: Option<(PgssColumns, String, String)>,
+    /// pg_stat_statements' layout and the statements of every call, prepared once.
+    ready: Option<Ready>,
+}
+
+/// What a connection needs for a call once pg_stat_statements is found: its layout and the
+/// per-call statements, prepared (parsed and planned once per connection, not per call).
+struct Ready {
+    columns: PgssColumns,
+    info: Statement,
+    counters: Statement,
+    stats_info: Option<Statement>,
+    activity: Statement,
 }
 
 /// Reads the statistics of `target`'s database, on a kept connection when there is one.
@@ -112,7 +149,7 @@ pub async fn snapshot(
     req: &Request,
 ) -> Result<Snapshot, DbError> {
     if let Some(mut conn) = pool.take(&target.name) {
-        let result = read(&mut conn, target, password, req).await;
+        let result = read(&mut conn, pool, target, password, req).await;
         if result.is_ok() {
             pool.put(&target.name, conn);
             return result;
@@ -138,23 +175,63 @@ pub async fn snapshot(
     let mut conn = Conn {
         client,
         _task: task,
-        layout: None,
+        ready: None,
     };
-    let result = read(&mut conn, target, password, req).await;
+    let result = read(&mut conn, pool, target, password, req).await;
     if result.is_ok() {
         pool.put(&target.name, conn);
     }
     result
 }
 
+/// The server facts every call reads (pipelined with the statistics).
+struct ServerInfo {
+    version: String,
+    database: String,
+    user: String,
+    io_timing: Option<bool>,
+    read_all_stats: bool,
+}
+
+impl ServerInfo {
+    fn from_row(info: &tokio_postgres::Row) -> Self {
+        Self {
+            version: info.try_get(0).unwrap_or_default(),
+            database: info.try_get(1).unwrap_or_default(),
+            user: info.try_get(2).unwrap_or_default(),
+            io_timing: info.try_get::<_, String>(3).ok().map(|v| v == "on"),
+            read_all_stats: info.try_get(4).unwrap_or(false),
+        }
+    }
+}
+
+/// The statements' counters as read, before what is known about them is applied.
+#[derive(Default)]
+struct Counters {
+    /// The queryids of `rows`, in the same order.
+    ids: Vec<i64>,
+    /// The counters of the statements this role may see, one per queryid.
+    rows: Vec<StatementRow>,
+    /// Statements whose details (rows, IO, plan, blocks) were read; all when `None`.
+    detailed: Option<HashSet<i64>>,
+    /// Rows of other roles' statements (no queryid without pg_read_all_stats).
+    hidden: u64,
+}
+
+impl Counters {
+    fn has_details(&self, id: i64) -> bool {
+        self.detailed.as_ref().is_none_or(|d| d.contains(&id))
+    }
+}
+
 async fn read(
     conn: &mut Conn,
+    pool: &Pool,
     target: &Target,
     password: Option<&Secret>,
     req: &Request,
 ) -> Result<Snapshot, DbError> {
     let q = |e: tokio_postgres::Error, what: &str| query_error(target, password, what, e);
-    let client = &conn.client;
     let started = std::time::Instant::now();
     let lap = |what: &str| {
         tracing::debug!(
@@ -162,23 +239,551 @@ async fn read(
             "postgres: {what}"
         )
     };
-    // Sent together (pipelined): one round trip.
-    let (begin, info) = tokio::join!(
+    let mut fixes = Vec::new();
+    if conn.ready.is_none() {
+        // Once per connection: find the extension and its columns, put its schema on the
+        // search path, prepare the statements of a call.
+        match discover(&conn.client, target, password, &mut fixes).await? {
+            Ok((columns, version)) => {
+                conn.ready = Some(prepare(&conn.client, target, password, columns, &version).await?)
+            }
+            Err(why) => {
+                let (info, sessions) =
+                    info_and_sessions(&conn.client, target, password, req).await?;
+                let notes = privilege_notes(&info, &mut fixes);
+                return Ok(Snapshot {
+                    engine: Engine::Postgresql,
+                    statements: Statements::Unavailable(why_text(&why, &info.database)),
+                    server_version: info.version,
+                    sessions,
+                    notes,
+                    fixes,
+                });
+            }
+        }
+        lap("layout");
+    }
+    let Some(ready) = &conn.ready else {
+        return Err(DbError::new(
+            "internal error: no pg_stat_statements layout",
+            None,
+        ));
+    };
+    let client = &conn.client;
+    let sampled = req.sample_seconds.is_some();
+    // Details only for the statements listed lately, unless every statement's are needed:
+    // to rank by IO, for the difference of a sampled call, or when nothing was listed yet.
+    let listed_lately = pool.with_known(&target.name, |k| k.listed());
+    let all_details = sampled || req.order_by == OrderBy::IoTime || listed_lately.is_empty();
+    let first: [&(dyn ToSql + Sync); 2] = [&listed_lately, &all_details];
+    let every: [&(dyn ToSql + Sync); 2] = [&listed_lately, &true];
+
+    // One round trip: BEGIN, server facts, counters, statistics age, live sessions and
+    // COMMIT are sent together (pipelined). A sampled call reads the counters again after
+    // the interval, together with the rest.
+    let (begin, info, counters, stats_info, sessions, _) = tokio::join!(
         client.batch_execute(BEGIN),
-        client.query_typed_one(SERVER_INFO, &[])
+        client.query_one(&ready.info, &[]),
+        read_counters(client, &ready.counters, &first, all_details),
+        optional(
+            !sampled && ready.stats_info.is_some(),
+            query_opt(client, ready.stats_info.as_ref())
+        ),
+        optional(
+            req.include_running && !sampled,
+            client.query(&ready.activity, &[])
+        ),
+        client.batch_execute(COMMIT),
     );
     begin.map_err(|e| q(e, "BEGIN READ ONLY"))?;
-    let info = info.map_err(|e| q(e, "reading the server version"))?;
-    lap("server info");
-    let server_version: String = info.try_get(0).unwrap_or_default();
-    let database: String = info.try_get(1).unwrap_or_default();
-    let user: String = info.try_get(2).unwrap_or_default();
-    let io_timing = info.try_get::<_, String>(3).ok().map(|v| v == "on");
-    let read_all_stats: bool = info.try_get(4).unwrap_or(false);
+    let info = ServerInfo::from_row(&info.map_err(|e| q(e, "reading the server version"))?);
+    let mut notes = privilege_notes(&info, &mut fixes);
+    lap("counters");
+    let mut counters = match counters {
+        Ok(counters) => counters,
+        Err(e) if e.code() == Some(&SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE) => {
+            // The failed read aborted the transaction: read the sessions on their own.
+            fixes.push(preload_fix());
+            let (_, sessions) = info_and_sessions(client, target, password, req).await?;
+            return Ok(Snapshot {
+                engine: Engine::Postgresql,
+                server_version: info.version,
+                statements: Statements::Unavailable(
+                    "pg_stat_statements is installed but not loaded: it is missing from shared_preload_libraries".into(),
+                ),
+                sessions,
+                notes,
+                fixes,
+            });
+        }
+        Err(e) => return Err(q(e, "reading pg_stat_statements")),
+    };
+    let (stats_info, sessions) = match req.sample_seconds {
+        None => (stats_info, sessions),
+        Some(seconds) => {
+            tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
+            let (begin, after, stats_info, sessions, _) = tokio::join!(
+                client.batch_execute(BEGIN),
+                read_counters(client, &ready.counters, &every, true),
+                optional(
+                    ready.stats_info.is_some(),
+                    query_opt(client, ready.stats_info.as_ref())
+                ),
+                optional(req.include_running, client.query(&ready.activity, &[])),
+                client.batch_execute(COMMIT),
+            );
+            begin.map_err(|e| q(e, "BEGIN READ ONLY"))?;
+            let after = after.map_err(|e| q(e, "reading pg_stat_statements (second snapshot)"))?;
+            counters = sampled_delta(counters, after);
+            (stats_info, sessions)
+        }
+    };
+    let sessions = match sessions {
+        Some(rows) => {
+            let rows = rows.map_err(|e| q(e, "reading pg_stat_activity"))?;
+            Ok(parse_sessions(rows, &mut notes))
+        }
+        None => Ok(Vec::new()),
+    };
 
+    let mut resolved = resolve(
+        pool,
+        client,
+        &ready.columns,
+        target,
+        password,
+        req,
+        info.io_timing,
+        &counters,
+    )
+    .await?;
+    if resolved
+        .listed
+        .iter()
+        .take(req.limit)
+        .any(|id| !counters.has_details(*id))
+    {
+        // The list changed since the last call: read again, with every statement's details,
+        // so that the report comes from one consistent read.
+        tracing::debug!("postgres: the list changed; reading every statement's details");
+        let (begin, again, _) = tokio::join!(
+            client.batch_execute(BEGIN),
+            read_counters(client, &ready.counters, &every, true),
+            client.batch_execute(COMMIT),
+        );
+        begin.map_err(|e| q(e, "BEGIN READ ONLY"))?;
+        counters = again.map_err(|e| q(e, "reading pg_stat_statements"))?;
+        resolved = resolve(
+            pool,
+            client,
+            &ready.columns,
+            target,
+            password,
+            req,
+            info.io_timing,
+            &counters,
+        )
+        .await?;
+    }
+    let hidden_rows = counters.hidden;
+    let rows = pool.with_known(&target.name, |k| {
+        k.mark_listed(&resolved.listed);
+        finish_rows(counters, resolved, k)
+    });
+    lap("statements");
+    let mut stats = StatementStats {
+        source: "postgres:pg_stat_statements".into(),
+        rows,
+        io_timing: if ready.columns.io.is_empty() {
+            None
+        } else {
+            info.io_timing
+        },
+        hidden_rows,
+        ..Default::default()
+    };
+    if let Some(Ok(Some(row))) = stats_info {
+        stats.stats_since = row.try_get(0).ok();
+        stats.stats_age_seconds = row.try_get(1).ok();
+    }
+    Ok(Snapshot {
+        engine: Engine::Postgresql,
+        server_version: info.version,
+        statements: Statements::Available(stats),
+        sessions,
+        notes,
+        fixes,
+    })
+}
+
+async fn query_opt(
+    client: &Client,
+    statement: Option<&Statement>,
+) -> Result<Option<tokio_postgres::Row>, tokio_postgres::Error> {
+    match statement {
+        Some(s) => client.query_opt(s, &[]).await,
+        None => Ok(None),
+    }
+}
+
+/// Prepares the statements of a call on this connection (one round trip).
+async fn prepare(
+    client: &Client,
+    target: &Target,
+    password: Option<&Secret>,
+    columns: PgssColumns,
+    version: &str,
+) -> Result<Ready, DbError> {
+    let q = |e: tokio_postgres::Error| query_error(target, password, "preparing the statements", e);
+    let counters_sql = columns.counters_sql();
+    let with_info = version_at_least(version, 1, 9);
+    let (info, counters, stats_info, activity) = tokio::join!(
+        client.prepare(SERVER_INFO),
+        client.prepare_typed(&counters_sql, &[Type::INT8_ARRAY, Type::BOOL]),
+        optional(with_info, client.prepare(STATS_INFO)),
+        client.prepare(ACTIVITY),
+    );
+    Ok(Ready {
+        info: info.map_err(q)?,
+        counters: counters.map_err(q)?,
+        stats_info: stats_info.transpose().map_err(q)?,
+        activity: activity.map_err(q)?,
+        columns,
+    })
+}
+
+/// Runs `fut` when `wanted`, else nothing, so that it can sit in a pipelined `join!`.
+async fn optional<T>(wanted: bool, fut: impl std::future::Future<Output = T>) -> Option<T> {
+    if wanted { Some(fut.await) } else { None }
+}
+
+/// Reads the counters, one row per queryid (a statement run by several roles is one
+/// statement), turning rows into counters as they arrive rather than collecting thousands
+/// of driver rows first. `all_details`: the details of every statement were asked for.
+async fn read_counters(
+    client: &Client,
+    statement: &Statement,
+    params: &[&(dyn ToSql + Sync)],
+    all_details: bool,
+) -> Result<Counters, tokio_postgres::Error> {
+    let rows = client
+        .query_raw(statement, params.iter().map(|p| *p as &dyn ToSql))
+        .await?;
+    let mut rows = std::pin::pin!(rows);
+    // Room for pg_stat_statements.max's default (5,000) without regrowing.
+    const TYPICAL: usize = 8192;
+    let mut out = Counters {
+        ids: Vec::with_capacity(TYPICAL),
+        rows: Vec::with_capacity(TYPICAL),
+        detailed: (!all_details).then(HashSet::new),
+        hidden: 0,
+    };
+    let mut at: FastMap<i64, usize> =
+        FastMap::with_capacity_and_hasher(TYPICAL, Default::default());
+    while let Some(r) = rows.try_next().await? {
+        let Some(id) = r.try_get::<_, Option<i64>>(0).ok().flatten() else {
+            out.hidden += 1;
+            continue;
+        };
+        let f = |i: usize| r.try_get::<_, Option<f64>>(i).ok().flatten();
+        let details: Option<Vec<Option<f64>>> = r.try_get(3).ok().flatten();
+        let d = |i: usize| details.as_ref().and_then(|v| v.get(i).copied().flatten());
+        let row = StatementRow {
+            calls: f(1).unwrap_or(0.0),
+            total_ms: f(2).unwrap_or(0.0),
+            rows: d(0).unwrap_or(0.0),
+            io_ms: d(1),
+            plan_ms: d(2),
+            shared_blks_hit: d(3),
+            shared_blks_read: d(4),
+            ..Default::default()
+        };
+        if let (Some(set), true) = (&mut out.detailed, details.is_some()) {
+            set.insert(id);
+        }
+        match at.get(&id) {
+            Some(&i) => {
+                let m = &mut out.rows[i];
+                m.calls += row.calls;
+                m.total_ms += row.total_ms;
+                m.rows += row.rows;
+                m.io_ms = sum(m.io_ms, row.io_ms);
+                m.plan_ms = sum(m.plan_ms, row.plan_ms);
+                m.shared_blks_hit = sum(m.shared_blks_hit, row.shared_blks_hit);
+                m.shared_blks_read = sum(m.shared_blks_read, row.shared_blks_read);
+            }
+            None => {
+                at.insert(id, out.rows.len());
+                out.ids.push(id);
+                out.rows.push(StatementRow {
+                    id: id.to_string(),
+                    ..row
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn sum(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (None, None) => None,
+        (a, b) => Some(a.unwrap_or(0.0) + b.unwrap_or(0.0)),
+    }
+}
+
+/// What ran between the two reads of a sampled call (both with every statement's details).
+fn sampled_delta(before: Counters, after: Counters) -> Counters {
+    let (ids, rows) = delta(&before.rows, &after.rows)
+        .into_iter()
+        .filter_map(|r| r.id.parse::<i64>().ok().map(|id| (id, r)))
+        .unzip();
+    Counters {
+        ids,
+        rows,
+        detailed: None,
+        hidden: after.hidden,
+    }
+}
+
+/// What is known about each statement of the counters: this tool's own statements left
+/// out, every other one with its kind (or unknown), and which statements the report will
+/// list (with a margin).
+struct Applied {
+    /// Per row of the counters: its kind, or `None` for this tool's own statements.
+    kinds: Vec<Option<RowKind>>,
+    /// The statements to be listed, in order, and a few more after them.
+    listed: Vec<i64>,
+    /// Statements never met before.
+    unknown: Vec<i64>,
+    /// Listed statements whose text is not known.
+    missing_text: Vec<i64>,
+}
+
+/// How many statements beyond `limit` get their text read and count as listed, so that a
+/// statement moving up a few places next time is already at hand.
+const LIST_MARGIN: usize = 10;
+
+fn apply(
+    known: &KnownStatements,
+    counters: &Counters,
+    req: &Request,
+    io_timing: Option<bool>,
+) -> Applied {
+    let mut unknown = Vec::new();
+    let kinds: Vec<Option<RowKind>> = counters
+        .ids
+        .iter()
+        .map(|id| match known.known(*id) {
+            Some(Known::Monitor) => None,
+            Some(Known::Statement(k)) => Some(RowKind::Known(k)),
+            None => {
+                unknown.push(*id);
+                Some(RowKind::Unknown)
+            }
+        })
+        .collect();
+    // While some statements are unknown, a few of them may turn out to be ours and drop
+    // out: take a wider margin then.
+    let margin = LIST_MARGIN + if unknown.is_empty() { 0 } else { 20 };
+    let wide = Request {
+        limit: req.limit + margin,
+        ..req.clone()
+    };
+    let candidates = counters
+        .rows
+        .iter()
+        .zip(&kinds)
+        .filter(|(_, k)| k.is_some())
+        .map(|(r, _)| r);
+    let listed: Vec<i64> = top_ids(candidates, &wide, io_timing)
+        .iter()
+        .filter_map(|id| id.parse().ok())
+        .collect();
+    let mut missing_text: Vec<i64> = listed
+        .iter()
+        .copied()
+        .filter(|id| known.text(*id).is_none())
+        .collect();
+    unknown.sort_unstable();
+    missing_text.sort_unstable();
+    Applied {
+        kinds,
+        listed,
+        unknown,
+        missing_text,
+    }
+}
+
+/// The rows for the report: kinds applied, this tool's statements left out, the listed
+/// statements with their text. Works in place on the rows read.
+fn finish_rows(counters: Counters, applied: Applied, known: &KnownStatements) -> Vec<StatementRow> {
+    let texts: FastMap<i64, Arc<str>> = applied
+        .listed
+        .iter()
+        .filter_map(|id| known.text(*id).map(|t| (*id, t)))
+        .collect();
+    let mut rows = counters.rows;
+    for ((row, id), kind) in rows.iter_mut().zip(&counters.ids).zip(&applied.kinds) {
+        if let Some(kind) = kind {
+            row.kind = *kind;
+            if let Some(t) = texts.get(id) {
+                row.query = t.to_string();
+            }
+        }
+    }
+    let mut kinds = applied.kinds.iter();
+    rows.retain(|_| kinds.next().is_some_and(Option::is_some));
+    rows
+}
+
+/// Gives every statement its kind and the listed ones their text, from what is known about
+/// the target's statements; reads what is not known yet and remembers it. One round trip
+/// when anything is new (a second one when a new statement turns out to be ours and another
+/// moves up into the list); none once everything is known. A statement that left the
+/// statistics before its text was read stays of unknown kind.
+#[allow(clippy::too_many_arguments)]
+async fn resolve(
+    pool: &Pool,
+    client: &Client,
+    columns: &PgssColumns,
+    target: &Target,
+    password: Option<&Secret>,
+    req: &Request,
+    io_timing: Option<bool>,
+    counters: &Counters,
+) -> Result<Applied, DbError> {
+    let mut asked: HashSet<i64> = HashSet::new();
+    let mut texts_sql = None;
+    loop {
+        let applied = pool.with_known(&target.name, |known| apply(known, counters, req, io_timing));
+        let wanted: Vec<i64> = applied
+            .unknown
+            .iter()
+            .chain(&applied.missing_text)
+            .copied()
+            .filter(|id| !asked.contains(id))
+            .collect::<HashSet<i64>>()
+            .into_iter()
+            .collect();
+        if wanted.is_empty() {
+            return Ok(applied);
+        }
+        let with_text: Vec<i64> = applied
+            .missing_text
+            .iter()
+            .copied()
+            .filter(|id| !asked.contains(id))
+            .collect();
+        asked.extend(&wanted);
+        let sql: &str = texts_sql.get_or_insert_with(|| columns.texts_sql());
+        let params: [(&(dyn ToSql + Sync), Type); 2] =
+            [(&wanted, Type::INT8_ARRAY), (&with_text, Type::INT8_ARRAY)];
+        let (begin, found, _) = tokio::join!(
+            client.batch_execute(BEGIN),
+            client.query_typed(sql, &params),
+            client.batch_execute(COMMIT),
+        );
+        begin.map_err(|e| query_error(target, password, "BEGIN READ ONLY", e))?;
+        let found = found
+            .map_err(|e| query_error(target, password, "reading the text of new statements", e))?;
+        tracing::debug!(
+            asked = wanted.len(),
+            found = found.len(),
+            "postgres: statement kinds and texts"
+        );
+        pool.with_known(&target.name, |known| {
+            for r in &found {
+                let Some(id) = r.try_get::<_, Option<i64>>(0).ok().flatten() else {
+                    continue;
+                };
+                let keyword: String = r.try_get(1).unwrap_or_default();
+                let modifies = r
+                    .try_get::<_, Option<bool>>(2)
+                    .ok()
+                    .flatten()
+                    .unwrap_or(false);
+                let ours = r
+                    .try_get::<_, Option<bool>>(3)
+                    .ok()
+                    .flatten()
+                    .unwrap_or(false);
+                let text: Option<String> = r.try_get(4).ok().flatten();
+                let what = if ours {
+                    Known::Monitor
+                } else {
+                    Known::Statement(classify_lead(&keyword, modifies))
+                };
+                known.learn(id, what, text.as_deref());
+            }
+        });
+    }
+}
+
+fn parse_sessions(rows: Vec<tokio_postgres::Row>, notes: &mut Vec<String>) -> Vec<Session> {
+    let mut hidden = 0;
+    let mut sessions = Vec::with_capacity(rows.len());
+    for r in rows {
+        let query: String = r.try_get(5).unwrap_or_default();
+        if query == INSUFFICIENT {
+            hidden += 1;
+        }
+        sessions.push(Session {
+            pid: r.try_get(0).unwrap_or_default(),
+            state: r.try_get(1).unwrap_or_default(),
+            seconds: r.try_get(2).unwrap_or_default(),
+            wait_event_type: r.try_get(3).ok().flatten(),
+            wait_event: r.try_get(4).ok().flatten(),
+            query: if query == INSUFFICIENT {
+                String::new()
+            } else {
+                query
+            },
+            blocked_by: r.try_get::<_, Vec<i64>>(6).unwrap_or_default(),
+        });
+    }
+    if hidden > 0 {
+        notes.push(format!(
+            "{hidden} session(s) of other roles show no query text (<insufficient privilege>)."
+        ));
+    }
+    sessions
+}
+
+/// Server facts and (when asked) live sessions in one read-only transaction, for the calls
+/// whose statistics are unavailable.
+async fn info_and_sessions(
+    client: &Client,
+    target: &Target,
+    password: Option<&Secret>,
+    req: &Request,
+) -> Result<(ServerInfo, Result<Vec<Session>, String>), DbError> {
+    let q = |e: tokio_postgres::Error, what: &str| query_error(target, password, what, e);
+    let (begin, info, sessions, _) = tokio::join!(
+        client.batch_execute(BEGIN),
+        client.query_typed_one(SERVER_INFO, &[]),
+        optional(req.include_running, client.query_typed(ACTIVITY, &[])),
+        client.batch_execute(COMMIT),
+    );
+    begin.map_err(|e| q(e, "BEGIN READ ONLY"))?;
+    let info = ServerInfo::from_row(&info.map_err(|e| q(e, "reading the server version"))?);
     let mut notes = Vec::new();
-    let mut fixes = Vec::new();
-    if !read_all_stats {
+    let sessions = match sessions {
+        Some(rows) => Ok(parse_sessions(
+            rows.map_err(|e| q(e, "reading pg_stat_activity"))?,
+            &mut notes,
+        )),
+        None => Ok(Vec::new()),
+    };
+    // Notes about hidden sessions are dropped here: the privilege note says it all.
+    Ok((info, sessions))
+}
+
+/// The note and the fix when the role cannot see other roles' statements and sessions.
+fn privilege_notes(info: &ServerInfo, fixes: &mut Vec<NextStep>) -> Vec<String> {
+    let mut notes = Vec::new();
+    if !info.read_all_stats {
+        let user = &info.user;
         notes.push(format!(
             "Role {user} is not a member of pg_read_all_stats: statements and sessions of other roles are hidden (<insufficient privilege>)."
         ));
@@ -187,108 +792,17 @@ async fn read(
             "Without it the tool sees only this role's own statements and sessions, and may miss the slow ones.",
         ));
     }
-
-    if conn.layout.is_none() {
-        match discover(client, target, password, &database, &mut fixes).await? {
-            Ok(layout) => {
-                // For the session: the extension's schema first after pg_catalog.
-                client
-                    .query_typed(SEARCH_PATH, &[(&layout.2, Type::TEXT)])
-                    .await
-                    .map_err(|e| q(e, "setting search_path"))?;
-                conn.layout = Some(layout);
-            }
-            Err(why) => {
-                return finish(
-                    client,
-                    target,
-                    password,
-                    req,
-                    server_version,
-                    Statements::Unavailable(why_text(&why)),
-                    notes,
-                    fixes,
-                )
-                .await;
-            }
-        }
-    }
-    let Some((columns, version, _schema)) = &conn.layout else {
-        return Err(DbError::new(
-            "internal error: no pg_stat_statements layout",
-            None,
-        ));
-    };
-
-    lap("layout");
-    let mut stats = match read_statements(client, columns, version, io_timing, req).await {
-        Ok(stats) => stats,
-        Err(e) if e.code() == Some(&SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE) => {
-            fixes.push(preload_fix());
-            return finish(
-                client,
-                target,
-                password,
-                req,
-                server_version,
-                Statements::Unavailable(
-                    "pg_stat_statements is installed but not loaded: it is missing from shared_preload_libraries".into(),
-                ),
-                notes,
-                fixes,
-            )
-            .await;
-        }
-        Err(e) => return Err(q(e, "reading pg_stat_statements")),
-    };
-
-    if let Some(seconds) = req.sample_seconds {
-        client
-            .batch_execute(COMMIT)
-            .await
-            .map_err(|e| q(e, "COMMIT"))?;
-        tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
-        client
-            .batch_execute(BEGIN)
-            .await
-            .map_err(|e| q(e, "BEGIN READ ONLY"))?;
-        let after = read_statements(client, columns, version, io_timing, req)
-            .await
-            .map_err(|e| q(e, "reading pg_stat_statements (second snapshot)"))?;
-        stats = StatementStats {
-            rows: delta(&stats.rows, &after.rows),
-            hidden_rows: after.hidden_rows,
-            ..after
-        };
-    }
-    lap("statements");
-    finish(
-        client,
-        target,
-        password,
-        req,
-        server_version,
-        Statements::Available(stats),
-        notes,
-        fixes,
-    )
-    .await
+    notes
 }
 
 enum Unavailable {
-    NotInstalled {
-        database: String,
-        preloaded: Option<bool>,
-    },
+    NotInstalled { preloaded: Option<bool> },
     Layout(String),
 }
 
-fn why_text(why: &Unavailable) -> String {
+fn why_text(why: &Unavailable, database: &str) -> String {
     match why {
-        Unavailable::NotInstalled {
-            database,
-            preloaded,
-        } => format!(
+        Unavailable::NotInstalled { preloaded } => format!(
             "pg_stat_statements is not installed in database {database}{}",
             match preloaded {
                 Some(false) => " and not in shared_preload_libraries",
@@ -306,209 +820,63 @@ fn preload_fix() -> NextStep {
     )
 }
 
-/// Finds the extension, its schema and the columns its view has.
+/// Finds the extension, its schema and the columns its view has, in a read-only
+/// transaction, and puts the schema on the session's search path.
 async fn discover(
     client: &Client,
     target: &Target,
     password: Option<&Secret>,
-    database: &str,
     fixes: &mut Vec<NextStep>,
-) -> Result<Result<(PgssColumns, String, String), Unavailable>, DbError> {
+) -> Result<Result<(PgssColumns, String), Unavailable>, DbError> {
     let q = |e: tokio_postgres::Error, what: &str| query_error(target, password, what, e);
-    let ext = client
-        .query_typed_opt(EXTENSION, &[])
-        .await
-        .map_err(|e| q(e, "looking for pg_stat_statements"))?;
-    let Some(ext) = ext else {
-        let preloaded = client
-            .query_typed_opt(PRELOAD, &[])
-            .await
-            .map_err(|e| q(e, "reading shared_preload_libraries"))?
-            .and_then(|r| r.try_get::<_, String>(0).ok())
-            .map(|s| s.contains("pg_stat_statements"));
-        if preloaded == Some(false) {
-            fixes.push(preload_fix());
-        } else {
-            fixes.push(NextStep::new(
-                "As a superuser (rds_superuser on RDS), run in this database: CREATE EXTENSION IF NOT EXISTS pg_stat_statements;",
-                "The library is loaded (or could not be checked) but the extension's view is not installed in this database.",
-            ));
-        }
-        return Ok(Err(Unavailable::NotInstalled {
-            database: database.to_owned(),
-            preloaded,
-        }));
-    };
-    let version: String = ext.try_get(0).unwrap_or_default();
-    let schema: String = ext.try_get(1).unwrap_or_default();
-    let names: Vec<String> = client
-        .query_typed(COLUMNS, &[(&schema, Type::TEXT)])
-        .await
-        .map_err(|e| q(e, "reading the columns of pg_stat_statements"))?
-        .iter()
-        .filter_map(|r| r.try_get(0).ok())
-        .collect();
-    match PgssColumns::discover(&names) {
-        Ok(columns) => Ok(Ok((columns, version, schema))),
-        Err(e) => Ok(Err(Unavailable::Layout(format!(
-            "{e} (extension {version})"
-        )))),
-    }
-}
-
-async fn read_statements(
-    client: &Client,
-    columns: &PgssColumns,
-    version: &str,
-    io_timing: Option<bool>,
-    req: &Request,
-) -> Result<StatementStats, tokio_postgres::Error> {
-    let (order, sampled) = (req.order_by, req.sample_seconds.is_some());
-    let started = std::time::Instant::now();
-    // Twice the limit (and some): rows of several roles for one statement merge.
-    let top = (req.limit as i64) * 2 + 20;
-    let (all_sql, summary_sql) = (columns.select_all_sql(), columns.select_sql(order));
-    let statements = async {
-        if sampled {
-            client.query_typed(&all_sql, &[]).await
-        } else {
-            client
-                .query_typed(
-                    &summary_sql,
-                    &[(&top, Type::INT8), (&req.min_mean_ms, Type::FLOAT8)],
-                )
-                .await
-        }
-    };
-    let info = async {
-        if version_at_least(version, 1, 9) {
-            client.query_typed_opt(STATS_INFO, &[]).await.ok().flatten()
-        } else {
-            None
-        }
-    };
-    // Sent together (pipelined): one round trip.
-    let (rows, info) = tokio::join!(statements, info);
-    let rows = rows?;
-    tracing::debug!(
-        rows = rows.len(),
-        elapsed_us = started.elapsed().as_micros() as u64,
-        "read pg_stat_statements"
+    let (begin, ext, preload) = tokio::join!(
+        client.batch_execute(BEGIN),
+        client.query_typed_opt(EXTENSION, &[]),
+        client.query_typed_opt(PRELOAD, &[]),
     );
-    let mut stats = StatementStats {
-        source: "postgres:pg_stat_statements".into(),
-        io_timing: if columns.io.is_empty() {
-            None
-        } else {
-            io_timing
-        },
-        ..Default::default()
-    };
-    for r in rows {
-        let part: String = r.try_get(0).unwrap_or_default();
-        let f = |i: usize| r.try_get::<_, Option<f64>>(i).ok().flatten();
-        if part == "keyword" {
-            let keyword: String = r.try_get(1).unwrap_or_default();
-            let statements = f(4).unwrap_or(0.0).max(0.0) as u64;
-            if keyword == "<hidden>" {
-                stats.hidden_rows += statements;
+    let result = async {
+        begin.map_err(|e| q(e, "BEGIN READ ONLY"))?;
+        let ext = ext.map_err(|e| q(e, "looking for pg_stat_statements"))?;
+        let Some(ext) = ext else {
+            let preloaded = preload
+                .map_err(|e| q(e, "reading shared_preload_libraries"))?
+                .and_then(|r| r.try_get::<_, String>(0).ok())
+                .map(|s| s.contains("pg_stat_statements"));
+            if preloaded == Some(false) {
+                fixes.push(preload_fix());
             } else {
-                stats.by_keyword.push(KeywordTotal {
-                    keyword,
-                    modifies: r
-                        .try_get::<_, Option<bool>>(3)
-                        .ok()
-                        .flatten()
-                        .unwrap_or(false),
-                    statements,
-                    total_ms: f(5).unwrap_or(0.0),
-                });
+                fixes.push(NextStep::new(
+                    "As a superuser (rds_superuser on RDS), run in this database: CREATE EXTENSION IF NOT EXISTS pg_stat_statements;",
+                    "The library is loaded (or could not be checked) but the extension's view is not installed in this database.",
+                ));
             }
-            continue;
-        }
-        let query: String = r.try_get(2).unwrap_or_default();
-        if query == INSUFFICIENT {
-            stats.hidden_rows += 1;
-            continue;
-        }
-        stats.rows.push(StatementRow {
-            id: r.try_get(1).unwrap_or_default(),
-            query,
-            calls: f(4).unwrap_or(0.0),
-            total_ms: f(5).unwrap_or(0.0),
-            rows: f(6).unwrap_or(0.0),
-            io_ms: f(7),
-            plan_ms: f(8),
-            shared_blks_hit: f(9),
-            shared_blks_read: f(10),
-        });
-    }
-    if let Some(info) = info {
-        stats.stats_since = info.try_get(0).ok();
-        stats.stats_age_seconds = info.try_get(1).ok();
-    }
-    Ok(stats)
-}
-
-/// Reads live sessions (when asked), ends the transaction and assembles the snapshot.
-#[allow(clippy::too_many_arguments)]
-async fn finish(
-    client: &Client,
-    target: &Target,
-    password: Option<&Secret>,
-    req: &Request,
-    server_version: String,
-    statements: Statements,
-    mut notes: Vec<String>,
-    fixes: Vec<NextStep>,
-) -> Result<Snapshot, DbError> {
-    let sessions = if req.include_running {
-        // The read and the COMMIT after it are sent together (pipelined).
-        let (rows, _) = tokio::join!(
-            client.query_typed(ACTIVITY, &[]),
-            client.batch_execute(COMMIT)
+            return Ok(Err(Unavailable::NotInstalled { preloaded }));
+        };
+        let version: String = ext.try_get(0).unwrap_or_default();
+        let schema: String = ext.try_get(1).unwrap_or_default();
+        let params: [(&(dyn ToSql + Sync), Type); 1] = [(&schema, Type::TEXT)];
+        let (names, path) = tokio::join!(
+            client.query_typed(COLUMNS, &params),
+            client.query_typed(SEARCH_PATH, &params),
         );
-        let rows =
-            rows.map_err(|e| query_error(target, password, "reading pg_stat_activity", e))?;
-        let mut hidden = 0;
-        let mut sessions = Vec::with_capacity(rows.len());
-        for r in rows {
-            let query: String = r.try_get(5).unwrap_or_default();
-            if query == INSUFFICIENT {
-                hidden += 1;
-            }
-            sessions.push(Session {
-                pid: r.try_get(0).unwrap_or_default(),
-                state: r.try_get(1).unwrap_or_default(),
-                seconds: r.try_get(2).unwrap_or_default(),
-                wait_event_type: r.try_get(3).ok().flatten(),
-                wait_event: r.try_get(4).ok().flatten(),
-                query: if query == INSUFFICIENT {
-                    String::new()
-                } else {
-                    query
-                },
-                blocked_by: r.try_get::<_, Vec<i64>>(6).unwrap_or_default(),
-            });
-        }
-        if hidden > 0 {
-            notes.push(format!(
-                "{hidden} session(s) of other roles show no query text (<insufficient privilege>)."
-            ));
-        }
-        Ok(sessions)
-    } else {
-        let _ = client.batch_execute(COMMIT).await;
-        Ok(Vec::new())
-    };
-    Ok(Snapshot {
-        engine: Engine::Postgresql,
-        server_version,
-        statements,
-        sessions,
-        notes,
-        fixes,
-    })
+        let names: Vec<String> = names
+            .map_err(|e| q(e, "reading the columns of pg_stat_statements"))?
+            .iter()
+            .filter_map(|r| r.try_get(0).ok())
+            .collect();
+        path.map_err(|e| q(e, "setting search_path"))?;
+        Ok(match PgssColumns::discover(&names) {
+            Ok(columns) => Ok((columns, version)),
+            Err(e) => Err(Unavailable::Layout(format!("{e} (extension {version})"))),
+        })
+    }
+    .await;
+    // The search path is a session setting (set_config(..., false)): it outlives the COMMIT.
+    client
+        .batch_execute(COMMIT)
+        .await
+        .map_err(|e| q(e, "COMMIT"))?;
+    result
 }
 
 fn version_at_least(version: &str, major: u32, minor: u32) -> bool {
@@ -517,20 +885,104 @@ fn version_at_least(version: &str, major: u32, minor: u32) -> bool {
     (a, b) >= (major, minor)
 }
 
+/// Connects as the target's `sslmode` says (see [`super::tls`]): `prefer` tries TLS and,
+/// when TLS was used and the attempt failed, once more without; `allow` the other way
+/// round; `require` and stronger only with TLS. Never TLS over a Unix socket, as libpq.
 async fn connect(
     target: &Target,
     password: Option<&Secret>,
     timeout: Duration,
 ) -> Result<(Client, AbortOnDrop), DbError> {
-    if target.sslmode == SslMode::Require {
-        return Err(DbError::new(
-            format!(
-                "cannot connect to {}: it requires TLS (sslmode=require or stronger) and this build connects without TLS; use an SSH tunnel or a TLS-terminating proxy on localhost, or sslmode=disable/prefer where the server allows plain connections",
-                target.describe()
-            ),
+    let mode = if target.host.starts_with('/') {
+        SslMode::Disable
+    } else {
+        target.sslmode
+    };
+    let fail = |message: String| {
+        DbError::new(
+            format!("cannot connect to {}: {message}", target.describe()),
             password,
-        ));
+        )
+    };
+    let (tls, roots) = if mode == SslMode::Disable {
+        (None, String::new())
+    } else {
+        let verify = tls::verification(target, tls::root_file_configured(&target.sslrootcert));
+        let roots = match verify {
+            Verify::Nothing => None,
+            _ => Some(tls::load_roots(&target.sslrootcert).map_err(|e| fail(e.to_string()))?),
+        };
+        let config = tls::client_config(verify, roots.as_ref()).map_err(|e| fail(e.to_string()))?;
+        (
+            Some(MakeRustlsConnect::new(config)),
+            roots.map(|r| r.described).unwrap_or_default(),
+        )
+    };
+    let plain = || attempt(target, password, timeout, None);
+    let encrypted = |required: bool| {
+        attempt(
+            target,
+            password,
+            timeout,
+            tls.clone().map(|t| (t, required)),
+        )
+    };
+    let result = match mode {
+        SslMode::Disable => plain().await,
+        SslMode::Prefer => match encrypted(false).await {
+            Err(first) if first.tls_used => match plain().await {
+                Ok(c) => {
+                    let why = super::scrub(describe(&first.error), password);
+                    tracing::debug!(target = %target.name, error = %why, "TLS attempt failed; connected without TLS (sslmode=prefer)");
+                    Ok(c)
+                }
+                Err(second) => Err(Failed::both("with TLS", first, "without TLS", second)),
+            },
+            other => other,
+        },
+        SslMode::Allow => match plain().await {
+            Err(first) if first.error.as_db_error().is_some() => match encrypted(true).await {
+                Ok(c) => Ok(c),
+                Err(second) => Err(Failed::both("without TLS", first, "with TLS", second)),
+            },
+            other => other,
+        },
+        SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => encrypted(true).await,
+    };
+    result.map_err(|f| connect_error(target, password, &f, &roots))
+}
+
+/// A failed connection attempt (or two, for `prefer` and `allow`).
+struct Failed {
+    error: tokio_postgres::Error,
+    /// The TLS handshake was started (the server accepted TLS).
+    tls_used: bool,
+    /// The first attempt's error, when a second one followed: (how, message).
+    earlier: Option<(&'static str, &'static str, String)>,
+}
+
+impl Failed {
+    fn both(
+        how_first: &'static str,
+        first: Failed,
+        how_second: &'static str,
+        second: Failed,
+    ) -> Self {
+        Failed {
+            earlier: Some((how_first, how_second, describe(&first.error))),
+            ..second
+        }
     }
+}
+
+/// One connection attempt: plain, or with TLS (`required`: no plain fallback when the
+/// server declines TLS). The connection runs in its own task, ended when the client is.
+async fn attempt(
+    target: &Target,
+    password: Option<&Secret>,
+    timeout: Duration,
+    tls: Option<(MakeRustlsConnect, bool)>,
+) -> Result<(Client, AbortOnDrop), Failed> {
     let mut config = tokio_postgres::Config::new();
     if target.host.starts_with('/') {
         config.host_path(&target.host);
@@ -541,18 +993,51 @@ async fn connect(
         .port(target.port)
         .user(&target.user)
         .application_name(&target.application_name)
-        .connect_timeout(timeout)
-        .ssl_mode(tokio_postgres::config::SslMode::Disable);
+        .connect_timeout(timeout);
     if let Some(db) = &target.database {
         config.dbname(db);
     }
     if let Some(p) = password {
         config.password(p.expose());
     }
-    let (client, connection) = config
-        .connect(NoTls)
-        .await
-        .map_err(|e| connect_error(target, password, e))?;
+    let used = Arc::new(AtomicBool::new(false));
+    let result = match tls {
+        None => {
+            config.ssl_mode(PgSslMode::Disable);
+            start(&config, NoTls).await
+        }
+        Some((inner, required)) => {
+            config.ssl_mode(if required {
+                PgSslMode::Require
+            } else {
+                PgSslMode::Prefer
+            });
+            start(
+                &config,
+                Tracked {
+                    inner,
+                    used: used.clone(),
+                },
+            )
+            .await
+        }
+    };
+    result.map_err(|error| Failed {
+        error,
+        tls_used: used.load(Ordering::Relaxed),
+        earlier: None,
+    })
+}
+
+async fn start<T>(
+    config: &tokio_postgres::Config,
+    tls: T,
+) -> Result<(Client, AbortOnDrop), tokio_postgres::Error>
+where
+    T: MakeTlsConnect<Socket>,
+    T::Stream: Send + 'static,
+{
+    let (client, connection) = config.connect(tls).await?;
     let task = tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::debug!(error = %e, "postgres connection ended");
@@ -561,31 +1046,89 @@ async fn connect(
     Ok((client, AbortOnDrop(task)))
 }
 
-fn connect_error(target: &Target, password: Option<&Secret>, e: tokio_postgres::Error) -> DbError {
-    let detail = describe(&e);
-    let hint = match e.code() {
+/// The rustls connector, noting whether the server accepted TLS and the handshake began:
+/// libpq's `prefer` retries without TLS only then.
+struct Tracked {
+    inner: MakeRustlsConnect,
+    used: Arc<AtomicBool>,
+}
+
+impl<S> MakeTlsConnect<S> for Tracked
+where
+    MakeRustlsConnect: MakeTlsConnect<S>,
+{
+    type Stream = <MakeRustlsConnect as MakeTlsConnect<S>>::Stream;
+    type TlsConnect = TrackedConnect<<MakeRustlsConnect as MakeTlsConnect<S>>::TlsConnect>;
+    type Error = <MakeRustlsConnect as MakeTlsConnect<S>>::Error;
+
+    fn make_tls_connect(&mut self, domain: &str) -> Result<Self::TlsConnect, Self::Error> {
+        Ok(TrackedConnect {
+            inner: self.inner.make_tls_connect(domain)?,
+            used: self.used.clone(),
+        })
+    }
+}
+
+struct TrackedConnect<T> {
+    inner: T,
+    used: Arc<AtomicBool>,
+}
+
+impl<S, T: TlsConnect<S>> TlsConnect<S> for TrackedConnect<T> {
+    type Stream = T::Stream;
+    type Error = T::Error;
+    type Future = T::Future;
+
+    fn connect(self, stream: S) -> T::Future {
+        self.used.store(true, Ordering::Relaxed);
+        self.inner.connect(stream)
+    }
+}
+
+fn connect_error(target: &Target, password: Option<&Secret>, f: &Failed, roots: &str) -> DbError {
+    let detail = describe(&f.error);
+    let e = &f.error;
+    let mut hint = match e.code() {
+        Some(c) if *c == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
+            && (detail.contains("no encryption") || detail.contains("SSL off")) =>
+        {
+            " The server accepts this role only over TLS (a hostssl line in pg_hba.conf, or rds.force_ssl = 1 on RDS): set sslmode=require for the target, or verify-full with sslrootcert to also check the server's certificate.".to_owned()
+        }
         Some(c)
             if *c == SqlState::INVALID_PASSWORD
                 || *c == SqlState::INVALID_AUTHORIZATION_SPECIFICATION =>
         {
-            " Check the user and the password source configured for this target (password_env, PGPASSWORD or the password file)."
+            " Check the user and the password source configured for this target (password_env, PGPASSWORD or the password file).".to_owned()
         }
         Some(c) if *c == SqlState::INVALID_CATALOG_NAME => {
-            " Check the database name of the target."
+            " Check the database name of the target.".to_owned()
         }
         Some(c) if *c == SqlState::TOO_MANY_CONNECTIONS => {
-            " The server is out of connection slots: that is itself a finding (max_connections exhausted)."
+            " The server is out of connection slots: that is itself a finding (max_connections exhausted).".to_owned()
         }
         _ if detail.contains("refused") => {
-            " Nothing listens there: check host and port, and that the server runs."
+            " Nothing listens there: check host and port, and that the server runs.".to_owned()
         }
         _ if detail.contains("password missing") => {
-            " The server asks for a password and none is configured: set password_env for the target, PGPASSWORD, or a ~/.pgpass entry."
+            " The server asks for a password and none is configured: set password_env for the target, PGPASSWORD, or a ~/.pgpass entry.".to_owned()
         }
-        _ => "",
+        _ => tls::hint(&detail, target, roots),
+    };
+    let message = match &f.earlier {
+        Some((how_first, how_second, first)) => {
+            if hint.is_empty() {
+                hint = tls::hint(first, target, roots);
+            }
+            format!("{how_first}: {first}; then {how_second}: {detail}")
+        }
+        None => detail,
     };
     DbError::new(
-        format!("cannot connect to {}: {detail}.{hint}", target.describe()),
+        format!(
+            "cannot connect to {} with sslmode={}: {message}.{hint}",
+            target.describe(),
+            target.sslmode.as_str()
+        ),
         password,
     )
 }
@@ -626,8 +1169,11 @@ fn describe(e: &tokio_postgres::Error) -> String {
             let mut text = e.to_string();
             let mut source = std::error::Error::source(e);
             while let Some(s) = source {
-                text.push_str(": ");
-                text.push_str(&s.to_string());
+                let part = s.to_string();
+                if !text.contains(&part) {
+                    text.push_str(": ");
+                    text.push_str(&part);
+                }
                 source = s.source();
             }
             text
@@ -645,10 +1191,11 @@ mod tests {
         let layout =
             PgssColumns::discover(&["queryid", "query", "calls", "total_exec_time", "rows"])
                 .unwrap();
-        let select = layout.select_sql(crate::diagnosis::queries::OrderBy::MeanTime);
-        let all = layout.select_all_sql();
+        let counters = layout.counters_sql();
+        let texts = layout.texts_sql();
         for sql in [
-            &all,
+            &counters,
+            &texts,
             SETUP,
             SERVER_INFO,
             EXTENSION,
@@ -657,7 +1204,6 @@ mod tests {
             SEARCH_PATH,
             STATS_INFO,
             ACTIVITY,
-            &select,
         ] {
             assert_eq!(
                 classify(sql, Dialect::Postgres),

@@ -37,6 +37,7 @@ pub fn planted_passwords() -> Vec<String> {
         "PWT_TEST_NOSTATS_PASSWORD",
         "PWT_TEST_WRONG_PASSWORD",
         "PWT_TEST_ADMIN_PASSWORD",
+        "PWT_TEST_TLS_PASSWORD",
     ]
     .iter()
     .map(|v| env(v))
@@ -146,3 +147,34 @@ pub fn cli(extra: &[&str]) -> (bool, String, String) {
 }
 
 pub const BOUND: Duration = Duration::from_secs(4);
+
+/// Runs the real binary's `slow-queries` subcommand against a config with one target `t`
+/// (written to a file in run.sh's work directory); returns (success, stdout, stderr).
+pub fn cli_with(target_toml: &str, extra: &[&str]) -> (bool, String, String) {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let path = std::path::Path::new(&env("PWT_TEST_WORK")).join(format!(
+        "cli-{}-{}.toml",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::write(
+        &path,
+        format!("[settings]\ndefault_target = \"t\"\n\n[targets.t]\n{target_toml}\n"),
+    )
+    .expect("config file written");
+    let out = Command::new(env!("CARGO_BIN_EXE_python-web-troubleshooter"))
+        .arg("--config")
+        .arg(&path)
+        .arg("slow-queries")
+        .args(extra)
+        .env("RUST_LOG", "debug")
+        .output()
+        .expect("the binary runs");
+    let _ = std::fs::remove_file(&path);
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

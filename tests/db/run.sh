@@ -5,10 +5,13 @@
 #   bash tests/db/run.sh -- CMD ARGS...  # same, but run CMD instead of the tests (bench/)
 #
 # Starts PostgreSQL (initdb in a temp dir, its own port and socket directory,
-# shared_preload_libraries=pg_stat_statements, track_io_timing=on) and MariaDB
-# (mariadb-install-db in a temp dir, its own port and socket, performance_schema=ON), both on
-# 127.0.0.1 only; never the servers that may run on the default ports. Installs the Debian
-# packages when they are missing. Then runs a real workload — fast and slow SELECTs, writes,
+# shared_preload_libraries=pg_stat_statements, track_io_timing=on, ssl=on) and MariaDB
+# (mariadb-install-db in a temp dir, its own port and socket, performance_schema=ON, TLS on),
+# both on 127.0.0.1 only; never the servers that may run on the default ports. Installs the
+# Debian packages when they are missing. For the TLS tests it makes a throwaway CA and a
+# server certificate for `localhost` (and a second, unrelated CA) with openssl; the role
+# `tlsonly` may log in to PostgreSQL only over TLS (a hostssl-only pg_hba.conf line), and
+# the MariaDB user `tlsmon` is created REQUIRE SSL. Then runs a real workload — fast and slow SELECTs, writes,
 # a transaction holding a row lock with a statement blocked behind it, a long pg_sleep/SLEEP
 # carrying a planted customer e-mail and card number — and the Rust tests
 # tests/slow_queries_pg.rs and tests/slow_queries_mysql.rs against them. Everything is
@@ -27,6 +30,7 @@ pg_bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || tru
 command -v mariadb-install-db >/dev/null && command -v mariadbd >/dev/null || need_pkgs+=(mariadb-server)
 command -v mariadb >/dev/null || need_pkgs+=(mariadb-client)
 command -v python3 >/dev/null || need_pkgs+=(python3)
+command -v openssl >/dev/null || need_pkgs+=(openssl)
 if ((${#need_pkgs[@]})); then
   [[ "$(id -u)" == 0 ]] || die "need the Debian packages ${need_pkgs[*]} (as root: apt-get install -y ${need_pkgs[*]})"
   log "installing ${need_pkgs[*]}"
@@ -85,6 +89,30 @@ export PWT_TEST_MONITOR_PASSWORD="Pl4nted-Monitor-pw-7f3a"
 export PWT_TEST_NOSTATS_PASSWORD="Pl4nted-Nostats-pw-91c2"
 export PWT_TEST_WRONG_PASSWORD="Pl4nted-Wrong-pw-55e0"
 export PWT_TEST_ADMIN_PASSWORD="Pl4nted-Admin-pw-3b8d"
+export PWT_TEST_TLS_PASSWORD="Pl4nted-Tls-pw-c41e"
+
+# --------------------------------------------------------------------------- certificates
+# A throwaway CA, a server certificate it signs for the name `localhost` only (so that
+# verify-full to 127.0.0.1 fails on the name while verify-ca passes), and an unrelated CA.
+tls="$work/tls"
+mkdir -p "$tls"
+ossl() { openssl "$@" >/dev/null 2>&1 || die "openssl $1"; }
+for ca in ca wrong-ca; do
+  ossl req -x509 -newkey rsa:2048 -nodes -sha256 -days 2 -keyout "$tls/$ca.key" -out "$tls/$ca.pem" \
+    -subj "/CN=pwt throwaway $ca" -addext "basicConstraints=critical,CA:TRUE" \
+    -addext "keyUsage=critical,keyCertSign,cRLSign"
+done
+ossl req -newkey rsa:2048 -nodes -sha256 -keyout "$tls/server.key" -out "$tls/server.csr" -subj "/CN=localhost"
+printf '%s\n' "basicConstraints=CA:FALSE" "keyUsage=critical,digitalSignature,keyEncipherment" \
+  "extendedKeyUsage=serverAuth" "subjectAltName=DNS:localhost" > "$tls/server.ext"
+ossl x509 -req -in "$tls/server.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" -CAcreateserial -days 2 \
+  -sha256 -extfile "$tls/server.ext" -out "$tls/server.pem"
+cp "$tls/server.key" "$tls/pg-server.key"
+cp "$tls/server.key" "$tls/my-server.key"
+chmod 600 "$tls/pg-server.key" "$tls/my-server.key"
+chmod 644 "$tls"/*.pem
+chmod 755 "$tls"
+if [[ "$(id -u)" == 0 ]]; then chown postgres "$tls/pg-server.key"; chown mysql "$tls/my-server.key"; fi
 
 # --------------------------------------------------------------------------- PostgreSQL
 pg_port="$(free_port)"
@@ -95,11 +123,18 @@ log "PostgreSQL $("$pg_bin/postgres" --version | awk '{print $3}') on 127.0.0.1:
 "${as_pg[@]}" "$pg_bin/initdb" -D "$work/pg" -U postgres --pwfile="$work/pgpw" \
   --auth-local=trust --auth-host=scram-sha-256 -E UTF8 --no-sync >"$work/initdb.log" 2>&1 \
   || { cat "$work/initdb.log" >&2; die "initdb"; }
+# Role `tlsonly` only over TLS: no plain `host` line names it.
+cat > "$work/pg/pg_hba.conf" <<HBA
+local   all  all                                   trust
+hostssl all  tlsonly                  127.0.0.1/32 scram-sha-256
+host    all  postgres,app,monitor,nostats 127.0.0.1/32 scram-sha-256
+HBA
 pg_started=1
 "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$work/pg" -l "$work/pgsock/pg.log" -w -t 60 -o "\
  -c listen_addresses=127.0.0.1 -c port=$pg_port -c unix_socket_directories=$work/pgsock \
  -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.max=10000 \
  -c pg_stat_statements.track_planning=on -c track_io_timing=on -c fsync=off \
+ -c ssl=on -c ssl_cert_file=$tls/server.pem -c ssl_key_file=$tls/pg-server.key \
  -c synchronous_commit=off -c max_connections=100" start >/dev/null \
   || die "pg_ctl start"
 
@@ -111,9 +146,15 @@ CREATE ROLE app LOGIN PASSWORD 'app';
 CREATE ROLE monitor LOGIN PASSWORD '$PWT_TEST_MONITOR_PASSWORD';
 GRANT pg_read_all_stats TO monitor;
 CREATE ROLE nostats LOGIN PASSWORD '$PWT_TEST_NOSTATS_PASSWORD';
-GRANT CONNECT ON DATABASE shop, plain TO app, monitor, nostats;
+CREATE ROLE tlsonly LOGIN PASSWORD '$PWT_TEST_TLS_PASSWORD';
+GRANT pg_read_all_stats TO tlsonly;
+CREATE DATABASE stable;
+GRANT CONNECT ON DATABASE shop, plain, stable TO app, monitor, nostats, tlsonly;
 SQL
 psql_admin -d shop -f tests/db/workload-pg.sql >/dev/null
+# A database whose statistics only this tool's own (left out) statements touch while the
+# tests run: two calls must give the same report there.
+psql_admin -d stable -f tests/db/workload-pg-stable.sql >/dev/null
 
 # Live workload: a lock holder, a statement blocked behind it, a long sleep with customer data.
 app_pg=(env PGPASSWORD=app psql -X -q -h 127.0.0.1 -p "$pg_port" -U app -d shop)
@@ -136,6 +177,7 @@ mariadb-install-db --no-defaults --datadir="$work/my" --user="$as_my_user" \
 mariadbd --no-defaults --datadir="$work/my" --user="$as_my_user" --port="$my_port" \
   --bind-address=127.0.0.1 --socket="$work/myrun/my.sock" --pid-file="$work/myrun/my.pid" \
   --log-error="$work/myrun/my.err" --performance-schema=ON --innodb-lock-wait-timeout=600 \
+  --ssl-ca="$tls/ca.pem" --ssl-cert="$tls/server.pem" --ssl-key="$tls/my-server.key" \
   --skip-log-bin --skip-name-resolve --innodb-buffer-pool-size=64M --innodb-flush-log-at-trx-commit=0 &
 my_pid=$!
 for _ in $(seq 150); do
@@ -154,7 +196,14 @@ CREATE USER 'monitor'@'127.0.0.1' IDENTIFIED BY '$PWT_TEST_MONITOR_PASSWORD';
 GRANT PROCESS ON *.* TO 'monitor'@'127.0.0.1';
 GRANT SELECT ON performance_schema.* TO 'monitor'@'127.0.0.1';
 GRANT SELECT ON shop.* TO 'monitor'@'127.0.0.1';
+CREATE USER 'tlsmon'@'127.0.0.1' IDENTIFIED BY '$PWT_TEST_TLS_PASSWORD' REQUIRE SSL;
+GRANT PROCESS ON *.* TO 'tlsmon'@'127.0.0.1';
+GRANT SELECT ON performance_schema.* TO 'tlsmon'@'127.0.0.1';
+GRANT SELECT ON shop.* TO 'tlsmon'@'127.0.0.1';
 SQL
+[[ "$(my_root -N -e "SHOW VARIABLES LIKE 'have_ssl'" | awk '{print $2}')" == YES ]] \
+  || die "MariaDB did not enable TLS (have_ssl is not YES); see the log"
+
 app_my=(mariadb --no-defaults -h 127.0.0.1 -P "$my_port" -uapp -papp shop)
 "${app_my[@]}" < tests/db/workload-mysql.sql >/dev/null
 # Digests from here on: the recorded workload, not the setup above.
@@ -203,6 +252,10 @@ password_env = "PWT_TEST_PG_MONITOR_PW"
 [targets.mywrongpw]
 url = "mysql://monitor@127.0.0.1:$my_port/shop"
 password_env = "PWT_TEST_PG_WRONG_PW"
+
+[targets.stable]
+url = "postgresql://monitor@127.0.0.1:$pg_port/stable"
+password_env = "PWT_TEST_PG_MONITOR_PW"
 TOML
 export PWT_TEST_CONFIG="$work/pwt.toml"
 export PWT_TEST_PG_MONITOR_PW="$PWT_TEST_MONITOR_PASSWORD"
@@ -211,6 +264,10 @@ export PWT_TEST_PG_WRONG_PW="$PWT_TEST_WRONG_PASSWORD"
 export PWT_TEST_PG_ADMIN_URL="postgresql://postgres:$PWT_TEST_ADMIN_PASSWORD@127.0.0.1:$pg_port/shop"
 export PWT_TEST_MY_APP_URL="mysql://app:app@127.0.0.1:$my_port/shop"
 export PWT_TEST_WORK="$work"
+export PWT_TEST_CA="$tls/ca.pem"
+export PWT_TEST_WRONG_CA="$tls/wrong-ca.pem"
+export PWT_TEST_PG_PORT="$pg_port"
+export PWT_TEST_MY_PORT="$my_port"
 
 # Let the live statements pass the 1 s running threshold.
 sleep 1.5
@@ -221,8 +278,8 @@ if [[ "${1:-}" == "--" ]]; then
 else
   log "running the slow_queries integration tests"
   if cargo nextest --version >/dev/null 2>&1; then
-    cargo nextest run --locked --no-fail-fast --test slow_queries_pg --test slow_queries_mysql
+    cargo nextest run --locked --no-fail-fast --test slow_queries_pg --test slow_queries_mysql --test db_tls
   else
-    cargo test --locked --no-fail-fast --test slow_queries_pg --test slow_queries_mysql
+    cargo test --locked --no-fail-fast --test slow_queries_pg --test slow_queries_mysql --test db_tls
   fi
 fi
