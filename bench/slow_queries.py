@@ -14,7 +14,14 @@ In one run:
        ours    slow_queries   {"limit": 10, "order_by": "mean_time"}   (with live sessions)
        ours    slow_queries   {... "include_running": false}            (statements only)
        theirs  get_top_queries {"sort_by": "mean_time", "limit": 10}
-  5. prints medians, p90 and the ratio theirs/ours (goal: >= 5x), optionally as JSON;
+     and, in the same rotation, the bound under any exact answer, from a bare Rust client
+     (examples/pg_bare_read.rs: a kept connection, one prepared read in binary, no MCP):
+       bare_exact_read   queryid, calls and total time of every statement (what an exact
+                         ranking, share of DB time and read/write split are computed from)
+       bare_floor_read   count(*) FROM pg_stat_statements(false): PostgreSQL builds the
+                         entries and sends nothing back
+  5. prints medians, p90 and the ratio theirs/ours (goal: >= 5x) next to theirs/bare,
+     optionally as JSON;
   6. shows where the time goes on the server, from pg_stat_statements itself: the mean
      execution time of each server's statements over the run, and of the bare read every
      exact answer needs — `SELECT count(*) FROM pg_stat_statements(false)`, all entries
@@ -24,7 +31,7 @@ In one run:
     python3 bench/slow_queries.py [--calls 40] [--statements 5000] [--json out.json]
 
 Our binary is target/release/python-web-troubleshooter (built with cargo build --release
-when missing). Both servers are driven by the same minimal JSON-RPC client (cold_start.py),
+when missing); the bare client is built with cargo build --release --example pg_bare_read. Both servers are driven by the same minimal JSON-RPC client (cold_start.py),
 so client cost is identical.
 """
 
@@ -44,6 +51,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import cold_start as cs  # noqa: E402
+import subprocess  # noqa: E402
 
 REPO = cs.REPO
 OURS_ARGS = {"limit": 10, "order_by": "mean_time"}
@@ -51,6 +59,48 @@ OURS_STATEMENTS_ONLY = {"limit": 10, "order_by": "mean_time", "include_running":
 THEIRS_ARGS = {"sort_by": "mean_time", "limit": 10}
 FLOOR_SQL = "SELECT count(*) /* bench:floor */ FROM pg_stat_statements(false)"
 FLOOR_RUNS = 50
+
+
+BARE = REPO / "target" / "release" / "examples" / "pg_bare_read"
+
+
+def ensure_bare(timeout: float) -> None:
+    cargo = shutil.which("cargo")
+    if not cargo:
+        if BARE.exists():
+            return
+        raise cs.BenchError(f"{BARE} missing and cargo not found")
+    r = cs.run_cmd([cargo, "build", "--release", "--example", "pg_bare_read"], timeout, capture=False, cwd=REPO)
+    if r.returncode != 0:
+        raise cs.BenchError(f"cargo build --release --example pg_bare_read failed (exit {r.returncode})")
+
+
+class BareSession:
+    """examples/pg_bare_read: one line in, one read, one line out ("<rows> <total>")."""
+
+    def __init__(self, url: str, mode: str, stderr: Path):
+        self.mode = mode
+        self._err = open(stderr, "wb")
+        self.proc = subprocess.Popen([str(BARE), url, mode], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=self._err, text=True, bufsize=1)
+        cs._cleanups.append(self.close)
+
+    def request(self, *_args) -> dict:
+        self.proc.stdin.write("read\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise cs.BenchError(f"pg_bare_read {self.mode} ended (exit {self.proc.poll()})")
+        return {"bare": line.strip()}
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self._err.close()
 
 
 def server_side(psql: list, kw: dict, our_calls: int, their_calls: int) -> dict:
@@ -160,12 +210,18 @@ def fill_statements(psql: list, kw: dict, n: int, timeout: float) -> int:
     return count
 
 
-def check_result(label: str, result: dict, want: str) -> None:
+def bare_rows(result: dict) -> tuple[int, float]:
+    rows, total = result["bare"].split()
+    return int(rows), float(total)
+
+
+def check_result(label: str, result: dict, want) -> None:
+    """`want`: a string the result must contain, or a predicate on it."""
     if result.get("isError"):
         raise cs.BenchError(f"{label}: tool error: {json.dumps(result)[:500]}")
     text = json.dumps(result)
-    if want not in text:
-        raise cs.BenchError(f"{label}: result lacks {want!r}: {text[:500]}")
+    if callable(want) and not want(result) or isinstance(want, str) and want not in text:
+        raise cs.BenchError(f"{label}: unexpected result: {text[:500]}")
 
 
 def main(argv=None) -> int:
@@ -184,6 +240,7 @@ def main(argv=None) -> int:
     cs._cleanups.insert(0, lambda: shutil.rmtree(logdir, ignore_errors=True))
     try:
         cs.ensure_ours(args.ours, "if-missing", 1800)
+        ensure_bare(1800)
         script = cs.ensure_venv(cs.PG_MCP, args.venv_python, 1800)
         url, _sock, psql, kw = start_postgres(60)
         count = fill_statements(psql, kw, args.statements, 600)
@@ -199,10 +256,14 @@ def main(argv=None) -> int:
             s.notify("notifications/initialized")
             s.list_tools(60)
 
+        bare_exact = BareSession(url, "exact", logdir / "bare-exact.err")
+        bare_floor = BareSession(url, "floor", logdir / "bare-floor.err")
         plans = [
             ("ours", ours, "slow_queries", OURS_ARGS, "statements"),
             ("ours_statements_only", ours, "slow_queries", OURS_STATEMENTS_ONLY, "statements"),
             ("postgres_mcp", theirs, "get_top_queries", THEIRS_ARGS, "pg_sleep"),
+            ("bare_exact_read", bare_exact, "-", {}, lambda r: bare_rows(r)[0] >= count - 100),
+            ("bare_floor_read", bare_floor, "-", {}, lambda r: bare_rows(r)[0] == 1 and bare_rows(r)[1] >= count),
         ]
         times: dict[str, list[float]] = {p[0]: [] for p in plans}
         for i in range(args.warmup + args.calls):
@@ -218,12 +279,16 @@ def main(argv=None) -> int:
         sample = ours.request("tools/call", {"name": "slow_queries", "arguments": OURS_ARGS}, 60)
         ours.close()
         theirs.close()
+        bare_exact.close()
+        bare_floor.close()
         calls_total = args.warmup + args.calls
         server = server_side(psql, kw, 2 * calls_total + 1, calls_total)
 
         summary = {k: cs.summarize(v) for k, v in times.items()}
         ratio = statistics.median(times["postgres_mcp"]) / statistics.median(times["ours"])
         ratio_only = statistics.median(times["postgres_mcp"]) / statistics.median(times["ours_statements_only"])
+        bound = {k: round(statistics.median(times["postgres_mcp"]) / statistics.median(times[k]), 2)
+                 for k in ("bare_exact_read", "bare_floor_read")}
         res = {
             "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "host": cs.host_info(),
@@ -233,6 +298,7 @@ def main(argv=None) -> int:
             "ratio_median_theirs_over_ours": round(ratio, 2),
             "ratio_median_theirs_over_ours_statements_only": round(ratio_only, 2),
             "goal": args.goal,
+            "ratio_median_theirs_over_bare": bound,
             "server_side_ms": server,
             "our_top_statement": sample.get("structuredContent", {}).get("statements", [{}])[0].get("query"),
         }
@@ -247,6 +313,9 @@ def main(argv=None) -> int:
               f"{server['floor_full_read_ms']:.2f} ms")
         best = statistics.median(times["postgres_mcp"]) / server["floor_full_read_ms"] if server["floor_full_read_ms"] else 0
         print(f"  a call that cost nothing but the floor would be {best:.1f}x faster than postgres-mcp")
+        print("the bound, in the same rotation (postgres-mcp / a bare client's read, no MCP): "
+              f"every statement's counters {bound['bare_exact_read']:.1f}x, "
+              f"PostgreSQL's floor alone {bound['bare_floor_read']:.1f}x")
         print(f"ratio (postgres-mcp get_top_queries / our slow_queries), medians: {ratio:.1f}x "
               f"(statements only: {ratio_only:.1f}x) — goal >= {args.goal}x: "
               f"{'PASS' if ratio >= args.goal else 'FAIL'}")
