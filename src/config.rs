@@ -26,6 +26,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::sources::reach::ReachSettings;
+
 /// The default bound on one call against a database (connect + queries), in seconds.
 pub const DEFAULT_TIMEOUT_SECONDS: f64 = 5.0;
 
@@ -195,6 +197,8 @@ pub struct Config {
     pub pgpass: Option<PathBuf>,
     /// `PGPASSWORD`, the libpq fallback password.
     pub pgpassword: Option<Secret>,
+    /// `[logs] dirs` and `[metrics] hosts`: what tool callers may make the server read.
+    pub reach: ReachSettings,
 }
 
 /// A configuration that cannot be used. Messages never contain a password.
@@ -229,6 +233,24 @@ struct FileConfig {
     settings: FileSettings,
     #[serde(default)]
     targets: BTreeMap<String, FileTarget>,
+    #[serde(default)]
+    logs: FileLogs,
+    #[serde(default)]
+    metrics: FileMetrics,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileLogs {
+    #[serde(default)]
+    dirs: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileMetrics {
+    #[serde(default)]
+    hosts: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -343,6 +365,10 @@ impl Config {
             if let Some(r) = parsed.settings.redact_literals {
                 config.db.redact_literals = r;
             }
+            config.reach = ReachSettings {
+                log_dirs: parsed.logs.dirs,
+                metrics_hosts: parsed.metrics.hosts,
+            };
             for (name, t) in parsed.targets {
                 crate::diagnosis::queries::check_target_name(&name).map_err(|_| {
                     file_error(format!(

@@ -8,16 +8,27 @@ use python_web_troubleshooter::cli::{self, Cli, Command};
 use python_web_troubleshooter::config::Config;
 use python_web_troubleshooter::server::Troubleshooter;
 use python_web_troubleshooter::server::http::{self, HttpSettings};
+use python_web_troubleshooter::sources::reach::{Mode, Reach};
 use rmcp::{ServiceExt, service::ServerInitializeError};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> Result<()> {
     let args = Cli::parse();
-    let config = || Config::load(args.config.as_deref());
-    match args.command {
+    let load = |mode: Mode| -> Result<(Config, Reach)> {
+        let config = Config::load(args.config.as_deref())?;
+        let reach = Reach::new(mode, &args.reach_settings(&config))?;
+        tracing::info!(
+            log_dirs = ?reach.log_dirs(),
+            metrics_hosts = %reach.metrics_hosts(),
+            "tool callers may read"
+        );
+        Ok((config, reach))
+    };
+    match &args.command {
         None => {
             init_logging("warn", &[]);
-            serve_stdio(config()?)
+            let (config, reach) = load(Mode::Stdio)?;
+            serve_stdio(config, reach)
         }
         Some(Command::Serve(serve)) => match serve.http_settings() {
             Ok(Some(settings)) => {
@@ -28,27 +39,36 @@ fn main() -> Result<()> {
                     "warn,access=info,python_web_troubleshooter=info",
                     &["rmcp=warn"],
                 );
-                serve_http(settings, config()?)
+                let (config, reach) = load(Mode::Http)?;
+                serve_http(settings, config, reach)
             }
             Ok(None) => {
                 init_logging("warn", &[]);
-                serve_stdio(config()?)
+                let (config, reach) = load(Mode::Stdio)?;
+                serve_stdio(config, reach)
             }
             Err(err) => {
                 init_logging("warn", &[]);
                 Err(err)
             }
         },
-        Some(command) => {
+        Some(_) => {
             init_logging("warn", &[]);
-            cli::run(command, &config()?)
+            let (config, reach) = load(Mode::Terminal)?;
+            let Some(command) = args.command else {
+                unreachable!("matched Some above")
+            };
+            cli::run(command, &config, reach)
         }
     }
 }
 
-/// The AWS SDK's debug and trace events carry the resolved identity (the access key id) and
-/// signing details: they are never logged, whatever `RUST_LOG` asks for.
-const AWS_LOG_TARGETS: &[&str] = &[
+/// Never logged below info, whatever `RUST_LOG` asks for: the AWS SDK's debug and trace
+/// events carry the resolved identity (the access key id) and signing details; the HTTP
+/// client's carry the headers of replies from a URL a caller chose.
+const CAPPED_LOG_TARGETS: &[&str] = &[
+    "ureq=info",
+    "ureq_proto=info",
     "aws_config=info",
     "aws_credential_types=info",
     "aws_runtime=info",
@@ -69,7 +89,7 @@ const AWS_LOG_TARGETS: &[&str] = &[
 fn init_logging(default_filter: &str, fixed: &[&str]) {
     let mut filter =
         EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new(default_filter));
-    for directive in fixed.iter().chain(AWS_LOG_TARGETS) {
+    for directive in fixed.iter().chain(CAPPED_LOG_TARGETS) {
         match directive.parse() {
             Ok(directive) => filter = filter.add_directive(directive),
             Err(err) => eprintln!("internal error: bad log directive {directive:?}: {err}"),
@@ -86,7 +106,7 @@ fn init_logging(default_filter: &str, fixed: &[&str]) {
     }
 }
 
-fn serve_stdio(config: Config) -> Result<()> {
+fn serve_stdio(config: Config, reach: Reach) -> Result<()> {
     // A current-thread runtime: a stdio session is one client, and it starts faster.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -94,6 +114,7 @@ fn serve_stdio(config: Config) -> Result<()> {
     runtime.block_on(async {
         tracing::info!(version = env!("CARGO_PKG_VERSION"), "serving MCP on stdio");
         let service = match Troubleshooter::with_config(config)
+            .with_reach(reach)
             .serve(rmcp::transport::stdio())
             .await
         {
@@ -111,7 +132,7 @@ fn serve_stdio(config: Config) -> Result<()> {
     })
 }
 
-fn serve_http(settings: HttpSettings, config: Config) -> Result<()> {
+fn serve_http(settings: HttpSettings, config: Config, reach: Reach) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -127,7 +148,7 @@ fn serve_http(settings: HttpSettings, config: Config) -> Result<()> {
         http::serve_with(
             listener,
             settings,
-            Troubleshooter::with_config(config),
+            Troubleshooter::with_config(config).with_reach(reach),
             shutdown,
         )
         .await?;

@@ -11,6 +11,7 @@ use python_web_troubleshooter::diagnosis::access_log::LogOptions;
 use python_web_troubleshooter::diagnosis::latency::{self, LatencyInput, Measured};
 use python_web_troubleshooter::diagnosis::nginx_format::LogFormat;
 use python_web_troubleshooter::sources::nginx_log;
+use python_web_troubleshooter::sources::reach::{Mode, Reach, ReachSettings};
 use rmcp::{
     RoleClient,
     model::{CallToolRequestParams, CallToolResult},
@@ -114,9 +115,18 @@ fn gzip_rotations_are_read_with_the_live_file() {
         gz.write_all(&text).unwrap();
         gz.finish().unwrap();
     }
+    let reach = Reach::new(
+        Mode::Http,
+        &ReachSettings {
+            log_dirs: vec![dir.display().to_string()],
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let files = nginx_log::expand(
         &[format!("{}/access.log*", dir.display())],
         "access_log.path",
+        &reach,
     )
     .unwrap();
     assert_eq!(files.len(), 3);
@@ -235,7 +245,7 @@ async fn bad_log_sources_are_tool_errors_and_the_session_survives() {
         (
             json!({"access_log": {"path": "/nonexistent/access.log", "log_format": "timed"}}),
             "access_log.path",
-            "cannot read",
+            "PWT_LOG_DIRS",
         ),
         (
             json!({"access_log": {"path": timed, "log_format": "timed", "since": "yesterday"}}),

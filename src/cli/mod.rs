@@ -18,6 +18,7 @@ use crate::input;
 use crate::render::Summary;
 use crate::server::http::{self as http, HttpOptions, HttpSettings};
 use crate::sources;
+use crate::sources::reach::{Reach, ReachSettings};
 
 /// Find out why a Python web service (Gunicorn/uWSGI behind nginx, PostgreSQL/MySQL, AWS RDS)
 /// is slow or out of capacity. Workers are buffers, replicas are scale-out, and latency is
@@ -30,8 +31,32 @@ pub struct Cli {
     /// Config file of named database targets and settings (TOML); also PWT_CONFIG.
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<std::path::PathBuf>,
+    /// Allow tool callers to read access logs (and uWSGI stats sockets) under DIR; repeatable.
+    /// Also PWT_LOG_DIRS (colon-separated) and `[logs] dirs` in the config file. Default:
+    /// /var/log/nginx on stdio, none over HTTP.
+    #[arg(long = "log-dir", global = true, value_name = "DIR")]
+    pub log_dirs: Vec<String>,
+    /// Allow tool callers to read metrics endpoints on HOST: a name (`*.internal` for its
+    /// subdomains), an IP address or a CIDR network; repeatable. Also PWT_METRICS_HOSTS
+    /// (comma-separated) and `[metrics] hosts`. Default: loopback on stdio, none over HTTP.
+    /// Link-local and instance-metadata addresses are never reached.
+    #[arg(long = "metrics-host", global = true, value_name = "HOST")]
+    pub metrics_hosts: Vec<String>,
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+impl Cli {
+    /// What tool callers may read: the environment, these flags and the config file together.
+    pub fn reach_settings(&self, config: &crate::config::Config) -> ReachSettings {
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        ReachSettings::from_env(&env)
+            .merge(ReachSettings {
+                log_dirs: self.log_dirs.clone(),
+                metrics_hosts: self.metrics_hosts.clone(),
+            })
+            .merge(config.reach.clone())
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -379,7 +404,7 @@ pub struct LatencyArgs {
 }
 
 /// Runs a CLI command other than `serve`.
-pub fn run(command: Command, config: &crate::config::Config) -> Result<()> {
+pub fn run(command: Command, config: &crate::config::Config, reach: Reach) -> Result<()> {
     match command {
         Command::Serve(_) => unreachable!("serve is handled by main"),
         Command::Demo { json } => demo::run(json),
@@ -546,12 +571,12 @@ pub fn run(command: Command, config: &crate::config::Config) -> Result<()> {
                 args.insert("rds_instance".into(), json!({"db_instance_identifier": id}));
             }
             apply_sources(&mut args, &a.access_log, &a.sources)?;
-            analyze_latency(args, a.common.json)
+            analyze_latency(args, a.common.json, &reach.with_command_line(&a.access_log))
         }
         Command::Logs(a) => {
             let mut args = base(&a.common)?;
             apply_sources(&mut args, &a.paths, &a.sources)?;
-            analyze_latency(args, a.common.json)
+            analyze_latency(args, a.common.json, &reach.with_command_line(&a.paths))
         }
         Command::RdsIops(a) => {
             let mut args = base(&a.common)?;
@@ -683,9 +708,9 @@ fn apply_sources(args: &mut Map<String, Value>, paths: &[String], s: &SourceArgs
 }
 
 /// break_down_latency from the terminal: the same parsing, sources and core as the tool.
-fn analyze_latency(args: Map<String, Value>, as_json: bool) -> Result<()> {
+fn analyze_latency(args: Map<String, Value>, as_json: bool, reach: &Reach) -> Result<()> {
     let input = input::parse::<latency::LatencyInput>(args)?;
-    let report = block_on(sources::break_down_latency(input))??;
+    let report = block_on(sources::break_down_latency(input, reach))??;
     print(&report, as_json)
 }
 

@@ -652,7 +652,7 @@ impl<'f> LogStats<'f> {
                 divergence: Divergence {
                     byte: 0,
                     expected: "a log line (this one is longer than 1 MiB)".into(),
-                    found: String::new(),
+                    found: "a longer line".into(),
                 },
             });
         }

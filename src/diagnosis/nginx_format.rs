@@ -175,15 +175,23 @@ impl<'a> Values<'a> {
 }
 
 /// Where and why a line stopped matching the format.
+///
+/// It repeats as little of the line as it can: the value of the one variable that did not
+/// parse (at most [`MAX_QUOTE`] bytes of it), or, where the line's text stopped matching the
+/// format's, only the kind of character found there. A log line is data from outside, and
+/// an error message travels further than the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Divergence {
     /// 0-based byte offset in the line.
     pub byte: usize,
     /// What the format expected at that byte.
     pub expected: String,
-    /// Up to 24 bytes of the line from that offset, for a person to compare.
+    /// What was there: the variable's value in backticks, or a kind of character.
     pub found: String,
 }
+
+/// The most of a variable's value an error repeats.
+pub const MAX_QUOTE: usize = 32;
 
 impl fmt::Display for Divergence {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -192,25 +200,40 @@ impl fmt::Display for Divergence {
             "byte {}: expected {}, found {}",
             self.byte + 1,
             self.expected,
-            if self.found.is_empty() {
-                "the end of the line".to_owned()
-            } else {
-                format!("`{}`", self.found)
-            }
+            self.found
         )
     }
 }
 
-fn excerpt(line: &[u8], at: usize) -> String {
-    let end = (at + 24).min(line.len());
-    let mut s: String = String::from_utf8_lossy(&line[at.min(end)..end])
+/// One variable's value, in backticks, control characters replaced, cut at [`MAX_QUOTE`].
+fn quote_value(value: &[u8]) -> String {
+    let end = value.len().min(MAX_QUOTE);
+    let mut s: String = String::from_utf8_lossy(&value[..end])
         .chars()
+        .filter(|c| *c != char::REPLACEMENT_CHARACTER)
         .map(|c| if c.is_control() { '·' } else { c })
         .collect();
-    if end < line.len() {
+    if end < value.len() {
         s.push('…');
     }
-    s
+    format!("`{s}`")
+}
+
+/// The kind of character at `at`, without the character itself.
+fn describe_at(line: &[u8], at: usize) -> String {
+    match line.get(at) {
+        None => "the end of the line",
+        Some(b) if b.is_ascii_digit() => "a digit",
+        Some(b) if b.is_ascii_alphabetic() => "a letter",
+        Some(b' ') => "a space",
+        Some(b'\t') => "a tab",
+        Some(b'"') => "a double quote",
+        Some(b'\'') => "a single quote",
+        Some(b) if b.is_ascii_punctuation() => "punctuation",
+        Some(b) if b.is_ascii_control() => "a control character",
+        Some(_) => "a non-ASCII character",
+    }
+    .to_owned()
 }
 
 fn show_literal(l: &[u8]) -> String {
@@ -354,7 +377,7 @@ impl LogFormat {
                 check_value(field, value).unwrap_or("a valid value"),
                 field.name()
             ),
-            found: excerpt(line, byte),
+            found: quote_value(value),
         }
     }
 
@@ -377,7 +400,7 @@ impl LogFormat {
                         return Err(Divergence {
                             byte: pos + common,
                             expected: show_literal(l),
-                            found: excerpt(line, pos + common),
+                            found: describe_at(line, pos + common),
                         });
                     }
                     pos += l.len();
@@ -394,7 +417,7 @@ impl LogFormat {
                                         "the value of ${name} followed by {}",
                                         show_literal(l)
                                     ),
-                                    found: excerpt(line, pos),
+                                    found: describe_at(line, pos),
                                 });
                             }
                         },
@@ -414,7 +437,7 @@ impl LogFormat {
             return Err(Divergence {
                 byte: pos,
                 expected: "the end of the line".into(),
-                found: excerpt(line, pos),
+                found: describe_at(line, pos),
             });
         }
         Ok(values)

@@ -57,6 +57,8 @@ pub struct Troubleshooter {
     config: Arc<Config>,
     /// Database connections kept between calls.
     connections: Arc<Connections>,
+    /// What callers may make the server read (log directories, metrics hosts).
+    reach: Arc<crate::sources::reach::Reach>,
 }
 
 impl Default for Troubleshooter {

@@ -23,6 +23,7 @@ use crate::config::Config;
 use crate::diagnosis::{InputError, capacity, latency, queries, storage, symptoms};
 use crate::input;
 use crate::render::Summary;
+use crate::sources::reach::Reach;
 use crate::sources::{self, CallError, CheckError};
 
 const CAPACITY_MATH: &str = "\
@@ -215,13 +216,21 @@ impl Troubleshooter {
         Self::with_config(Config::default())
     }
 
-    /// A server reading databases as `config` says.
+    /// A server reading databases as `config` says, and logs and metrics endpoints as the
+    /// stdio defaults allow.
     pub fn with_config(config: Config) -> Self {
         Self {
             tool_router: Arc::new(Self::tool_router()),
             config: Arc::new(config),
             connections: Arc::new(sources::Connections::default()),
+            reach: Arc::new(Reach::default()),
         }
+    }
+
+    /// The same server, reading only what `reach` allows.
+    pub fn with_reach(mut self, reach: Reach) -> Self {
+        self.reach = Arc::new(reach);
+        self
     }
 }
 
@@ -262,7 +271,7 @@ impl Troubleshooter {
             Ok(i) => i,
             Err(e) => return invalid(tool, &e),
         };
-        match sources::break_down_latency(input).await {
+        match sources::break_down_latency(input, &self.reach).await {
             Ok(report) => success(&report),
             Err(e) => invalid(tool, &e),
         }

@@ -1,16 +1,38 @@
 //! A bounded HTTP GET for metrics endpoints: plain `http://` only, no proxy (a proxy set
-//! in the environment must not capture a scrape of `127.0.0.1`), a connect timeout, an
-//! overall timeout and a cap on the body size.
+//! in the environment must not capture a scrape of `127.0.0.1`), no redirects, a connect
+//! timeout, an overall timeout and a cap on the body size.
+//!
+//! The host is resolved once and checked against the operator's allow-list ([`Reach`]);
+//! the request goes to the checked address itself (with the name in `Host`), so a second
+//! lookup cannot lead somewhere else. A reply is never quoted in an error: the caller chose
+//! the URL, and the reply may be anything (an internal admin page, a metadata document).
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::diagnosis::InputError;
+
+use super::reach::Reach;
 
 /// Largest body read from a metrics endpoint.
 pub const MAX_BODY: u64 = 16 << 20;
 
 /// Checks that `url` is an `http://` URL with a host, for the error to name the field.
 pub fn check_url(field: &str, url: &str) -> Result<(), InputError> {
+    target(field, url).map(|_| ())
+}
+
+/// The parts of a checked URL.
+struct Target {
+    host: String,
+    port: u16,
+    /// Path and query.
+    path: String,
+    /// `host[:port]` as written, for the Host header.
+    authority: String,
+}
+
+fn target(field: &str, url: &str) -> Result<Target, InputError> {
     let Some(rest) = url.strip_prefix("http://") else {
         let hint = if url.starts_with("https://") {
             "https is not supported for metrics endpoints; scrape the plain-http port on the host or from a sidecar"
@@ -37,12 +59,106 @@ pub fn check_url(field: &str, url: &str) -> Result<(), InputError> {
             format!("`{url}` has no host; pass http://HOST:PORT/PATH"),
         ));
     }
-    Ok(())
+    let parsed = url::Url::parse(url).map_err(|e| {
+        InputError::new(
+            field,
+            format!("`{url}` is not a URL ({e}); pass http://HOST:PORT/PATH"),
+        )
+    })?;
+    let host = match parsed.host() {
+        Some(url::Host::Domain(d)) => d.to_owned(),
+        Some(url::Host::Ipv4(a)) => a.to_string(),
+        Some(url::Host::Ipv6(a)) => a.to_string(),
+        None => {
+            return Err(InputError::new(
+                field,
+                format!("`{url}` has no host; pass http://HOST:PORT/PATH"),
+            ));
+        }
+    };
+    let port = parsed.port_or_known_default().unwrap_or(80);
+    let mut path = parsed.path().to_owned();
+    if let Some(q) = parsed.query() {
+        path.push('?');
+        path.push_str(q);
+    }
+    let authority = match parsed.port() {
+        Some(p) => format!("{}:{p}", parsed.host_str().unwrap_or(&host)),
+        None => parsed.host_str().unwrap_or(&host).to_owned(),
+    };
+    Ok(Target {
+        host,
+        port,
+        path,
+        authority,
+    })
 }
 
-/// GETs `url` and returns its body as text.
-pub fn get(field: &str, url: &str, timeout: Duration) -> Result<String, InputError> {
-    check_url(field, url)?;
+/// A metrics endpoint's answer.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub body: String,
+    /// The media type (`text/plain`), when it is a well-formed one.
+    pub content_type: Option<String>,
+}
+
+impl Reply {
+    /// What was received, for an error that must not quote it.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} bytes of {}",
+            self.body.len(),
+            self.content_type
+                .as_deref()
+                .unwrap_or("an unnamed content type")
+        )
+    }
+}
+
+/// Media types named in errors; any other is "another content type" (a header value is
+/// the remote server's text and is not repeated).
+const KNOWN_MEDIA_TYPES: [&str; 9] = [
+    "text/plain",
+    "application/openmetrics-text",
+    "application/json",
+    "text/html",
+    "text/xml",
+    "application/xml",
+    "application/octet-stream",
+    "application/x-protobuf",
+    "application/vnd.google.protobuf",
+];
+
+fn media_type(value: Option<&str>) -> Option<String> {
+    let t = value?.split(';').next()?.trim().to_ascii_lowercase();
+    Some(if KNOWN_MEDIA_TYPES.contains(&t.as_str()) {
+        t
+    } else {
+        "another content type".to_owned()
+    })
+}
+
+/// Why a GET failed, in words of our own (a transport error can carry bytes of the reply).
+fn describe_error(e: &ureq::Error) -> &'static str {
+    match e {
+        ureq::Error::Timeout(_) => "no answer in time",
+        ureq::Error::Io(io) => match io.kind() {
+            std::io::ErrorKind::ConnectionRefused => "connection refused",
+            std::io::ErrorKind::ConnectionReset => "connection reset",
+            std::io::ErrorKind::TimedOut => "no answer in time",
+            _ => "a network error",
+        },
+        ureq::Error::ConnectionFailed => "the connection failed",
+        ureq::Error::HostNotFound => "the host does not resolve",
+        ureq::Error::BodyExceedsLimit(_) => "the body is larger than 16 MiB",
+        _ => "the answer is not a valid HTTP response",
+    }
+}
+
+/// GETs `url` from an address `reach` allows and returns its body as text.
+pub fn get(field: &str, url: &str, timeout: Duration, reach: &Reach) -> Result<Reply, InputError> {
+    let target = target(field, url)?;
+    let addrs = reach.metrics_addrs(field, &target.host, target.port)?;
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .proxy(None)
         .timeout_connect(Some(timeout.min(Duration::from_secs(3))))
@@ -56,28 +172,65 @@ pub fn get(field: &str, url: &str, timeout: Duration) -> Result<String, InputErr
         ))
         .build()
         .into();
-    let mut response = agent.get(url).call().map_err(|e| {
-        InputError::new(
-            field,
-            format!("cannot fetch {url}: {e}; check that the endpoint is running and reachable from this host"),
-        )
-    })?;
-    let status = response.status();
-    if !status.is_success() {
-        return Err(InputError::new(
-            field,
-            format!(
-                "{url} answered HTTP {}; pass the URL of the metrics page itself",
-                status.as_u16()
-            ),
-        ));
+    let mut last = "no address to connect to";
+    for addr in &addrs {
+        let direct = format!("http://{}{}", show_addr(addr), target.path);
+        let mut response = match agent.get(&direct).header("Host", &target.authority).call() {
+            Ok(r) => r,
+            Err(e) => {
+                last = describe_error(&e);
+                continue;
+            }
+        };
+        let status = response.status();
+        if !status.is_success() {
+            return Err(InputError::new(
+                field,
+                format!(
+                    "{url} answered HTTP {}; pass the URL of the metrics page itself",
+                    status.as_u16()
+                ),
+            ));
+        }
+        let content_type = media_type(
+            response
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok()),
+        );
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(MAX_BODY)
+            .read_to_string()
+            .map_err(|e| {
+                let why = match e {
+                    ureq::Error::BodyExceedsLimit(_) => "it is larger than 16 MiB",
+                    ureq::Error::Timeout(_) => "it did not arrive in time",
+                    _ => "it is not UTF-8 text or was cut short",
+                };
+                InputError::new(
+                    field,
+                    format!(
+                        "the answer of {url} cannot be read: {why}; pass the URL of a /metrics page"
+                    ),
+                )
+            })?;
+        return Ok(Reply { body, content_type });
     }
-    response
-        .body_mut()
-        .with_config()
-        .limit(MAX_BODY)
-        .read_to_string()
-        .map_err(|e| InputError::new(field, format!("reading the body of {url}: {e}")))
+    Err(InputError::new(
+        field,
+        format!(
+            "cannot fetch {url}: {last}; check that the endpoint is running and reachable from this host"
+        ),
+    ))
+}
+
+fn show_addr(addr: &SocketAddr) -> String {
+    match addr {
+        SocketAddr::V4(a) => a.to_string(),
+        SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), a.port()),
+    }
 }
 
 #[cfg(test)]
@@ -114,6 +267,7 @@ mod tests {
             "gunicorn_metrics_url",
             &format!("http://127.0.0.1:{port}/metrics"),
             Duration::from_secs(2),
+            &Reach::default(),
         )
         .unwrap_err();
         assert_eq!(e.field, "gunicorn_metrics_url");

@@ -6,6 +6,8 @@
 //! - [`uwsgi`]: uWSGI's stats server;
 //! - [`listen_queue`]: the accept queue of a listening socket, from /proc/net/tcp{,6};
 //! - [`http`]: the bounded HTTP GET the two HTTP sources share;
+//! - [`reach`]: the operator's allow-lists — which log directories and metrics hosts a
+//!   caller may make the server read;
 //! - [`aws`]: region, credentials, timeouts and retries for every AWS client, error
 //!   classification and redaction, and [`aws::collect_storage_sample`] which runs the three
 //!   AWS reads of `check_rds_iops` concurrently;
@@ -29,6 +31,7 @@ pub mod nginx_log;
 pub mod postgres;
 pub mod prometheus;
 pub mod rds;
+pub mod reach;
 pub mod tls;
 pub mod uwsgi;
 
@@ -42,6 +45,7 @@ use crate::diagnosis::access_log::{LogOptions, RouteTemplate};
 use crate::diagnosis::latency::{self, LatencyInput, LatencyReport, Measured, WorkerMetrics};
 use crate::diagnosis::nginx_format::LogFormat;
 use crate::diagnosis::storage::{self, RdsIopsInput, StorageReport};
+use reach::Reach;
 
 /// Why check_rds_iops produced no report.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -65,7 +69,10 @@ pub async fn check_rds_iops(input: &RdsIopsInput) -> Result<StorageReport, Check
 /// accept queue — on a blocking thread), the core breaks latency down, and — when the caller
 /// names an RDS instance — that instance's storage verdict is folded into the DB observations.
 /// A storage check that fails leaves those observations unknown and says why in `warnings`.
-pub async fn break_down_latency(input: LatencyInput) -> Result<LatencyReport, InputError> {
+pub async fn break_down_latency(
+    input: LatencyInput,
+    reach: &Reach,
+) -> Result<LatencyReport, InputError> {
     latency::check(&input)?;
     let rds_input = match &input.rds_instance {
         Some(r) => {
@@ -77,8 +84,9 @@ pub async fn break_down_latency(input: LatencyInput) -> Result<LatencyReport, In
         None => None,
     };
     let mut report = if wants_sources(&input) {
+        let reach = reach.clone();
         tokio::task::spawn_blocking(move || {
-            gather_latency(&input).and_then(|m| latency::analyze_measured(&input, &m))
+            gather_latency(&input, &reach).and_then(|m| latency::analyze_measured(&input, &m))
         })
         .await
         .map_err(|err| {
@@ -118,7 +126,7 @@ pub fn log_threads() -> usize {
 
 /// Reads every source the input names, concurrently (the log is read while worker state
 /// and the accept queue are sampled). Blocking: call from a blocking thread.
-pub fn gather_latency(input: &LatencyInput) -> Result<Measured, InputError> {
+pub fn gather_latency(input: &LatencyInput, reach: &Reach) -> Result<Measured, InputError> {
     // Everything that can be checked without I/O first, so a typo fails fast.
     let log_setup = match &input.access_log {
         Some(a) => {
@@ -161,7 +169,7 @@ pub fn gather_latency(input: &LatencyInput) -> Result<Measured, InputError> {
                         .map_err(|m| InputError::new(format!("access_log.route_patterns[{i}]"), m))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            let paths = nginx_log::expand(&a.path.to_vec(), "access_log.path")?;
+            let paths = nginx_log::expand(&a.path.to_vec(), "access_log.path", reach)?;
             Some((
                 format,
                 LogOptions {
@@ -217,11 +225,11 @@ pub fn gather_latency(input: &LatencyInput) -> Result<Measured, InputError> {
         });
         let workers = match (&input.gunicorn_metrics_url, &selectors, &input.uwsgi_stats) {
             (Some(url), Some(sel), _) => Some(scope.spawn(move || {
-                prometheus::sample_workers("gunicorn_metrics_url", url, sel, sampling)
+                prometheus::sample_workers("gunicorn_metrics_url", url, sel, sampling, reach)
             })),
-            (_, _, Some(addr)) => {
-                Some(scope.spawn(move || uwsgi::sample_workers("uwsgi_stats", addr, sampling)))
-            }
+            (_, _, Some(addr)) => Some(
+                scope.spawn(move || uwsgi::sample_workers("uwsgi_stats", addr, sampling, reach)),
+            ),
             _ => None,
         };
         let queue = input.listen_port.map(|port| {

@@ -20,6 +20,8 @@ use crate::diagnosis::InputError;
 use crate::diagnosis::access_log::{AccessLogData, FirstError, LogOptions, LogStats};
 use crate::diagnosis::nginx_format::{LogFormat, parse_rfc3339, parse_time_local};
 
+use super::reach::Reach;
+
 /// Read buffer per thread.
 const BUFFER: usize = 1 << 17;
 /// Plain files smaller than this are read by one thread.
@@ -46,8 +48,8 @@ struct Part<'f> {
 }
 
 /// Expands the paths (a `*` or `?` in the file name is matched against its directory) and
-/// checks each is a readable regular file.
-pub fn expand(paths: &[String], field: &str) -> Result<Vec<PathBuf>, InputError> {
+/// checks each against what the caller may read; returns the resolved files.
+pub fn expand(paths: &[String], field: &str, reach: &Reach) -> Result<Vec<PathBuf>, InputError> {
     let mut out = Vec::new();
     for (i, p) in paths.iter().enumerate() {
         let field = if paths.len() > 1 {
@@ -55,44 +57,14 @@ pub fn expand(paths: &[String], field: &str) -> Result<Vec<PathBuf>, InputError>
         } else {
             field.to_owned()
         };
-        let path = Path::new(p);
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let name = Path::new(p)
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("");
         if name.contains(['*', '?']) {
-            let dir = path
-                .parent()
-                .filter(|d| !d.as_os_str().is_empty())
-                .unwrap_or(Path::new("."));
-            let entries = std::fs::read_dir(dir).map_err(|e| {
-                InputError::new(&field, format!("cannot list {}: {e}", dir.display()))
-            })?;
-            let mut found: Vec<PathBuf> = entries
-                .filter_map(Result::ok)
-                .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-                .filter(|e| e.file_name().to_str().is_some_and(|n| glob_match(name, n)))
-                .map(|e| e.path())
-                .collect();
-            if found.is_empty() {
-                return Err(InputError::new(
-                    &field,
-                    format!("no file matches {p}; check the directory and the pattern"),
-                ));
-            }
-            found.sort();
-            out.extend(found);
+            out.extend(reach.glob(&field, p)?);
         } else {
-            let meta = std::fs::metadata(path).map_err(|e| {
-                InputError::new(
-                    &field,
-                    format!("cannot read {p}: {e}; pass the path of an nginx access log on this host (the one in the `access_log` directive)"),
-                )
-            })?;
-            if !meta.is_file() {
-                return Err(InputError::new(
-                    &field,
-                    format!("{p} is not a regular file; pass the access log file itself"),
-                ));
-            }
-            out.push(path.to_path_buf());
+            out.push(reach.file(&field, p)?);
         }
     }
     if out.is_empty() {
@@ -102,29 +74,6 @@ pub fn expand(paths: &[String], field: &str) -> Result<Vec<PathBuf>, InputError>
         ));
     }
     Ok(out)
-}
-
-/// `*` and `?` wildcards over a file name.
-fn glob_match(pattern: &str, name: &str) -> bool {
-    let (p, n): (Vec<char>, Vec<char>) = (pattern.chars().collect(), name.chars().collect());
-    let (mut pi, mut ni, mut star, mut mark) = (0, 0, None, 0);
-    while ni < n.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == n[ni]) {
-            pi += 1;
-            ni += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ni;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ni = mark;
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|&c| c == '*')
 }
 
 fn is_gzip(path: &Path) -> std::io::Result<bool> {
@@ -497,7 +446,15 @@ mod tests {
         }
         enc.finish().unwrap();
         let dir = plain.parent().unwrap().display().to_string();
-        let paths = expand(&[format!("{dir}/access.log*")], "access_log.path").unwrap();
+        let reach = Reach::new(
+            super::super::reach::Mode::Http,
+            &super::super::reach::ReachSettings {
+                log_dirs: vec![dir.clone()],
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let paths = expand(&[format!("{dir}/access.log*")], "access_log.path", &reach).unwrap();
         assert_eq!(paths.len(), 2);
         let format = LogFormat::compile("timed").unwrap();
         let r = read(
@@ -526,8 +483,13 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.message.contains("broken.log.gz"), "{e}");
-        let e = expand(&["/nonexistent/access.log".into()], "access_log.path").unwrap_err();
-        assert!(e.message.contains("cannot read"), "{e}");
+        let e = expand(
+            &["/nonexistent/access.log".into()],
+            "access_log.path",
+            &reach,
+        )
+        .unwrap_err();
+        assert!(e.message.contains("may read"), "{e}");
     }
 
     #[test]
@@ -538,6 +500,7 @@ mod tests {
             1_704_067_200
         );
         assert!(resolve_time("since", "yesterday", 0).is_err());
+        use super::super::reach::glob_match;
         assert!(glob_match("access.log*", "access.log.1.gz"));
         assert!(!glob_match("access.log*", "error.log"));
         assert!(glob_match("a?c", "abc"));

@@ -17,6 +17,7 @@
 use std::time::{Duration, Instant};
 
 use super::http;
+use super::reach::Reach;
 use crate::diagnosis::InputError;
 use crate::diagnosis::latency::{WorkerMetrics, WorkerSample, WorkerSamples};
 
@@ -167,7 +168,10 @@ fn parse_line(line: &str) -> Result<Option<Sample>, String> {
                         .to_owned();
                     c.skip_blanks();
                     if c.peek() != Some(b'=') {
-                        return Err(format!("expected `=` after label `{label}`"));
+                        return Err(format!(
+                            "expected `=` after a label name at byte {}",
+                            c.i + 1
+                        ));
                     }
                     c.i += 1;
                     c.skip_blanks();
@@ -185,16 +189,22 @@ fn parse_line(line: &str) -> Result<Option<Sample>, String> {
     }
     let name = name.ok_or_else(|| "a sample line must start with a metric name".to_owned())?;
     if !matches!(c.peek(), Some(b' ' | b'\t')) {
-        return Err(format!("expected a space before the value of `{name}`"));
+        return Err(format!(
+            "expected a space before the value at byte {}",
+            c.i + 1
+        ));
     }
     c.skip_blanks();
+    let at = c.i + 1;
     let raw = c.token();
-    let value = parse_value(raw).ok_or_else(|| format!("`{raw}` is not a sample value"))?;
+    let value =
+        parse_value(raw).ok_or_else(|| format!("the sample value at byte {at} is not a number"))?;
     c.skip_blanks();
     if c.peek().is_some_and(|b| b != b'#') {
+        let at = c.i + 1;
         let ts = c.token();
         if ts.parse::<f64>().is_err() {
-            return Err(format!("`{ts}` is not a timestamp"));
+            return Err(format!("the timestamp at byte {at} is not a number"));
         }
         c.skip_blanks();
     }
@@ -312,22 +322,25 @@ pub fn read_workers(samples: &[Sample], sel: &Selectors) -> Result<WorkerSample,
         (Some(b), None, Some(t)) => (b, (t - b).max(0.0)),
         (None, Some(i), Some(t)) => ((t - i).max(0.0), i),
         _ => {
+            // The series' names are the endpoint's text: counted, not repeated.
             let mut names: Vec<&str> = samples.iter().map(|s| s.name.as_str()).collect();
+            names.sort_unstable();
             names.dedup();
-            names.truncate(25);
             return Err(format!(
-                "no busy/idle worker series found (looked for {}); the endpoint exposes {}. Expose worker-state gauges (e.g. gunicorn_workers{{state=\"idle\"|\"working\"}} set in pre_request/post_request hooks) or name your series in worker_metrics",
-                sel.busy
-                    .iter()
-                    .chain(&sel.idle)
-                    .map(|s| s.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                if names.is_empty() {
-                    "no samples".to_owned()
-                } else {
-                    names.join(", ")
-                }
+                "no busy/idle worker series found (looked for {}); the endpoint exposes {} series under {} other metric names. Expose worker-state gauges (e.g. gunicorn_workers{{state=\"idle\"|\"working\"}} set in pre_request/post_request hooks) or name your series in worker_metrics",
+                {
+                    let mut looked: Vec<&str> = sel
+                        .busy
+                        .iter()
+                        .chain(&sel.idle)
+                        .map(|s| s.name.as_str())
+                        .collect();
+                    looked.sort_unstable();
+                    looked.dedup();
+                    looked.join(", ")
+                },
+                samples.len(),
+                names.len(),
             ));
         }
     };
@@ -357,6 +370,7 @@ pub fn sample_workers(
     url: &str,
     sel: &Selectors,
     sampling: Sampling,
+    reach: &Reach,
 ) -> Result<WorkerSamples, InputError> {
     let mut out = Vec::new();
     let start = Instant::now();
@@ -365,11 +379,14 @@ pub fn sample_workers(
             let due = start + sampling.interval * i;
             std::thread::sleep(due.saturating_duration_since(Instant::now()));
         }
-        let body = http::get(field, url, sampling.timeout)?;
-        let samples = parse(&body).map_err(|e| {
+        let reply = http::get(field, url, sampling.timeout, reach)?;
+        let samples = parse(&reply.body).map_err(|e| {
             InputError::new(
                 field,
-                format!("{url} is not in the Prometheus text format ({e}); pass the URL of a /metrics page"),
+                format!(
+                    "{url} answered {} that are not in the Prometheus text format ({e}); pass the URL of a /metrics page",
+                    reply.describe()
+                ),
             )
         })?;
         out.push(
@@ -443,7 +460,19 @@ latency_bucket{le="0.5"} 12 # {trace_id="abc"} 0.3 1.0
         .unwrap();
         assert_eq!((w.busy, w.idle), (2.0, 6.0));
         let e = read_workers(&parse("process_cpu_seconds_total 3\n").unwrap(), &sel).unwrap_err();
-        assert!(e.contains("process_cpu_seconds_total"), "{e}");
+        // The endpoint's own names are counted, not repeated.
+        assert!(!e.contains("process_cpu_seconds_total"), "{e}");
+        assert!(e.contains("1 series under 1 other metric names"), "{e}");
+        // Parse errors say where, never what.
+        for text in [
+            "AKIASECRETVALUE",
+            "m AKIASECRETVALUE",
+            "m 1 AKIASECRETVALUE",
+            "m{AKIASECRETVALUE}",
+        ] {
+            let e = parse(text).unwrap_err().to_string();
+            assert!(!e.contains("SECRET"), "{text}: {e}");
+        }
     }
 
     #[test]

@@ -8,13 +8,14 @@
 //! in the listen socket's backlog for a free worker.
 
 use std::io::Read;
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
 use super::http;
 use super::prometheus::Sampling;
+use super::reach::Reach;
 use crate::diagnosis::InputError;
 use crate::diagnosis::latency::{WorkerSample, WorkerSamples};
 
@@ -39,8 +40,20 @@ struct Worker {
 
 /// Reads busy/idle workers and the listen queue from one stats document.
 pub fn parse(text: &str) -> Result<WorkerSample, String> {
+    // serde_json's message can quote the document (`invalid type: string "…"`): only its
+    // kind and position are repeated.
     let stats: Stats = serde_json::from_str(text).map_err(|e| {
-        format!("not uWSGI stats JSON ({e}); point it at the address given to --stats")
+        let what = match e.classify() {
+            serde_json::error::Category::Data => "JSON of another shape",
+            serde_json::error::Category::Eof => "JSON cut short",
+            _ => "not JSON",
+        };
+        format!(
+            "not uWSGI stats JSON ({} bytes, {what}: it stops matching at line {}, column {}); point it at the address given to --stats",
+            text.len(),
+            e.line(),
+            e.column()
+        )
     })?;
     let mut busy = 0.0;
     let mut idle = 0.0;
@@ -66,15 +79,17 @@ pub fn parse(text: &str) -> Result<WorkerSample, String> {
     })
 }
 
-fn fetch(field: &str, addr: &str, timeout: Duration) -> Result<String, InputError> {
+fn fetch(field: &str, addr: &str, timeout: Duration, reach: &Reach) -> Result<String, InputError> {
     if addr.starts_with("http://") || addr.starts_with("https://") {
-        return http::get(field, addr, timeout);
+        return http::get(field, addr, timeout, reach).map(|r| r.body);
     }
+    // Errors say what went wrong, not what the other end sent.
     let err = |e: std::io::Error| {
         InputError::new(
             field,
             format!(
-                "cannot read uWSGI stats from {addr}: {e}; pass the address given to uWSGI's --stats (HOST:PORT, a socket path, or http://HOST:PORT with --stats-http)"
+                "cannot read uWSGI stats from {addr}: {}; pass the address given to uWSGI's --stats (HOST:PORT, a socket path, or http://HOST:PORT with --stats-http)",
+                e.kind()
             ),
         )
     };
@@ -82,7 +97,8 @@ fn fetch(field: &str, addr: &str, timeout: Duration) -> Result<String, InputErro
     if addr.starts_with('/') {
         #[cfg(unix)]
         {
-            let s = std::os::unix::net::UnixStream::connect(addr).map_err(err)?;
+            let path = reach.socket(field, addr)?;
+            let s = std::os::unix::net::UnixStream::connect(path).map_err(err)?;
             s.set_read_timeout(Some(timeout)).map_err(err)?;
             s.take(MAX_STATS).read_to_end(&mut body).map_err(err)?;
         }
@@ -92,18 +108,27 @@ fn fetch(field: &str, addr: &str, timeout: Duration) -> Result<String, InputErro
             "unix sockets are not available on this platform",
         ));
     } else {
-        let sock = addr
-            .to_socket_addrs()
-            .map_err(err)?
-            .next()
-            .ok_or_else(|| InputError::new(field, format!("{addr} resolves to no address")))?;
+        let (host, port) = addr
+            .rsplit_once(':')
+            .and_then(|(h, p)| Some((h, p.parse::<u16>().ok()?)))
+            .ok_or_else(|| {
+                InputError::new(
+                    field,
+                    format!("`{addr}` is not HOST:PORT, a socket path or an http:// URL; pass the address given to uWSGI's --stats"),
+                )
+            })?;
+        let sock = reach.metrics_addrs(field, host, port)?[0];
         let s =
             TcpStream::connect_timeout(&sock, timeout.min(Duration::from_secs(3))).map_err(err)?;
         s.set_read_timeout(Some(timeout)).map_err(err)?;
         s.take(MAX_STATS).read_to_end(&mut body).map_err(err)?;
     }
-    String::from_utf8(body)
-        .map_err(|_| InputError::new(field, format!("{addr} sent non-UTF-8 data")))
+    String::from_utf8(body).map_err(|_| {
+        InputError::new(
+            field,
+            format!("{addr} sent data that is not UTF-8 text; pass the address given to --stats"),
+        )
+    })
 }
 
 /// Reads the stats `sampling.samples` times, `sampling.interval` apart.
@@ -111,6 +136,7 @@ pub fn sample_workers(
     field: &str,
     addr: &str,
     sampling: Sampling,
+    reach: &Reach,
 ) -> Result<WorkerSamples, InputError> {
     let mut out = Vec::new();
     let start = Instant::now();
@@ -119,7 +145,7 @@ pub fn sample_workers(
             let due = start + sampling.interval * i;
             std::thread::sleep(due.saturating_duration_since(Instant::now()));
         }
-        let text = fetch(field, addr, sampling.timeout)?;
+        let text = fetch(field, addr, sampling.timeout, reach)?;
         out.push(parse(&text).map_err(|m| InputError::new(field, format!("{addr}: {m}")))?);
     }
     Ok(WorkerSamples {
@@ -141,5 +167,8 @@ mod tests {
         assert_eq!((w.busy, w.idle, w.queue), (2.0, 1.0, Some(3.0)));
         assert!(parse("{}").is_err());
         assert!(parse("<html>").unwrap_err().contains("not uWSGI stats"));
+        // The document is described, never quoted.
+        let e = parse(r#"{"workers": "AKIASECRETVALUE"}"#).unwrap_err();
+        assert!(!e.contains("SECRET") && e.contains("another shape"), "{e}");
     }
 }

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use python_web_troubleshooter::server::Troubleshooter;
+use python_web_troubleshooter::sources::reach::{Mode, Reach, ReachSettings};
 use rmcp::{ClientHandler, RoleClient, ServiceExt, model::ClientConfig, service::RunningService};
 
 #[derive(Debug, Clone, Default)]
@@ -15,11 +16,21 @@ impl ClientHandler for Client {
     }
 }
 
-/// Starts a server with no database targets and connects a client to it.
+/// Starts a server with no database targets, allowed to read the logs in `tests/data`, and
+/// connects a client to it.
 pub async fn connect() -> RunningService<RoleClient, Client> {
     let (server_io, client_io) = tokio::io::duplex(1 << 20);
+    let reach = Reach::new(
+        Mode::Stdio,
+        &ReachSettings {
+            log_dirs: vec![concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data").to_owned()],
+            ..Default::default()
+        },
+    )
+    .expect("the test data directory is a valid log directory");
     tokio::spawn(async move {
         let running = Troubleshooter::new()
+            .with_reach(reach)
             .serve(server_io)
             .await
             .expect("server starts");
