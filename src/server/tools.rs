@@ -55,7 +55,7 @@ percent of total, the dominant layer, worker utilisation from busy/idle counts, 
 latency pattern (long_tail vs system_wide vs healthy) from per-endpoint percentiles. Pass the \
 figures you already have (nginx $request_time/$upstream_response_time, APM or Sentry \
 durations, Gunicorn worker counts, DB time per request), and/or let it read them on the \
-server's host: `access_log` {path, log_format: the site's own nginx log_format text or a preset \
+server's host (what the operator allows): `access_log` {path, log_format: the site's own nginx log_format text or a preset \
 (combined, main, timed), since, until} gives per-endpoint requests, p50/p95/p99/max, error \
 percent and worker-seconds (capacity consumed) with paths folded into routes like \
 `GET /api/orders/{id}`; `gunicorn_metrics_url` (Prometheus gauges) or `uwsgi_stats` give \

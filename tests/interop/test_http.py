@@ -715,3 +715,50 @@ async def test_json_access_log(start_server, server_env):
     fields = calls[0]["fields"]
     assert fields["tool"] == "capacity_math" and fields["outcome"] == "ok", fields
     assert isinstance(fields["duration_ms"], (int, float)), fields
+
+
+async def test_a_team_server_reads_only_what_the_operator_allows(start_server, server_env, tmp_path):
+    """Over HTTP nothing is readable by default: no log directory, no metrics host, not even
+    loopback. What the operator allows (PWT_LOG_DIRS, --metrics-host) is; /proc never is."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "access.log").write_text(
+        '10.0.0.1 - - [10/Oct/2023:13:55:36 +0000] "GET /api/orders/12 HTTP/1.1" 200 512 "-" "ua" '
+        'rt=0.120 uct="0.001" uht="0.110" urt="0.115"\n'
+    )
+    (tmp_path / "secret.key").write_text("TEAMSECRETVALUE0123456789\n")
+    (logs / "key.log").symlink_to(tmp_path / "secret.key")
+    metrics = socket.socket()
+    metrics.bind(("127.0.0.1", 0))
+    metrics.listen(4)
+    port = metrics.getsockname()[1]
+    log_call = {"access_log": {"path": str(logs / "access.log"), "log_format": "timed"}}
+    try:
+        default = start_server()
+        async with http_session(default.url) as conn:
+            text = await conn.tool_error("break_down_latency", log_call)
+            assert "allowed: none" in text and "PWT_LOG_DIRS" in text, text
+            text = await conn.tool_error(
+                "break_down_latency", {"gunicorn_metrics_url": f"http://127.0.0.1:{port}/metrics"}
+            )
+            assert "allowed: none" in text and "PWT_METRICS_HOSTS" in text, text
+
+        allowed = start_server("--metrics-host", "10.0.0.0/8", env={**server_env, "PWT_LOG_DIRS": str(logs)})
+        async with http_session(allowed.url) as conn:
+            sc = await conn.ok("break_down_latency", log_call)
+            assert sc["access_log"]["parsed_lines"] == 1, dump(sc)
+            for path in (str(logs / "key.log"), str(logs / ".." / "secret.key"), "/proc/self/environ"):
+                text = await conn.tool_error(
+                    "break_down_latency", {"access_log": {"path": path, "log_format": "$request_time"}}
+                )
+                assert "TEAMSECRET" not in text and "may read" in text, text
+            text = await conn.tool_error(
+                "break_down_latency", {"gunicorn_metrics_url": f"http://127.0.0.1:{port}/metrics"}
+            )
+            assert "10.0.0.0/8" in text and "loopback" not in text, text
+            text = await conn.tool_error(
+                "break_down_latency", {"gunicorn_metrics_url": "http://169.254.169.254/latest/meta-data/"}
+            )
+            assert "instance-metadata" in text, text
+    finally:
+        metrics.close()
