@@ -4,7 +4,9 @@
 # 1. Rust unit tests and the in-process MCP round trip (cargo nextest, or cargo test);
 # 2. the interop suite: the real binary over stdio and as a streamable HTTP server on a
 #    loopback port of its own, driven by the official Python `mcp` SDK (installed into
-#    target/pyenv by tests/interop/setup-venv.sh);
+#    target/pyenv by tests/interop/setup-venv.sh), then the same over both transports by the
+#    official TypeScript SDK, the one inside most MCP clients (installed with `npm ci` into
+#    tests/interop-ts/node_modules by tests/interop-ts/setup.sh; needs Node.js 20 and npm);
 # 3. slow_queries against a throwaway PostgreSQL and MariaDB (tests/db/run.sh starts them
 #    with TLS on, runs a workload, runs tests/slow_queries_{pg,mysql}.rs and tests/db_tls.rs,
 #    and removes them again);
@@ -39,6 +41,10 @@ bash tests/db/run.sh
 log "MCP interop over stdio and streamable HTTP (Python mcp SDK)"
 bash tests/interop/setup-venv.sh
 PWT_BIN="$PWD/target/debug/python-web-troubleshooter" target/pyenv/bin/python -m pytest -q tests/interop
+
+log "MCP interop over stdio and streamable HTTP (TypeScript @modelcontextprotocol/sdk)"
+bash tests/interop-ts/setup.sh
+PWT_BIN="$PWD/target/debug/python-web-troubleshooter" node --test --test-concurrency=1 tests/interop-ts/*.test.mjs
 
 log "break_down_latency against live gunicorn + nginx + uWSGI"
 bash tests/live/run.sh

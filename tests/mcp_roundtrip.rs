@@ -99,6 +99,106 @@ async fn every_tool_is_read_only_with_both_schemas() {
     client.cancel().await.unwrap();
 }
 
+/// The formats JSON Schema 2020-12 defines. schemars' `uint64`, `int64`, `double`… are not
+/// among them: the TypeScript SDK's validator warns about each on every tools/list, and strict
+/// model APIs (Gemini) refuse them.
+const STANDARD_FORMATS: &[&str] = &[
+    "date-time",
+    "date",
+    "time",
+    "duration",
+    "email",
+    "idn-email",
+    "hostname",
+    "idn-hostname",
+    "ipv4",
+    "ipv6",
+    "uri",
+    "uri-reference",
+    "iri",
+    "iri-reference",
+    "uuid",
+    "uri-template",
+    "json-pointer",
+    "relative-json-pointer",
+    "regex",
+];
+
+fn non_standard_formats(value: &Value, path: &str, found: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::String(format)) = map.get("format")
+                && !STANDARD_FORMATS.contains(&format.as_str())
+            {
+                found.push(format!("{path}: {format}"));
+            }
+            for (key, v) in map {
+                non_standard_formats(v, &format!("{path}/{key}"), found);
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                non_standard_formats(v, &format!("{path}/{i}"), found);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn every_schema_uses_standard_formats_and_bounds_unsigned_integers() {
+    let client = connect().await;
+    let tools = client.list_all_tools().await.unwrap();
+    let mut found = Vec::new();
+    for tool in &tools {
+        let input = Value::Object((*tool.input_schema).clone());
+        non_standard_formats(&input, &format!("{} inputSchema#", tool.name), &mut found);
+        let output = Value::Object((**tool.output_schema.as_ref().expect("outputSchema")).clone());
+        non_standard_formats(&output, &format!("{} outputSchema#", tool.name), &mut found);
+    }
+    assert!(
+        found.is_empty(),
+        "{} non-standard formats:\n{}",
+        found.len(),
+        found.join("\n")
+    );
+
+    // What the formats said is now said with bounds: u16, u32, u64/usize, and a declared range.
+    let schema = |name: &str| {
+        let tool = tools.iter().find(|t| t.name == name).expect(name);
+        (
+            Value::Object((*tool.input_schema).clone()),
+            Value::Object((**tool.output_schema.as_ref().unwrap()).clone()),
+        )
+    };
+    let (latency_in, latency_out) = schema("break_down_latency");
+    let bounds = |v: &Value| {
+        (
+            v["type"].clone(),
+            v["minimum"].clone(),
+            v["maximum"].clone(),
+        )
+    };
+    assert_eq!(
+        bounds(&latency_in["properties"]["listen_port"]),
+        (json!("integer"), json!(0), json!(65535))
+    );
+    assert_eq!(
+        bounds(&latency_in["properties"]["samples"]),
+        (json!("integer"), json!(0), json!(4294967295u32))
+    );
+    assert_eq!(
+        bounds(&latency_out["$defs"]["QueueReport"]["properties"]["nonzero_samples"]),
+        (json!("integer"), json!(0), Value::Null)
+    );
+    let (capacity_in, _) = schema("capacity_math");
+    assert_eq!(
+        bounds(&capacity_in["properties"]["replicas"]),
+        (json!("integer"), json!(1), json!(100000))
+    );
+    client.cancel().await.unwrap();
+}
+
 #[tokio::test]
 async fn capacity_math_seed_numbers_over_mcp() {
     let client = connect().await;

@@ -8,6 +8,7 @@
 mod call;
 pub mod http;
 mod prompts;
+mod schema;
 mod tools;
 
 use std::sync::Arc;

@@ -7,17 +7,13 @@
 use std::sync::Arc;
 
 use rmcp::{
-    handler::server::{
-        common::{schema_for_input, schema_for_output},
-        wrapper::Parameters,
-    },
+    handler::server::wrapper::Parameters,
     model::{CallToolResult, JsonObject},
     tool, tool_router,
 };
-use schemars::JsonSchema;
 use serde::{Serialize, de::DeserializeOwned};
-use serde_json::Value;
 
+use super::schema::{input_schema, output_schema};
 use super::{Troubleshooter, failure, invalid, success};
 use crate::config::Config;
 use crate::diagnosis::{InputError, capacity, latency, queries, storage, symptoms};
@@ -95,63 +91,6 @@ configured (default: DATABASE_URL) — never a connection string or password. Li
 text are redacted; every session is read-only and bounded in time. Use it when \
 break_down_latency shows the DB layer dominating, or to decide C vs D; pass `observations` on \
 to match_symptom.";
-
-/// The advertised input schema of `T`, with optional fields written as their plain type.
-///
-/// schemars writes an `Option<f64>` as `"type": ["number", "null"], "default": null`; some
-/// clients reject type arrays, and "optional" is already said by leaving the field out of
-/// `required`. The parser still accepts an explicit `null` as "not given".
-fn input_schema<T: JsonSchema + 'static>() -> Arc<JsonObject> {
-    let schema = schema_for_input::<T>()
-        .unwrap_or_else(|e| panic!("input schema of {}: {e}", std::any::type_name::<T>()));
-    let mut schema = Value::Object(schema.as_ref().clone());
-    strip_nullable(&mut schema);
-    match schema {
-        Value::Object(map) => Arc::new(map),
-        _ => unreachable!("an object stays an object"),
-    }
-}
-
-fn strip_nullable(value: &mut Value) {
-    match value {
-        Value::Object(map) => {
-            if let Some(Value::Array(types)) = map.get("type") {
-                let rest: Vec<Value> = types
-                    .iter()
-                    .filter(|t| t.as_str() != Some("null"))
-                    .cloned()
-                    .collect();
-                if rest.len() == 1 && rest.len() < types.len() {
-                    map.insert("type".into(), rest[0].clone());
-                }
-            }
-            if let Some(Value::Array(any_of)) = map.get("anyOf") {
-                let rest: Vec<Value> = any_of
-                    .iter()
-                    .filter(|s| s.get("type").and_then(Value::as_str) != Some("null"))
-                    .cloned()
-                    .collect();
-                if rest.len() == 1 && rest.len() < any_of.len() {
-                    let only = rest[0].clone();
-                    map.remove("anyOf");
-                    if let Value::Object(inner) = only {
-                        for (k, v) in inner {
-                            map.entry(k).or_insert(v);
-                        }
-                    }
-                }
-            }
-            if map.get("default") == Some(&Value::Null) {
-                map.remove("default");
-            }
-            for v in map.values_mut() {
-                strip_nullable(v);
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(strip_nullable),
-        _ => {}
-    }
-}
 
 /// Parses, runs the core, renders: the shape of every tool call.
 fn run<I, R>(
@@ -240,7 +179,7 @@ impl Troubleshooter {
         name = "capacity_math",
         description = CAPACITY_MATH,
         input_schema = input_schema::<capacity::CapacityInput>(),
-        output_schema = schema_for_output::<capacity::CapacityReport>(),
+        output_schema = output_schema::<capacity::CapacityReport>(),
         annotations(title = "Capacity math (Little's law, Erlang C, what-if)", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
     async fn capacity_math(&self, Parameters(args): Parameters<JsonObject>) -> CallToolResult {
@@ -251,7 +190,7 @@ impl Troubleshooter {
         name = "match_symptom",
         description = MATCH_SYMPTOM,
         input_schema = input_schema::<symptoms::MatchInput>(),
-        output_schema = schema_for_output::<symptoms::MatchReport>(),
+        output_schema = output_schema::<symptoms::MatchReport>(),
         annotations(title = "Match the symptom (A–F) and death spirals", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
     async fn match_symptom(&self, Parameters(args): Parameters<JsonObject>) -> CallToolResult {
@@ -262,7 +201,7 @@ impl Troubleshooter {
         name = "break_down_latency",
         description = BREAK_DOWN_LATENCY,
         input_schema = input_schema::<latency::LatencyInput>(),
-        output_schema = schema_for_output::<latency::LatencyReport>(),
+        output_schema = output_schema::<latency::LatencyReport>(),
         annotations(title = "Break latency down by layer", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true)
     )]
     async fn break_down_latency(&self, Parameters(args): Parameters<JsonObject>) -> CallToolResult {
@@ -281,7 +220,7 @@ impl Troubleshooter {
         name = "check_rds_iops",
         description = CHECK_RDS_IOPS,
         input_schema = input_schema::<storage::RdsIopsInput>(),
-        output_schema = schema_for_output::<storage::StorageReport>(),
+        output_schema = output_schema::<storage::StorageReport>(),
         annotations(title = "Check RDS storage: IOPS, throughput, DiskQueueDepth", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true)
     )]
     async fn check_rds_iops(&self, Parameters(args): Parameters<JsonObject>) -> CallToolResult {
@@ -308,52 +247,10 @@ impl Troubleshooter {
         name = "slow_queries",
         description = SLOW_QUERIES,
         input_schema = input_schema::<queries::SlowQueriesInput>(),
-        output_schema = schema_for_output::<queries::SlowQueriesReport>(),
+        output_schema = output_schema::<queries::SlowQueriesReport>(),
         annotations(title = "Slow queries, live activity and locks (PostgreSQL, MySQL)", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true)
     )]
     async fn slow_queries(&self, Parameters(args): Parameters<JsonObject>) -> CallToolResult {
         run_slow_queries(&self.config, &self.connections, args).await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn optional_fields_lose_their_null_type() {
-        let mut schema = json!({"properties": {
-            "a": {"type": ["number", "null"], "default": null, "format": "double"},
-            "b": {"anyOf": [{"$ref": "#/$defs/X"}, {"type": "null"}], "description": "d"},
-            "c": {"type": ["string", "number"]}
-        }});
-        strip_nullable(&mut schema);
-        assert_eq!(
-            schema["properties"]["a"],
-            json!({"type": "number", "format": "double"})
-        );
-        assert_eq!(
-            schema["properties"]["b"],
-            json!({"$ref": "#/$defs/X", "description": "d"})
-        );
-        assert_eq!(
-            schema["properties"]["c"]["type"],
-            json!(["string", "number"])
-        );
-    }
-
-    #[test]
-    fn advertised_input_schemas_have_no_null_types() {
-        let text =
-            serde_json::to_string(&*input_schema::<crate::diagnosis::capacity::CapacityInput>())
-                .unwrap();
-        assert!(!text.contains("\"null\""), "{text}");
-        let text =
-            serde_json::to_string(&*input_schema::<crate::diagnosis::symptoms::MatchInput>())
-                .unwrap();
-        assert!(!text.contains("\"null\""), "{text}");
-        let text = serde_json::to_string(&*input_schema::<storage::RdsIopsInput>()).unwrap();
-        assert!(!text.contains("\"null\""), "{text}");
     }
 }

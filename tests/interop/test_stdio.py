@@ -37,6 +37,13 @@ RAW_EXIT_TIMEOUT_S = 10
 
 BASE_CAPACITY = {"replicas": 32, "workers_per_replica": 4, "avg_latency_ms": 4000}
 
+# The formats JSON Schema 2020-12 defines; schemars' uint64/int64/double are not among them.
+STANDARD_FORMATS = {
+    "date-time", "date", "time", "duration", "email", "idn-email", "hostname", "idn-hostname",
+    "ipv4", "ipv6", "uri", "uri-reference", "iri", "iri-reference", "uuid", "uri-template",
+    "json-pointer", "relative-json-pointer", "regex",
+}
+
 _RAW = TypeAdapter(dict[str, Any])
 
 
@@ -52,6 +59,20 @@ def dump(obj: Any) -> str:
 
 def texts(result: types.CallToolResult) -> list[str]:
     return [block.text for block in result.content if isinstance(block, types.TextContent)]
+
+
+def non_standard_formats(schema: Any, path: str = "#") -> list[str]:
+    """Every `format` outside JSON Schema's own, with where it is."""
+    found = []
+    if isinstance(schema, dict):
+        if isinstance(schema.get("format"), str) and schema["format"] not in STANDARD_FORMATS:
+            found.append(f"{path}: {schema['format']}")
+        for key, value in schema.items():
+            found.extend(non_standard_formats(value, f"{path}/{key}"))
+    elif isinstance(schema, list):
+        for i, value in enumerate(schema):
+            found.extend(non_standard_formats(value, f"{path}/{i}"))
+    return found
 
 
 def schema_errors(schema: dict[str, Any], instance: Any) -> list[str]:
@@ -299,6 +320,10 @@ async def test_tools_list(pwt_bin, server_env, stderr_path):
 
             assert isinstance(tool.output_schema, dict), f"{name}: no outputSchema: {dump(tool)}"
             validator_for(tool.output_schema).check_schema(tool.output_schema)
+
+            formats = non_standard_formats(tool.input_schema, f"{name} inputSchema#")
+            formats += non_standard_formats(tool.output_schema, f"{name} outputSchema#")
+            assert not formats, f"non-standard formats: {formats}"
 
             assert tool.annotations is not None, f"{name}: no annotations: {dump(tool)}"
             assert tool.annotations.read_only_hint is True, f"{name}: readOnlyHint is not true: {dump(tool.annotations)}"

@@ -1,0 +1,353 @@
+//! The schemas every tool advertises: one function for inputs, one for outputs, and the
+//! rewrites both apply so that every MCP client and model API accepts them.
+//!
+//! schemars describes Rust's numeric types with `format` values that are not JSON Schema
+//! formats: `uint`, `uint16`, `uint64`, `int64`, `double`, `float`. JSON Schema 2020-12
+//! defines a fixed set of formats, all for strings; validators warn on the others (the
+//! TypeScript MCP SDK's Ajv logs `unknown format "uint64" ignored` for each one, on every
+//! `tools/list`), and strict model APIs refuse them (Gemini's function calling accepts only
+//! `int32`/`int64` for integers). [`StandardFormats`] drops every format outside the standard
+//! set and says what an integer format meant with `minimum`/`maximum` instead: `u16` becomes
+//! `{"type": "integer", "minimum": 0, "maximum": 65535}`. Because it runs on the whole schema,
+//! a field added later cannot bring a non-standard format back.
+
+use std::sync::Arc;
+
+use rmcp::{
+    handler::server::common::{schema_for_input, schema_for_output},
+    model::JsonObject,
+};
+use schemars::{
+    JsonSchema, Schema,
+    transform::{Transform, transform_subschemas},
+};
+use serde_json::{Number, Value};
+
+/// The formats JSON Schema 2020-12 defines (Validation, section 7.3). Anything else is
+/// dropped from the advertised schemas.
+pub const STANDARD_FORMATS: &[&str] = &[
+    "date-time",
+    "date",
+    "time",
+    "duration",
+    "email",
+    "idn-email",
+    "hostname",
+    "idn-hostname",
+    "ipv4",
+    "ipv6",
+    "uri",
+    "uri-reference",
+    "iri",
+    "iri-reference",
+    "uuid",
+    "uri-template",
+    "json-pointer",
+    "relative-json-pointer",
+    "regex",
+];
+
+/// The advertised input schema of `T`: optional fields written as their plain type, and
+/// standard formats only.
+///
+/// schemars writes an `Option<f64>` as `"type": ["number", "null"], "default": null`; some
+/// clients reject type arrays, and "optional" is already said by leaving the field out of
+/// `required`. The parser still accepts an explicit `null` as "not given".
+pub fn input_schema<T: JsonSchema + 'static>() -> Arc<JsonObject> {
+    let schema = schema_for_input::<T>()
+        .unwrap_or_else(|e| panic!("input schema of {}: {e}", std::any::type_name::<T>()));
+    let mut schema = Value::Object(schema.as_ref().clone());
+    strip_nullable(&mut schema);
+    standard_formats(schema)
+}
+
+/// The advertised output schema of `T` (what the result serialises to), with standard
+/// formats only.
+pub fn output_schema<T: JsonSchema + 'static>() -> Arc<JsonObject> {
+    standard_formats(Value::Object(schema_for_output::<T>().as_ref().clone()))
+}
+
+fn standard_formats(mut schema: Value) -> Arc<JsonObject> {
+    let root: &mut Schema = (&mut schema)
+        .try_into()
+        .expect("a generated schema is an object");
+    StandardFormats.transform(root);
+    match schema {
+        Value::Object(map) => Arc::new(map),
+        _ => unreachable!("an object stays an object"),
+    }
+}
+
+/// Drops every `format` outside [`STANDARD_FORMATS`], in the schema and all its subschemas
+/// (`properties`, `$defs`, `items`, `anyOf`, …). An integer format's range becomes
+/// `minimum`/`maximum`, kept where the schema already says something tighter (a
+/// `#[schemars(range(...))]`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StandardFormats;
+
+impl Transform for StandardFormats {
+    fn transform(&mut self, schema: &mut Schema) {
+        let format = schema
+            .get("format")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        if let Some(format) = format
+            && !STANDARD_FORMATS.contains(&format.as_str())
+        {
+            schema.remove("format");
+            let (min, max) = integer_range(&format);
+            if let Some(min) = min {
+                tighten(schema, "minimum", min, |new, old| new > old);
+            }
+            if let Some(max) = max {
+                tighten(schema, "maximum", max, |new, old| new < old);
+            }
+        }
+        transform_subschemas(self, schema);
+    }
+}
+
+/// The range schemars means by an integer format, as (minimum, maximum); nothing for other
+/// formats. 64-bit and pointer-sized integers get no bound beyond the sign: their limits are
+/// past what a JSON number holds exactly, and "at most 18446744073709551615" helps no one.
+fn integer_range(format: &str) -> (Option<i64>, Option<i64>) {
+    match format {
+        "uint8" => (Some(0), Some(i64::from(u8::MAX))),
+        "uint16" => (Some(0), Some(i64::from(u16::MAX))),
+        "uint32" => (Some(0), Some(i64::from(u32::MAX))),
+        "uint64" | "uint128" | "uint" => (Some(0), None),
+        "int8" => (Some(i64::from(i8::MIN)), Some(i64::from(i8::MAX))),
+        "int16" => (Some(i64::from(i16::MIN)), Some(i64::from(i16::MAX))),
+        "int32" => (Some(i64::from(i32::MIN)), Some(i64::from(i32::MAX))),
+        _ => (None, None),
+    }
+}
+
+/// Writes `bound` under `key` unless the schema already holds a value at least as tight
+/// (`tighter(bound, existing)` false): a declared `range(min = 1)` stays 1.
+fn tighten(schema: &mut Schema, key: &str, bound: i64, tighter: fn(f64, f64) -> bool) {
+    let keep = schema
+        .get(key)
+        .and_then(Value::as_f64)
+        .is_some_and(|existing| !tighter(bound as f64, existing));
+    if !keep {
+        schema.insert(key.to_owned(), Value::Number(Number::from(bound)));
+    }
+}
+
+fn strip_nullable(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::Array(types)) = map.get("type") {
+                let rest: Vec<Value> = types
+                    .iter()
+                    .filter(|t| t.as_str() != Some("null"))
+                    .cloned()
+                    .collect();
+                if rest.len() == 1 && rest.len() < types.len() {
+                    map.insert("type".into(), rest[0].clone());
+                }
+            }
+            if let Some(Value::Array(any_of)) = map.get("anyOf") {
+                let rest: Vec<Value> = any_of
+                    .iter()
+                    .filter(|s| s.get("type").and_then(Value::as_str) != Some("null"))
+                    .cloned()
+                    .collect();
+                if rest.len() == 1 && rest.len() < any_of.len() {
+                    let only = rest[0].clone();
+                    map.remove("anyOf");
+                    if let Value::Object(inner) = only {
+                        for (k, v) in inner {
+                            map.entry(k).or_insert(v);
+                        }
+                    }
+                }
+            }
+            if map.get("default") == Some(&Value::Null) {
+                map.remove("default");
+            }
+            for v in map.values_mut() {
+                strip_nullable(v);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip_nullable),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnosis::{capacity, latency, queries, storage, symptoms};
+    use serde_json::json;
+
+    fn rewrite(mut schema: Value) -> Value {
+        let root: &mut Schema = (&mut schema).try_into().unwrap();
+        StandardFormats.transform(root);
+        schema
+    }
+
+    #[test]
+    fn optional_fields_lose_their_null_type() {
+        let mut schema = json!({"properties": {
+            "a": {"type": ["number", "null"], "default": null, "format": "double"},
+            "b": {"anyOf": [{"$ref": "#/$defs/X"}, {"type": "null"}], "description": "d"},
+            "c": {"type": ["string", "number"]}
+        }});
+        strip_nullable(&mut schema);
+        assert_eq!(
+            schema["properties"]["a"],
+            json!({"type": "number", "format": "double"})
+        );
+        assert_eq!(
+            schema["properties"]["b"],
+            json!({"$ref": "#/$defs/X", "description": "d"})
+        );
+        assert_eq!(
+            schema["properties"]["c"]["type"],
+            json!(["string", "number"])
+        );
+    }
+
+    #[test]
+    fn integer_formats_become_bounds() {
+        let schema = rewrite(json!({
+            "type": "object",
+            "properties": {
+                "port": {"type": "integer", "format": "uint16", "minimum": 0, "maximum": 65535},
+                "byte": {"type": "integer", "format": "uint8"},
+                "samples": {"type": "integer", "format": "uint32", "minimum": 0},
+                "count": {"type": ["integer", "null"], "format": "uint64", "minimum": 0},
+                "size": {"type": "integer", "format": "uint"},
+                "delta": {"type": "integer", "format": "int32"},
+                "pid": {"type": "integer", "format": "int64"},
+                "ms": {"type": "number", "format": "double"},
+                "ratio": {"type": "number", "format": "float"},
+                "at": {"type": "string", "format": "date-time"},
+                "made_up": {"type": "string", "format": "my-format"}
+            }
+        }));
+        let p = &schema["properties"];
+        assert_eq!(
+            p["port"],
+            json!({"type": "integer", "minimum": 0, "maximum": 65535})
+        );
+        assert_eq!(
+            p["byte"],
+            json!({"type": "integer", "minimum": 0, "maximum": 255})
+        );
+        assert_eq!(
+            p["samples"],
+            json!({"type": "integer", "minimum": 0, "maximum": 4294967295u32})
+        );
+        assert_eq!(
+            p["count"],
+            json!({"type": ["integer", "null"], "minimum": 0})
+        );
+        assert_eq!(p["size"], json!({"type": "integer", "minimum": 0}));
+        assert_eq!(
+            p["delta"],
+            json!({"type": "integer", "minimum": -2147483648i64, "maximum": 2147483647})
+        );
+        assert_eq!(p["pid"], json!({"type": "integer"}));
+        assert_eq!(p["ms"], json!({"type": "number"}));
+        assert_eq!(p["ratio"], json!({"type": "number"}));
+        assert_eq!(p["at"], json!({"type": "string", "format": "date-time"}));
+        assert_eq!(p["made_up"], json!({"type": "string"}));
+    }
+
+    #[test]
+    fn a_declared_range_is_kept_when_it_is_tighter() {
+        let schema = rewrite(json!({
+            "type": "object",
+            "properties": {
+                "replicas": {"type": "integer", "format": "uint32", "minimum": 1, "maximum": 100000},
+                "wide": {"type": "integer", "format": "uint16", "minimum": -5, "maximum": 100000}
+            }
+        }));
+        assert_eq!(
+            schema["properties"]["replicas"],
+            json!({"type": "integer", "minimum": 1, "maximum": 100000})
+        );
+        assert_eq!(
+            schema["properties"]["wide"],
+            json!({"type": "integer", "minimum": 0, "maximum": 65535})
+        );
+    }
+
+    #[test]
+    fn nested_subschemas_are_rewritten() {
+        let schema = rewrite(json!({
+            "type": "object",
+            "properties": {
+                "pids": {"type": "array", "items": {"type": "integer", "format": "int64"}},
+                "either": {"anyOf": [{"type": "integer", "format": "uint16"}, {"type": "null"}]}
+            },
+            "$defs": {
+                "Queue": {"type": "object", "properties": {
+                    "nonzero_samples": {"type": "integer", "format": "uint", "minimum": 0}
+                }}
+            }
+        }));
+        assert!(!schema.to_string().contains("format"), "{schema}");
+        assert_eq!(
+            schema["properties"]["either"]["anyOf"][0]["maximum"],
+            json!(65535)
+        );
+    }
+
+    /// Every schema the tools advertise, by the functions the tool table calls.
+    fn advertised() -> Vec<(&'static str, Arc<JsonObject>)> {
+        vec![
+            ("capacity input", input_schema::<capacity::CapacityInput>()),
+            (
+                "capacity output",
+                output_schema::<capacity::CapacityReport>(),
+            ),
+            ("symptoms input", input_schema::<symptoms::MatchInput>()),
+            ("symptoms output", output_schema::<symptoms::MatchReport>()),
+            ("latency input", input_schema::<latency::LatencyInput>()),
+            ("latency output", output_schema::<latency::LatencyReport>()),
+            ("storage input", input_schema::<storage::RdsIopsInput>()),
+            ("storage output", output_schema::<storage::StorageReport>()),
+            ("queries input", input_schema::<queries::SlowQueriesInput>()),
+            (
+                "queries output",
+                output_schema::<queries::SlowQueriesReport>(),
+            ),
+        ]
+    }
+
+    #[test]
+    fn advertised_input_schemas_have_no_null_types() {
+        for (name, schema) in advertised() {
+            if name.ends_with("input") {
+                let text = serde_json::to_string(&*schema).unwrap();
+                assert!(!text.contains("\"null\""), "{name}: {text}");
+            }
+        }
+    }
+
+    #[test]
+    fn advertised_schemas_use_standard_formats_only() {
+        fn formats(value: &Value, out: &mut Vec<String>) {
+            match value {
+                Value::Object(map) => {
+                    if let Some(Value::String(f)) = map.get("format") {
+                        out.push(f.clone());
+                    }
+                    map.values().for_each(|v| formats(v, out));
+                }
+                Value::Array(items) => items.iter().for_each(|v| formats(v, out)),
+                _ => {}
+            }
+        }
+        for (name, schema) in advertised() {
+            let mut found = Vec::new();
+            formats(&Value::Object((*schema).clone()), &mut found);
+            found.retain(|f| !STANDARD_FORMATS.contains(&f.as_str()));
+            assert!(found.is_empty(), "{name}: non-standard formats {found:?}");
+        }
+    }
+}
