@@ -31,6 +31,7 @@
 
 mod auth;
 mod guard;
+mod open_files;
 mod reject;
 mod settings;
 
@@ -63,10 +64,14 @@ use super::{ACCESS_LOG, CallInfo, Troubleshooter, call::millis};
 
 pub use auth::{BearerToken, MIN_TOKEN_LEN, TokenError};
 pub use guard::{AllowListError, Guard, LOOPBACK_HOSTS, Refusal};
+pub use open_files::{
+    DEFAULT_MAX_CONNECTIONS, FILES_PER_CALL, MAX_CONNECTIONS, RESERVED_FILES, open_files_limit,
+};
 pub use reject::Rejection;
 pub use settings::{
-    DEFAULT_CALL_TIMEOUT, DEFAULT_MAX_BODY_BYTES, DEFAULT_SHUTDOWN_GRACE, HttpOptions,
-    HttpSettings, SettingsError, default_max_concurrent_calls, human, parse_addr, parse_duration,
+    DEFAULT_CALL_TIMEOUT, DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_SHUTDOWN_GRACE, HttpOptions, HttpSettings, SettingsError, default_max_concurrent_calls,
+    human, parse_addr, parse_duration,
 };
 
 /// How long a request waits for a call slot before it is told the server is busy. Short:
