@@ -138,7 +138,7 @@ fn serve_http(settings: HttpSettings, config: Config, reach: Reach) -> Result<()
         .build()?;
     runtime.block_on(async {
         let shutdown = shutdown_signal()?;
-        let listener = tokio::net::TcpListener::bind(settings.addr)
+        let listener = http::bind(settings.addr)
             .await
             .with_context(|| format!("cannot listen on {}", settings.addr))?;
         tracing::info!(

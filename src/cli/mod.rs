@@ -248,6 +248,20 @@ pub struct ServeArgs {
     /// On SIGTERM or Ctrl-C, how long calls in progress may still run (e.g. 10s).
     #[arg(long, value_name = "DURATION", env = "PWT_HTTP_SHUTDOWN_GRACE", default_value = "10s", value_parser = http::parse_duration)]
     pub shutdown_grace: Duration,
+    /// A client that has not sent a request's complete headers within this is disconnected:
+    /// from the connection's start for its first request (so also one that sends nothing),
+    /// from the first byte for the next ones.
+    #[arg(long, value_name = "DURATION", env = "PWT_HTTP_HEADER_TIMEOUT", default_value = "5s", value_parser = http::parse_duration)]
+    pub header_timeout: Duration,
+    /// A kept-alive connection with no new request for this long is closed. Keep it above
+    /// the idle timeout of a proxy or load balancer that pools connections to the server.
+    #[arg(long, value_name = "DURATION", env = "PWT_HTTP_IDLE_TIMEOUT", default_value = "75s", value_parser = http::parse_duration)]
+    pub idle_timeout: Duration,
+    /// Client connections held at once (default: what the open-files limit leaves after
+    /// 128 + 4 per call slot are kept for databases, AWS and log files, at most 4096). At
+    /// the cap, the oldest connection with no request in progress is closed to make room.
+    #[arg(long, value_name = "N", env = "PWT_HTTP_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
 }
 
 impl ServeArgs {
@@ -268,6 +282,10 @@ impl ServeArgs {
                 .unwrap_or_else(http::default_max_concurrent_calls),
             max_body_bytes: self.max_body_bytes,
             shutdown_grace: self.shutdown_grace,
+            header_timeout: self.header_timeout,
+            idle_timeout: self.idle_timeout,
+            max_connections: self.max_connections,
+            open_files_limit: http::open_files_limit(),
         };
         Ok(Some(HttpSettings::resolve(options)?))
     }

@@ -26,15 +26,26 @@
 //! requests; should a handler send a notification, rmcp answers that request as an SSE
 //! stream instead (and its slot is given back when the stream starts).
 //!
+//! Before any request, the connections themselves are bounded (`listen.rs`, `connections.rs`):
+//! a client must send its headers within `--header-timeout` of connecting (or of its first
+//! byte on a kept-alive connection), a kept-alive connection without a request is closed
+//! after `--idle-timeout`, and at most `--max-connections` are held, a number that keeps
+//! the process under its open-files limit. At the cap the oldest connections without a
+//! request in progress make room for new ones, so clients that connect and send nothing
+//! cannot keep the team, or the load balancer's `/healthz`, out.
+//!
 //! Everything the server needs is passed to [`serve`] (listener, settings, shutdown signal),
 //! so tests run the real server on port 0.
 
 mod auth;
+mod connections;
 mod guard;
+mod listen;
+mod open_files;
 mod reject;
 mod settings;
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,7 +57,6 @@ use axum::{
     http::{HeaderMap, HeaderValue, Method, StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
     routing::{any, get},
-    serve::ListenerExt,
 };
 use bytes::BytesMut;
 use http_body_util::{BodyExt, Full};
@@ -60,13 +70,19 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::{ACCESS_LOG, CallInfo, Troubleshooter, call::millis};
+use connections::ConnectionHandle;
 
 pub use auth::{BearerToken, MIN_TOKEN_LEN, TokenError};
 pub use guard::{AllowListError, Guard, LOOPBACK_HOSTS, Refusal};
+pub use listen::bind;
+pub use open_files::{
+    DEFAULT_MAX_CONNECTIONS, FILES_PER_CALL, MAX_CONNECTIONS, RESERVED_FILES, open_files_limit,
+};
 pub use reject::Rejection;
 pub use settings::{
-    DEFAULT_CALL_TIMEOUT, DEFAULT_MAX_BODY_BYTES, DEFAULT_SHUTDOWN_GRACE, HttpOptions,
-    HttpSettings, SettingsError, default_max_concurrent_calls, human, parse_addr, parse_duration,
+    DEFAULT_CALL_TIMEOUT, DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_SHUTDOWN_GRACE, HttpOptions, HttpSettings, SettingsError, default_max_concurrent_calls,
+    human, parse_addr, parse_duration,
 };
 
 /// How long a request waits for a call slot before it is told the server is busy. Short:
@@ -79,6 +95,11 @@ pub const QUEUE_WAIT: Duration = Duration::from_secs(1);
 /// answers 504 itself. The tool call stops at the deadline; this only covers the answer's
 /// way out.
 const ANSWER_GRACE: Duration = Duration::from_secs(1);
+
+/// How long past the call deadline a request's answer may take to go out before its
+/// connection is closed: the answer grace, the time to read a refused body ([`LINGER_TIME`])
+/// and a client that reads its answer slowly.
+const EXCHANGE_SLACK: Duration = Duration::from_secs(5);
 
 /// Runs the HTTP transport on `listener` until `shutdown` resolves, then drains: new
 /// connections and requests are refused, calls in progress get up to
@@ -112,44 +133,51 @@ where
         call_timeout = %human(settings.call_timeout),
         max_concurrent_calls = settings.max_concurrent_calls,
         max_body_bytes = settings.max_body_bytes,
+        header_timeout = %human(settings.header_timeout),
+        idle_timeout = %human(settings.idle_timeout),
+        max_connections = settings.max_connections,
+        open_files_limit = %settings
+            .open_files_limit
+            .map_or_else(|| "unlimited".to_owned(), |n| n.to_string()),
         "listening on http://{addr}/mcp"
+    );
+    let limits = listen::Limits {
+        timeouts: connections::Timeouts {
+            header: settings.header_timeout,
+            idle: settings.idle_timeout,
+            exchange: settings.call_timeout.saturating_add(EXCHANGE_SLACK),
+        },
+        max_connections: settings.max_connections,
+    };
+    let server = listen::run(
+        listener,
+        router(gate.clone()),
+        limits,
+        gate.draining.clone(),
     );
     let draining = gate.draining.clone();
     let grace = settings.shutdown_grace;
-    let signal = async move {
+    let drain = async move {
         shutdown.await;
         tracing::info!(
             grace = %human(grace),
             "shutting down: refusing new requests, letting calls in progress finish"
         );
         draining.cancel();
+        tokio::time::sleep(grace).await;
     };
-    // Answers are single small writes: send them at once rather than wait for an ACK.
-    let listener = listener.tap_io(|stream| {
-        if let Err(err) = stream.set_nodelay(true) {
-            tracing::debug!(%err, "cannot set TCP_NODELAY");
-        }
-    });
-    let server = axum::serve(
-        listener,
-        router(gate.clone()).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(signal)
-    .into_future();
-    let draining = gate.draining.clone();
-    let result = tokio::select! {
-        result = server => result,
-        () = async { draining.cancelled().await; tokio::time::sleep(grace).await } => {
+    tokio::select! {
+        () = server => {}
+        () = drain => {
             tracing::warn!(
                 grace = %human(grace),
                 "calls still in progress when the shutdown grace period ended; closing them"
             );
-            Ok(())
         }
-    };
+    }
     gate.stop_mcp.cancel();
     tracing::info!("stopped");
-    result
+    Ok(())
 }
 
 /// The routes: `/mcp` behind the gate, `/healthz` open.
@@ -342,10 +370,14 @@ async fn mcp(
     let arrived = Instant::now();
     let deadline = arrived + gate.call_timeout;
     let (parts, body) = request.into_parts();
+    let connection = parts.extensions.get::<ConnectionHandle>().cloned();
     let mut body = Some(body);
     match gate.admit_and_serve(parts, &mut body, peer, deadline).await {
         Ok(response) => response,
         Err(rejection) => {
+            if let Some(connection) = connection {
+                connection.mark_refusing();
+            }
             tracing::info!(
                 target: ACCESS_LOG,
                 status = rejection.status().as_u16(),

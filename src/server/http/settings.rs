@@ -8,6 +8,10 @@ use std::time::Duration;
 
 use super::auth::{BearerToken, TokenError};
 use super::guard::{AllowListError, Guard};
+use super::open_files::{
+    DEFAULT_MAX_CONNECTIONS, MAX_CONNECTIONS, MIN_CONNECTIONS, connections_room, open_files_limit,
+    reserved_files,
+};
 
 pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -26,6 +30,15 @@ pub fn default_max_concurrent_calls() -> usize {
 }
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// A client has this long to send a request's headers: from the connection's start for its
+/// first request, from the first byte for the next ones. MCP clients send them at once; a
+/// client that has not finished after a few seconds is holding a connection, not using it.
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+/// A kept-alive connection with no request for this long is closed. Longer than the idle
+/// timeouts of common proxies and load balancers in front (nginx's upstream keepalive and an
+/// AWS ALB: 60 s), so that they, not the server, close the connections they pool, and a
+/// request is never sent on a connection the server is closing at that moment.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(75);
 /// The smallest body limit that still fits an `initialize` request with room to spare.
 pub const MIN_BODY_BYTES: usize = 4096;
 
@@ -44,6 +57,12 @@ pub struct HttpOptions {
     pub max_concurrent_calls: usize,
     pub max_body_bytes: usize,
     pub shutdown_grace: Duration,
+    pub header_timeout: Duration,
+    pub idle_timeout: Duration,
+    /// `--max-connections`; `None` for the default, which the open-files limit decides.
+    pub max_connections: Option<usize>,
+    /// The process's open-files soft limit (`None`: unlimited or unknown).
+    pub open_files_limit: Option<u64>,
 }
 
 impl HttpOptions {
@@ -59,6 +78,10 @@ impl HttpOptions {
             max_concurrent_calls: default_max_concurrent_calls(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            max_connections: None,
+            open_files_limit: open_files_limit(),
         }
     }
 }
@@ -76,6 +99,14 @@ pub struct HttpSettings {
     pub max_body_bytes: usize,
     /// How long in-flight calls may run on after a shutdown signal.
     pub shutdown_grace: Duration,
+    /// How long a client has to send a request's headers.
+    pub header_timeout: Duration,
+    /// How long a kept-alive connection may wait for its next request.
+    pub idle_timeout: Duration,
+    /// Client connections held at once; at the cap, the oldest idle one makes room.
+    pub max_connections: usize,
+    /// The open-files soft limit the cap was checked against, for the start-up line.
+    pub open_files_limit: Option<u64>,
 }
 
 /// Why the server refuses to start.
@@ -100,6 +131,32 @@ pub enum SettingsError {
     Zero(&'static str),
     #[error("--max-body-bytes must be at least {MIN_BODY_BYTES}")]
     BodyLimit,
+    #[error("--max-connections must be at most {MAX_CONNECTIONS}")]
+    ConnectionsCeiling,
+    #[error(
+        "--max-connections {asked} does not fit under the open-files limit ({limit}): \
+         {reserved} descriptors are kept for the process and its calls (database and AWS \
+         connections, log files), which leaves {room}. Raise the limit (systemd: \
+         LimitNOFILE=; docker: --ulimit nofile=N:N; a shell: ulimit -n) or lower \
+         --max-connections"
+    )]
+    TooManyConnections {
+        asked: usize,
+        limit: u64,
+        reserved: u64,
+        room: usize,
+    },
+    #[error(
+        "the open-files limit ({limit}) leaves room for only {room} client connections once \
+         {reserved} descriptors are kept for the process and its calls (database and AWS \
+         connections, log files). Raise it (systemd: LimitNOFILE=; docker: --ulimit \
+         nofile=N:N; a shell: ulimit -n), or lower --max-concurrent-calls"
+    )]
+    OpenFilesLimit {
+        limit: u64,
+        reserved: u64,
+        room: usize,
+    },
 }
 
 impl HttpSettings {
@@ -128,6 +185,17 @@ impl HttpSettings {
         if options.max_body_bytes < MIN_BODY_BYTES {
             return Err(SettingsError::BodyLimit);
         }
+        if options.header_timeout.is_zero() {
+            return Err(SettingsError::Zero("--header-timeout"));
+        }
+        if options.idle_timeout.is_zero() {
+            return Err(SettingsError::Zero("--idle-timeout"));
+        }
+        let max_connections = max_connections(
+            options.max_connections,
+            options.open_files_limit,
+            options.max_concurrent_calls,
+        )?;
         Ok(Self {
             addr,
             token,
@@ -136,7 +204,44 @@ impl HttpSettings {
             max_concurrent_calls: options.max_concurrent_calls,
             max_body_bytes: options.max_body_bytes,
             shutdown_grace: options.shutdown_grace,
+            header_timeout: options.header_timeout,
+            idle_timeout: options.idle_timeout,
+            max_connections,
+            open_files_limit: options.open_files_limit,
         })
+    }
+}
+
+/// The operator's cap, if it fits under the open-files limit; otherwise what fits, at most
+/// [`DEFAULT_MAX_CONNECTIONS`].
+fn max_connections(
+    asked: Option<usize>,
+    limit: Option<u64>,
+    max_concurrent_calls: usize,
+) -> Result<usize, SettingsError> {
+    let room = connections_room(limit, max_concurrent_calls);
+    let reserved = reserved_files(max_concurrent_calls);
+    match (asked, limit.zip(room)) {
+        (Some(0), _) => Err(SettingsError::Zero("--max-connections")),
+        (Some(asked), _) if asked > MAX_CONNECTIONS => Err(SettingsError::ConnectionsCeiling),
+        (Some(asked), Some((limit, room))) if asked > room => {
+            Err(SettingsError::TooManyConnections {
+                asked,
+                limit,
+                reserved,
+                room,
+            })
+        }
+        (Some(asked), _) => Ok(asked),
+        (None, Some((limit, room))) if room < MIN_CONNECTIONS => {
+            Err(SettingsError::OpenFilesLimit {
+                limit,
+                reserved,
+                room,
+            })
+        }
+        (None, Some((_, room))) => Ok(room.min(DEFAULT_MAX_CONNECTIONS)),
+        (None, None) => Ok(DEFAULT_MAX_CONNECTIONS),
     }
 }
 
@@ -279,11 +384,81 @@ mod tests {
             HttpSettings::resolve(o),
             Err(SettingsError::BodyLimit)
         ));
+        for zero in ["--header-timeout", "--idle-timeout", "--max-connections"] {
+            let mut o = HttpOptions::new("0");
+            match zero {
+                "--header-timeout" => o.header_timeout = Duration::ZERO,
+                "--idle-timeout" => o.idle_timeout = Duration::ZERO,
+                _ => o.max_connections = Some(0),
+            }
+            assert!(
+                matches!(HttpSettings::resolve(o), Err(SettingsError::Zero(flag)) if flag == zero),
+                "{zero}"
+            );
+        }
         let mut o = HttpOptions::new("nowhere");
         o.token_env = Some(TOKEN.into());
         assert!(matches!(
             HttpSettings::resolve(o),
             Err(SettingsError::Addr(_))
         ));
+    }
+
+    fn with_limit(limit: Option<u64>, calls: usize, asked: Option<usize>) -> HttpOptions {
+        let mut o = HttpOptions::new("0");
+        o.open_files_limit = limit;
+        o.max_concurrent_calls = calls;
+        o.max_connections = asked;
+        o
+    }
+
+    #[test]
+    fn the_connection_cap_fits_under_the_open_files_limit() {
+        // systemd's default soft limit with 4 call slots: 1,024 - 128 - 4 x 4.
+        let s = HttpSettings::resolve(with_limit(Some(1024), 4, None)).unwrap();
+        assert_eq!(s.max_connections, 880);
+        assert_eq!(s.open_files_limit, Some(1024));
+        // A high or no limit: the default cap.
+        let s = HttpSettings::resolve(with_limit(Some(1 << 20), 4, None)).unwrap();
+        assert_eq!(s.max_connections, DEFAULT_MAX_CONNECTIONS);
+        let s = HttpSettings::resolve(with_limit(None, 4, None)).unwrap();
+        assert_eq!(s.max_connections, DEFAULT_MAX_CONNECTIONS);
+        // The operator's cap, when it fits.
+        let s = HttpSettings::resolve(with_limit(Some(1024), 4, Some(880))).unwrap();
+        assert_eq!(s.max_connections, 880);
+        let s = HttpSettings::resolve(with_limit(None, 4, Some(100_000))).unwrap();
+        assert_eq!(s.max_connections, 100_000);
+        assert!(matches!(
+            HttpSettings::resolve(with_limit(None, 4, Some(usize::MAX))),
+            Err(SettingsError::ConnectionsCeiling)
+        ));
+    }
+
+    #[test]
+    fn a_cap_over_the_open_files_limit_is_refused_with_the_fix() {
+        let err = HttpSettings::resolve(with_limit(Some(1024), 4, Some(881))).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                SettingsError::TooManyConnections {
+                    asked: 881,
+                    limit: 1024,
+                    reserved: 144,
+                    room: 880
+                }
+            ),
+            "{err}"
+        );
+        let message = err.to_string();
+        assert!(message.contains("LimitNOFILE"), "{message}");
+        assert!(message.contains("--ulimit nofile"), "{message}");
+
+        // A limit that leaves almost nothing: say so rather than serve 3 connections.
+        let err = HttpSettings::resolve(with_limit(Some(256), 32, None)).unwrap_err();
+        assert!(
+            matches!(err, SettingsError::OpenFilesLimit { limit: 256, .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("--max-concurrent-calls"), "{err}");
     }
 }
