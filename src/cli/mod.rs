@@ -170,9 +170,13 @@ pub struct SourceArgs {
     /// How many endpoints to list (default 25).
     #[arg(long)]
     max_endpoints: Option<usize>,
-    /// p99 above which an endpoint is slow, ms (default 1000).
+    /// p99 above which an endpoint is slow, ms (default: 3 × --baseline-p99-ms, else the
+    /// routes against each other, 1000 as a last resort).
     #[arg(long)]
     slow_threshold_ms: Option<f64>,
+    /// The service's usual p99, ms: an endpoint is slow above 3 × this.
+    #[arg(long)]
+    baseline_p99_ms: Option<f64>,
     /// Prometheus endpoint with Gunicorn worker-state gauges, e.g. http://127.0.0.1:9100/metrics.
     #[arg(long)]
     gunicorn_metrics_url: Option<String>,
@@ -323,6 +327,9 @@ pub struct CapacityArgs {
     /// Latency reachable after fixing the slow path, ms (what-if).
     #[arg(long)]
     target_latency_ms: Option<f64>,
+    /// Share of request time spent in the database, 0–100.
+    #[arg(long)]
+    db_time_percent: Option<f64>,
 }
 
 #[derive(Debug, Args)]
@@ -449,6 +456,11 @@ pub fn run(command: Command, config: &crate::config::Config, reach: Reach) -> Re
                 &mut args,
                 "target_latency_ms",
                 a.target_latency_ms.map(Value::from),
+            );
+            set(
+                &mut args,
+                "db_time_percent",
+                a.db_time_percent.map(Value::from),
             );
             analyze(args, a.common.json, capacity::analyze)
         }
@@ -690,6 +702,11 @@ fn apply_sources(args: &mut Map<String, Value>, paths: &[String], s: &SourceArgs
         args,
         "slow_threshold_ms",
         s.slow_threshold_ms.map(Value::from),
+    );
+    set(
+        args,
+        "baseline",
+        s.baseline_p99_ms.map(|p| json!({ "p99_ms": p })),
     );
     set(
         args,

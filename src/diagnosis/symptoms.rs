@@ -27,6 +27,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use super::queueing::SlowMetric;
 use super::{
     Conclusion, Evidence, InputError, NextStep, SOURCE_CALLER, check_opt_range, fmt_num, round,
 };
@@ -101,6 +102,23 @@ pub struct Observations {
     /// Whether request handlers fork or spawn child processes (subprocess, multiprocessing).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forks_in_workers: Option<bool>,
+    /// What an endpoint was judged slow against, ms (break_down_latency sets it; endpoints
+    /// are re-judged with this one, never another).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slow_threshold_ms: Option<f64>,
+    /// Which endpoint figure the threshold applies to: `p99_ms` or `service_ms`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slow_metric: Option<SlowMetric>,
+    /// The layer holding most of the request time (break_down_latency): `db`, `queue_wait`,
+    /// `app_service`, `app_code`, `external_calls`, `nginx`, …
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dominant_layer: Option<String>,
+    /// The route holding the workers while the others wait behind it (head-of-line blocking).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head_of_line_endpoint: Option<String>,
+    /// That route's share of service time, 0–100.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head_of_line_share_percent: Option<f64>,
 }
 
 /// How slowness is spread over endpoints.
@@ -138,6 +156,9 @@ pub struct EndpointLatency {
     pub p50_ms: f64,
     /// 99th percentile latency, ms.
     pub p99_ms: f64,
+    /// Mean service time, queueing excluded, ms (break_down_latency, with worker state).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_ms: Option<f64>,
 }
 
 /// A recent change to the system.
@@ -268,7 +289,11 @@ impl Signal {
             Self::DbIoSaturated => o.db_io_saturated,
             Self::DiskQueueHigh => o.disk_queue_depth.map(|v| v > DISK_QUEUE_DEPTH_HIGH),
             Self::DbLatencyRising => o.db_latency_rising,
-            Self::LongTail => pattern.map(|p| p == LatencyPattern::LongTail),
+            // Head-of-line blocking is a long tail that also slows everyone else.
+            Self::LongTail => match (pattern, &o.head_of_line_endpoint) {
+                (_, Some(_)) => Some(true),
+                (p, None) => p.map(|p| p == LatencyPattern::LongTail),
+            },
             Self::SystemWide => pattern.map(|p| p == LatencyPattern::SystemWide),
         }
     }
@@ -451,6 +476,21 @@ pub fn validate(o: &Observations, prefix: &str) -> Result<(), InputError> {
         1e6,
         "pass the sustained RDS DiskQueueDepth (outstanding IOs)",
     )?;
+    check_opt_range(
+        &f("head_of_line_share_percent"),
+        o.head_of_line_share_percent,
+        0.0,
+        100.0,
+        pct,
+    )?;
+    if o.slow_threshold_ms
+        .is_some_and(|t| !t.is_finite() || t <= 0.0)
+    {
+        return Err(InputError::new(
+            f("slow_threshold_ms"),
+            "must be a positive number of milliseconds (pass break_down_latency's value unchanged)",
+        ));
+    }
     for (i, e) in o.endpoints.iter().enumerate() {
         let field = |name: &str| format!("{prefix}endpoints[{i}].{name}");
         if e.endpoint.trim().is_empty() {
@@ -473,6 +513,13 @@ pub fn validate(o: &Observations, prefix: &str) -> Result<(), InputError> {
             86_400_000.0,
             "pass the 99th percentile latency in ms",
         )?;
+        check_opt_range(
+            &field("service_ms"),
+            e.service_ms,
+            0.0,
+            86_400_000.0,
+            "pass the mean service time in ms",
+        )?;
         if p99 < p50 {
             return Err(InputError::new(
                 field("p99_ms"),
@@ -489,12 +536,14 @@ pub fn validate(o: &Observations, prefix: &str) -> Result<(), InputError> {
 
 /// Classifies how slowness is spread over endpoints.
 ///
-/// Rule: an endpoint is slow when its p99 exceeds `slow_ms`. No slow endpoint → `healthy`.
-/// Slow endpoints carrying under [`LONG_TAIL_MAX_SHARE`] of the requests → `long_tail` (a few
-/// endpoints hold workers while the rest are fine); otherwise → `system_wide`.
+/// Rule: an endpoint is slow when its `metric` (its mean service time, where known, or its
+/// p99) exceeds `slow_ms`. No slow endpoint → `healthy`. Slow endpoints carrying under
+/// [`LONG_TAIL_MAX_SHARE`] of the requests → `long_tail` (a few endpoints hold workers while
+/// the rest are fine); otherwise → `system_wide`.
 pub fn classify_pattern(
     endpoints: &[EndpointLatency],
     slow_ms: f64,
+    metric: SlowMetric,
 ) -> Option<(LatencyPattern, f64)> {
     let total: u64 = endpoints.iter().map(|e| e.requests).sum();
     if total == 0 {
@@ -502,7 +551,10 @@ pub fn classify_pattern(
     }
     let slow: u64 = endpoints
         .iter()
-        .filter(|e| e.p99_ms > slow_ms)
+        .filter(|e| match (metric, e.service_ms) {
+            (SlowMetric::ServiceMs, Some(s)) => s > slow_ms,
+            _ => e.p99_ms > slow_ms,
+        })
         .map(|e| e.requests)
         .sum();
     let share = slow as f64 / total as f64;
@@ -527,8 +579,11 @@ pub fn analyze(input: &MatchInput) -> Result<MatchReport, InputError> {
     let o = &input.observations;
     validate(o, "observations.")?;
 
+    // The endpoints are judged with the threshold break_down_latency used, never another.
+    let threshold = o.slow_threshold_ms.unwrap_or(DEFAULT_SLOW_MS);
+    let metric = o.slow_metric.unwrap_or(SlowMetric::P99Ms);
     let derived = if o.latency_pattern.is_none() {
-        classify_pattern(&o.endpoints, DEFAULT_SLOW_MS)
+        classify_pattern(&o.endpoints, threshold, metric)
     } else {
         None
     };
@@ -563,6 +618,22 @@ pub fn analyze(input: &MatchInput) -> Result<MatchReport, InputError> {
     });
 
     let anti_patterns = anti_patterns(o);
+    // Adding capacity (A) is never the first answer while the evidence says the time goes
+    // elsewhere: it is demoted below every other match, its confidence capped, and the
+    // reasons listed against it.
+    let blockers = capacity_blockers(o, pattern, &anti_patterns);
+    if !blockers.is_empty() {
+        for m in matches.iter_mut().filter(|m| adds_capacity(&m.symptom)) {
+            m.evidence_against.extend(blockers.iter().cloned());
+            m.confidence = m.confidence.min(CAPPED_CAPACITY_CONFIDENCE);
+        }
+        matches.sort_by(|a, b| {
+            adds_capacity(&a.symptom)
+                .cmp(&adds_capacity(&b.symptom))
+                .then(b.confidence.total_cmp(&a.confidence))
+                .then_with(|| a.symptom.cmp(&b.symptom))
+        });
+    }
     let mut conclusion = Conclusion {
         evidence: evidence(o, derived),
         ..Conclusion::default()
@@ -597,6 +668,18 @@ pub fn analyze(input: &MatchInput) -> Result<MatchReport, InputError> {
             top.missing.iter().map(|m| m.observation.as_str()).collect::<Vec<_>>().join(", ")
         ),
     };
+    if let (Some(route), Some(top)) = (&o.head_of_line_endpoint, matches.first())
+        && top.symptom == "E"
+        && !thin
+    {
+        conclusion.verdict = format!(
+            "Symptom E, head-of-line blocking (confidence {}): {route} holds the workers{} and every other route waits behind it. Make that route fast (Step 2); do not add workers or replicas.",
+            fmt_num(top.confidence),
+            o.head_of_line_share_percent
+                .map(|s| format!(" ({}% of their service time)", fmt_num(s)))
+                .unwrap_or_default()
+        );
+    }
     if let Some(spiral) = anti_patterns.iter().find(|a| a.severity == "active") {
         conclusion.verdict = format!(
             "{} in progress — {} Then: {}",
@@ -604,23 +687,33 @@ pub fn analyze(input: &MatchInput) -> Result<MatchReport, InputError> {
         );
     }
 
-    conclusion.next_steps = next_steps(thin, &matches, &anti_patterns);
+    conclusion.next_steps = next_steps(thin, &matches, &anti_patterns, o, &blockers);
     conclusion.warnings = anti_patterns
         .iter()
         .map(|a| format!("{}: {}", a.title, a.action))
         .collect();
     if o.latency_pattern.is_some() && !o.endpoints.is_empty() {
-        let derived = classify_pattern(&o.endpoints, DEFAULT_SLOW_MS);
+        let derived = classify_pattern(&o.endpoints, threshold, metric);
         if let Some((d, _)) = derived
             && Some(d) != o.latency_pattern
         {
             conclusion.warnings.push(format!(
-                "latency_pattern was given as {} but the endpoints look {} (p99 above {} ms); the given pattern was used.",
+                "latency_pattern was given as {} but, judged as slow above {} ms of {}, the endpoints look {}; the given pattern was used.",
                 o.latency_pattern.map(|p| p.as_str()).unwrap_or("?"),
+                fmt_num(threshold),
+                match metric {
+                    SlowMetric::P99Ms => "p99",
+                    SlowMetric::ServiceMs => "service time",
+                },
                 d.as_str(),
-                fmt_num(DEFAULT_SLOW_MS)
             ));
         }
+    }
+    if o.slow_threshold_ms.is_none() && derived.is_some() {
+        conclusion.warnings.push(format!(
+            "The endpoints were judged against the fixed default of {} ms p99: pass the `observations` of break_down_latency unchanged (they carry the threshold it judged with), or `slow_threshold_ms`.",
+            fmt_num(DEFAULT_SLOW_MS)
+        ));
     }
 
     Ok(MatchReport {
@@ -910,7 +1003,62 @@ fn anti_patterns(o: &Observations) -> Vec<AntiPattern> {
     out
 }
 
-fn next_steps(thin: bool, matches: &[SymptomMatch], anti: &[AntiPattern]) -> Vec<NextStep> {
+/// The confidence a capacity match keeps while evidence argues against it.
+const CAPPED_CAPACITY_CONFIDENCE: f64 = 0.25;
+
+/// Whether a symptom's action adds app capacity (replicas).
+fn adds_capacity(symptom: &str) -> bool {
+    symptom == "A"
+}
+
+/// What argues against adding capacity now, in words.
+fn capacity_blockers(
+    o: &Observations,
+    pattern: Option<LatencyPattern>,
+    anti: &[AntiPattern],
+) -> Vec<String> {
+    let mut out = Vec::new();
+    if o.dominant_layer.as_deref() == Some("db") {
+        out.push("the time is in the database (dominant layer db): more app concurrency only adds DB load".to_owned());
+    }
+    match (&o.head_of_line_endpoint, o.head_of_line_share_percent) {
+        (Some(e), Some(share)) => out.push(format!(
+            "one route, {e}, holds {}% of the workers' service time and the others wait behind it: make it fast first",
+            fmt_num(share)
+        )),
+        (Some(e), None) => out.push(format!(
+            "one route, {e}, holds the workers and the others wait behind it: make it fast first"
+        )),
+        (None, _) if pattern == Some(LatencyPattern::LongTail) => out.push(
+            "a few endpoints are slow while the rest are fine (long tail): fix them first"
+                .to_owned(),
+        ),
+        _ => {}
+    }
+    if o.db_cpu_percent
+        .is_some_and(|v| v >= thresholds::DB_CPU_HIGH_PERCENT)
+    {
+        out.push(format!(
+            "DB CPU is high ({}%): more app concurrency adds DB load",
+            fmt_num(o.db_cpu_percent.unwrap_or(0.0))
+        ));
+    }
+    for a in anti.iter().filter(|a| a.name.ends_with("_spiral")) {
+        out.push(format!(
+            "{} ({}) is a sign of trouble that more capacity feeds",
+            a.title, a.severity
+        ));
+    }
+    out
+}
+
+fn next_steps(
+    thin: bool,
+    matches: &[SymptomMatch],
+    anti: &[AntiPattern],
+    o: &Observations,
+    blockers: &[String],
+) -> Vec<NextStep> {
     let mut steps = Vec::new();
     if anti.iter().any(|a| a.severity == "active") {
         steps.push(NextStep::new(
@@ -937,11 +1085,40 @@ fn next_steps(thin: bool, matches: &[SymptomMatch], anti: &[AntiPattern]) -> Vec
         .iter()
         .find(|r| r.id == top.symptom)
         .expect("matches come from the matrix");
-    steps.push(NextStep {
-        action: top.action.to_owned(),
-        tool: row.follow_up.map(str::to_owned),
-        why: format!("Symptom {}: {}", top.symptom, top.root_cause),
-    });
+    match (&o.head_of_line_endpoint, top.symptom.as_str()) {
+        (Some(route), "E") => steps.push(NextStep {
+            action: format!(
+                "Make {route} fast: find what it waits on (its queries first) and fix that — an index, a cache, a background job. Do not add workers or replicas meanwhile."
+            ),
+            tool: Some("slow_queries".to_owned()),
+            why: format!(
+                "Symptom E (head-of-line blocking): {route} holds the workers{} and every other route waits behind it; making it fast frees them all.",
+                o.head_of_line_share_percent
+                    .map(|s| format!(" ({}% of service time)", fmt_num(s)))
+                    .unwrap_or_default()
+            ),
+        }),
+        (_, id) if adds_capacity(id) && !blockers.is_empty() => steps.push(NextStep {
+            action: format!(
+                "Do not add replicas yet: {}. Find and fix what holds the time first.",
+                blockers.join("; ")
+            ),
+            tool: Some(
+                if o.dominant_layer.as_deref() == Some("db") || o.head_of_line_endpoint.is_some() {
+                    "slow_queries"
+                } else {
+                    "break_down_latency"
+                }
+                .to_owned(),
+            ),
+            why: "Scaling out multiplies what is slow; Step 2 (fix latency) comes before Step 5 (replicas).".to_owned(),
+        }),
+        _ => steps.push(NextStep {
+            action: top.action.to_owned(),
+            tool: row.follow_up.map(str::to_owned),
+            why: format!("Symptom {}: {}", top.symptom, top.root_cause),
+        }),
+    }
     for m in &top.missing {
         steps.push(NextStep {
             action: format!(
@@ -1068,6 +1245,7 @@ mod tests {
             requests,
             p50_ms: p50,
             p99_ms: p99,
+            service_ms: None,
         };
         let r = run(Observations {
             workers_busy_percent: Some(95.0),
@@ -1232,6 +1410,7 @@ mod tests {
                         requests: 1,
                         p50_ms: 10.0,
                         p99_ms: 5.0,
+                        service_ms: None,
                     }],
                     ..Default::default()
                 },
