@@ -206,8 +206,11 @@ SELECT 1 + (g::bigint * 7919) % {customers}, ((g::bigint * 31) % 20000) / 100.0,
 FROM generate_series({first}, {last}) g
 """
 
-# The scan time the scenario wants: ~100–250 ms per call on an idle machine.
-SCAN_TARGET_MS = (110.0, 240.0)
+# The scan time the scenario wants on this machine, without load: 80–250 ms per call (the
+# best of 3; a busy machine reads high), and what to aim at when ~1.5 M rows miss it. Under
+# the test's load, 4 workers scanning on 2 cores, a call takes about twice as long.
+SCAN_TARGET_MS = (80.0, 250.0)
+SCAN_AIM_MS = 140.0
 
 
 def _scan_ms(conn, runs=3):
@@ -223,7 +226,7 @@ def _scan_ms(conn, runs=3):
 
 def setup(scenario, dsn):
     """Create the scenario's tables. missing_index: fill orders with ~1.5 M rows, no index
-    on customer_id, and calibrate the row count so one scan takes 110–240 ms here.
+    on customer_id, and calibrate the row count so one scan takes 80–250 ms here.
     cpu_bound: a small orders table with the index, so every statement is sub-millisecond."""
     import psycopg
 
@@ -238,7 +241,7 @@ def setup(scenario, dsn):
             # One adjustment step towards the target, from the measured rows per ms.
             lo, hi = SCAN_TARGET_MS
             if ms < lo or ms > hi:
-                want = int(rows * ((lo + hi) / 2) / ms)
+                want = int(rows * SCAN_AIM_MS / ms)
                 want = max(300_000, min(want, 6_000_000))
                 if want > rows:
                     conn.execute(ORDERS_FILL.format(customers=CUSTOMERS, first=rows + 1, last=want))
