@@ -56,7 +56,9 @@ use serde::{Deserialize, Serialize};
 use super::access_log::AccessLogData;
 use super::nginx_format::format_rfc3339;
 use super::queueing::{self, HeadOfLine, Method, RouteService, SlowMetric, ThresholdBasis};
-use super::symptoms::{self, DEFAULT_SLOW_MS, EndpointLatency, LatencyPattern, Observations};
+use super::symptoms::{
+    self, BacklogShape, DEFAULT_SLOW_MS, EndpointLatency, LatencyPattern, Observations,
+};
 use super::{
     Conclusion, Evidence, InputError, NextStep, SOURCE_CALLER, check_opt_range, fmt_num, round,
 };
@@ -1141,6 +1143,8 @@ pub fn analyze_measured(input: &LatencyInput, m: &Measured) -> Result<LatencyRep
         })
     });
     let mut backlog_growing = None;
+    let mut backlog_shape = None;
+    let mut backlog_source = None;
     let mut accept_queue = None;
     if let Some(q) = queue_samples.filter(|q| !q.samples.is_empty()) {
         let nonzero = q.samples.iter().filter(|v| **v > 0.0).count();
@@ -1151,13 +1155,13 @@ pub fn analyze_measured(input: &LatencyInput, m: &Measured) -> Result<LatencyRep
             samples: q.samples.clone(),
             source: q.source.clone(),
         };
-        backlog_growing = if nonzero * 2 >= q.samples.len() && nonzero > 0 {
-            Some(true)
-        } else if nonzero == 0 {
-            Some(false)
-        } else {
-            None
-        };
+        // The shape comes from the trend: a queue that sits full is steady, not growing.
+        backlog_shape = BacklogShape::of(&q.samples);
+        backlog_growing = backlog_shape.map(|s| s == BacklogShape::Growing);
+        backlog_source = Some(q.source.clone());
+        if let Some(shape) = backlog_shape {
+            evidence.push(Evidence::text("backlog_shape", shape.as_str(), &q.source));
+        }
         evidence.push(Evidence::number(
             "accept_queue_max",
             report.max,
@@ -1568,8 +1572,50 @@ pub fn analyze_measured(input: &LatencyInput, m: &Measured) -> Result<LatencyRep
             .head_of_line
             .as_ref()
             .map(|h| h.share_of_service_time_percent),
+        backlog_shape,
         ..Default::default()
     };
+    let mut observations = observations;
+    // Where each field came from travels with it to match_symptom.
+    let mut note = |field: &str, present: bool, source: &str| {
+        if present && source != SOURCE_CALLER {
+            observations
+                .sources
+                .insert(field.to_owned(), source.to_owned());
+        }
+    };
+    let busy_source = if busy_src == SOURCE_CALLER && idle_src == SOURCE_CALLER {
+        SOURCE_CALLER.to_owned()
+    } else {
+        busy_src.clone()
+    };
+    note(
+        "workers_busy_percent",
+        worker_utilization_percent.is_some(),
+        &busy_source,
+    );
+    if let Some(src) = &backlog_source {
+        note("backlog_growing", backlog_growing.is_some(), src);
+        note("backlog_shape", backlog_shape.is_some(), src);
+    }
+    let pattern_source = m
+        .access_log
+        .as_ref()
+        .filter(|_| from_log)
+        .map_or("derived", |(s, _)| s.as_str());
+    note("latency_pattern", pattern.is_some(), pattern_source);
+    note("slow_threshold_ms", pattern.is_some(), threshold_src);
+    note("dominant_layer", dominant_layer.is_some(), "derived");
+    note(
+        "head_of_line_endpoint",
+        judged.head_of_line.is_some(),
+        "derived",
+    );
+    note(
+        "head_of_line_share_percent",
+        judged.head_of_line.is_some(),
+        "derived",
+    );
 
     let mut report = LatencyReport {
         total_ms: total.map(|t| round(t, 3)),
@@ -2161,6 +2207,17 @@ mod tests {
             Some(h.endpoint.as_str())
         );
         assert_eq!(o.slow_metric, Some(SlowMetric::ServiceMs));
+        // A queue that sits full is steady, not growing; the sources travel with the figures.
+        assert_eq!(o.backlog_shape, Some(BacklogShape::Steady));
+        assert_eq!(o.backlog_growing, Some(false));
+        assert_eq!(
+            o.sources.get("workers_busy_percent").map(String::as_str),
+            Some("prometheus:http://127.0.0.1:9100/metrics")
+        );
+        assert_eq!(
+            o.sources.get("backlog_shape").map(String::as_str),
+            Some("proc:/proc/net/tcp:8000")
+        );
         let matched = symptoms::analyze(&symptoms::MatchInput {
             observations: o.clone(),
         })

@@ -27,6 +27,8 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use std::collections::BTreeMap;
+
 pub use super::queueing::SlowMetric;
 use super::{
     Conclusion, Evidence, InputError, NextStep, SOURCE_CALLER, check_opt_range, fmt_num, round,
@@ -64,6 +66,10 @@ pub struct Observations {
     /// Whether the request backlog (listen queue, queue wait) keeps growing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backlog_growing: Option<bool>,
+    /// The backlog's shape over the samples: `growing`, `steady` (full and flat), `draining`
+    /// or `empty` (break_down_latency); requests wait while it is growing or steady.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backlog_shape: Option<BacklogShape>,
     /// App containers' CPU use, 0–100 percent of their limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_cpu_percent: Option<f64>,
@@ -119,6 +125,74 @@ pub struct Observations {
     /// That route's share of service time, 0–100.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub head_of_line_share_percent: Option<f64>,
+    /// Where each measured field came from (`prometheus:<url>`, `proc:/proc/net/tcp:<port>`,
+    /// `nginx:<file>`…), as break_down_latency read it; fields not named here are `caller`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sources: BTreeMap<String, String>,
+}
+
+/// How the backlog moved over the samples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[schemars(inline)]
+pub enum BacklogShape {
+    /// Rising across the samples: arrivals outpace the workers.
+    Growing,
+    /// Non-empty and flat: the workers are saturated and the backlog is full.
+    Steady,
+    /// Falling: the workers are catching up.
+    Draining,
+    /// Empty in most samples.
+    Empty,
+}
+
+impl BacklogShape {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Growing => "growing",
+            Self::Steady => "steady",
+            Self::Draining => "draining",
+            Self::Empty => "empty",
+        }
+    }
+
+    /// Requests wait for a worker.
+    pub fn waiting(self) -> bool {
+        matches!(self, Self::Growing | Self::Steady)
+    }
+
+    /// Names the shape of a series of backlog samples, from its trend: a least-squares
+    /// slope whose total change over the samples exceeds max(2, half the mean) is growing or
+    /// draining; empty in most samples is empty; otherwise steady.
+    pub fn of(samples: &[f64]) -> Option<Self> {
+        let n = samples.len();
+        if n == 0 {
+            return None;
+        }
+        let nonzero = samples.iter().filter(|v| **v > 0.0).count();
+        if nonzero * 2 < n || nonzero == 0 {
+            return Some(Self::Empty);
+        }
+        let mean = samples.iter().sum::<f64>() / n as f64;
+        if n < 3 {
+            return Some(Self::Steady);
+        }
+        let xm = (n - 1) as f64 / 2.0;
+        let (mut num, mut den) = (0.0, 0.0);
+        for (i, v) in samples.iter().enumerate() {
+            num += (i as f64 - xm) * (v - mean);
+            den += (i as f64 - xm).powi(2);
+        }
+        let change = num / den * (n - 1) as f64;
+        let material = (0.5 * mean).max(2.0);
+        Some(if change > material {
+            Self::Growing
+        } else if change < -material {
+            Self::Draining
+        } else {
+            Self::Steady
+        })
+    }
 }
 
 /// How slowness is spread over endpoints.
@@ -220,7 +294,7 @@ impl Signal {
     fn describe(self) -> &'static str {
         match self {
             Self::WorkersSaturated => "all workers busy",
-            Self::BacklogGrowing => "backlog growing",
+            Self::BacklogGrowing => "backlog growing or full",
             Self::RequestsQueuing => "requests queuing (workers saturated or backlog growing)",
             Self::AppCpuHigh => "app CPU high",
             Self::DbCpuLow => "DB CPU low",
@@ -264,9 +338,15 @@ impl Signal {
             Self::WorkersSaturated => o
                 .workers_busy_percent
                 .map(|v| v >= WORKERS_SATURATED_PERCENT),
-            Self::BacklogGrowing => o.backlog_growing,
+            Self::BacklogGrowing => match o.backlog_shape {
+                Some(shape) => Some(shape.waiting()),
+                None => o.backlog_growing,
+            },
             Self::RequestsQueuing => {
-                match (Self::WorkersSaturated.read(o, pattern), o.backlog_growing) {
+                match (
+                    Self::WorkersSaturated.read(o, pattern),
+                    Self::BacklogGrowing.read(o, pattern),
+                ) {
                     (Some(true), _) | (_, Some(true)) => Some(true),
                     (None, None) => None,
                     _ => Some(false),
@@ -483,6 +563,12 @@ pub fn validate(o: &Observations, prefix: &str) -> Result<(), InputError> {
         100.0,
         pct,
     )?;
+    if o.sources.len() > 64 || o.sources.iter().any(|(k, v)| k.len() > 64 || v.len() > 512) {
+        return Err(InputError::new(
+            f("sources"),
+            "holds at most 64 entries of a field name and where it came from; pass break_down_latency's unchanged",
+        ));
+    }
     if o.slow_threshold_ms
         .is_some_and(|t| !t.is_finite() || t <= 0.0)
     {
@@ -634,6 +720,7 @@ pub fn analyze(input: &MatchInput) -> Result<MatchReport, InputError> {
                 .then_with(|| a.symptom.cmp(&b.symptom))
         });
     }
+    settle_opposites(&mut matches, o);
     let mut conclusion = Conclusion {
         evidence: evidence(o, derived),
         ..Conclusion::default()
@@ -787,7 +874,10 @@ fn reading(signal: Signal, o: &Observations, pattern: Option<LatencyPattern>) ->
     };
     match signal {
         Signal::WorkersSaturated => pct("workers_busy_percent", o.workers_busy_percent),
-        Signal::BacklogGrowing => flag("backlog_growing", o.backlog_growing),
+        Signal::BacklogGrowing => match o.backlog_shape {
+            Some(shape) => format!("backlog {}", shape.as_str()),
+            None => flag("backlog_growing", o.backlog_growing),
+        },
         Signal::RequestsQueuing => join([
             pct("workers_busy_percent", o.workers_busy_percent),
             flag("backlog_growing", o.backlog_growing),
@@ -820,9 +910,10 @@ fn evidence(o: &Observations, derived: Option<(LatencyPattern, f64)>) -> Vec<Evi
         ("db_read_percent", o.db_read_percent, "percent"),
         ("disk_queue_depth", o.disk_queue_depth, "count"),
     ];
+    let src = |name: &str| o.sources.get(name).map_or(SOURCE_CALLER, String::as_str);
     for (name, v, unit) in nums {
         if let Some(v) = v {
-            ev.push(Evidence::number(name, v, unit, SOURCE_CALLER));
+            ev.push(Evidence::number(name, v, unit, src(name)));
         }
     }
     let flags = [
@@ -833,11 +924,36 @@ fn evidence(o: &Observations, derived: Option<(LatencyPattern, f64)>) -> Vec<Evi
     ];
     for (name, v) in flags {
         if let Some(v) = v {
-            ev.push(Evidence::flag(name, v, SOURCE_CALLER));
+            ev.push(Evidence::flag(name, v, src(name)));
         }
     }
+    if let Some(shape) = o.backlog_shape {
+        ev.push(Evidence::text(
+            "backlog_shape",
+            shape.as_str(),
+            src("backlog_shape"),
+        ));
+    }
+    if let Some(layer) = &o.dominant_layer {
+        ev.push(Evidence::text(
+            "dominant_layer",
+            layer,
+            src("dominant_layer"),
+        ));
+    }
+    if let Some(route) = &o.head_of_line_endpoint {
+        ev.push(Evidence::text(
+            "head_of_line_endpoint",
+            route,
+            src("head_of_line_endpoint"),
+        ));
+    }
     if let Some(p) = o.latency_pattern {
-        ev.push(Evidence::text("latency_pattern", p.as_str(), SOURCE_CALLER));
+        ev.push(Evidence::text(
+            "latency_pattern",
+            p.as_str(),
+            src("latency_pattern"),
+        ));
     } else if let Some((p, _)) = derived {
         ev.push(Evidence::text("latency_pattern", p.as_str(), "derived"));
     }
@@ -1003,6 +1119,60 @@ fn anti_patterns(o: &Observations) -> Vec<AntiPattern> {
     out
 }
 
+/// A (add replicas) and F (do not add workers: fix latency) give opposite advice. When both
+/// fit, where the time goes decides: app CPU high with the database neither dominant nor
+/// busy means the requests are CPU in the app, which more cores (replicas) serve — A; else
+/// the latency is systemic — F. The loser keeps a confidence below the winner's and says why.
+fn settle_opposites(matches: &mut [SymptomMatch], o: &Observations) {
+    let (Some(a), Some(f)) = (
+        matches.iter().position(|m| m.symptom == "A"),
+        matches.iter().position(|m| m.symptom == "F"),
+    ) else {
+        return;
+    };
+    if matches[a].confidence < 0.5 || matches[f].confidence < 0.5 {
+        return;
+    }
+    let app_cpu_high = o
+        .app_cpu_percent
+        .is_some_and(|v| v >= thresholds::APP_CPU_HIGH_PERCENT);
+    let db_busy = o.dominant_layer.as_deref() == Some("db")
+        || o.db_cpu_percent
+            .is_some_and(|v| v >= thresholds::DB_CPU_HIGH_PERCENT);
+    let (winner, loser, why) = if app_cpu_high && !db_busy {
+        (
+            a,
+            f,
+            format!(
+                "app CPU is high ({}%) and the database is not where the time goes: the requests are CPU in the app, which more cores (replicas) serve",
+                fmt_num(o.app_cpu_percent.unwrap_or(0.0))
+            ),
+        )
+    } else {
+        (
+            f,
+            a,
+            if db_busy {
+                "the database holds the time: more app capacity adds DB load".to_owned()
+            } else {
+                "app CPU is not high: the latency is not CPU in the app, so more replicas do not shorten it".to_owned()
+            },
+        )
+    };
+    matches[loser].evidence_against.push(why);
+    matches[loser].confidence = round(
+        (matches[winner].confidence - 0.25)
+            .min(matches[loser].confidence)
+            .max(0.0),
+        3,
+    );
+    matches.sort_by(|x, y| {
+        y.confidence
+            .total_cmp(&x.confidence)
+            .then_with(|| x.symptom.cmp(&y.symptom))
+    });
+}
+
 /// The confidence a capacity match keeps while evidence argues against it.
 const CAPPED_CAPACITY_CONFIDENCE: f64 = 0.25;
 
@@ -1157,6 +1327,107 @@ mod tests {
 
     fn top(o: Observations) -> String {
         run(o).matches[0].symptom.clone()
+    }
+
+    #[test]
+    fn opposite_advice_is_settled_by_where_the_time_goes() {
+        // System-wide slowness with the app's CPU at 95 % and an idle DB: scale out (A).
+        let cpu_bound = Observations {
+            workers_busy_percent: Some(100.0),
+            backlog_shape: Some(BacklogShape::Steady),
+            app_cpu_percent: Some(95.0),
+            db_cpu_percent: Some(10.0),
+            latency_pattern: Some(LatencyPattern::SystemWide),
+            ..Default::default()
+        };
+        let r = run(cpu_bound.clone());
+        assert_eq!(r.matches[0].symptom, "A", "{:?}", r.matches);
+        let f = r.matches.iter().find(|m| m.symptom == "F").unwrap();
+        assert!(f.confidence < r.matches[0].confidence);
+        assert!(
+            f.evidence_against
+                .iter()
+                .any(|e| e.contains("app CPU is high")),
+            "{f:?}"
+        );
+        // The same with the time in the database: fix latency (F), not replicas.
+        let r = run(Observations {
+            dominant_layer: Some("db".into()),
+            ..cpu_bound.clone()
+        });
+        assert_ne!(r.matches[0].symptom, "A", "{:?}", r.matches);
+        let a = r.matches.iter().find(|m| m.symptom == "A").unwrap();
+        assert!(
+            a.evidence_against.iter().any(|e| e.contains("database")),
+            "{a:?}"
+        );
+        assert!(
+            !r.conclusion.next_steps[0]
+                .action
+                .starts_with("Add replicas")
+        );
+        // App CPU unknown: F keeps the lead over A.
+        let r = run(Observations {
+            app_cpu_percent: None,
+            ..cpu_bound
+        });
+        assert_eq!(r.matches[0].symptom, "F", "{:?}", r.matches);
+    }
+
+    #[test]
+    fn backlog_shape_comes_from_the_trend() {
+        assert_eq!(BacklogShape::of(&[14.0; 5]), Some(BacklogShape::Steady));
+        assert_eq!(
+            BacklogShape::of(&[0.0, 5.0, 9.0, 14.0, 20.0]),
+            Some(BacklogShape::Growing)
+        );
+        assert_eq!(
+            BacklogShape::of(&[20.0, 14.0, 9.0, 4.0, 1.0]),
+            Some(BacklogShape::Draining)
+        );
+        assert_eq!(
+            BacklogShape::of(&[0.0, 0.0, 3.0, 0.0]),
+            Some(BacklogShape::Empty)
+        );
+        assert_eq!(BacklogShape::of(&[]), None);
+        // A full, steady backlog still means requests wait (A's criterion), without being
+        // called growing.
+        let r = run(Observations {
+            workers_busy_percent: Some(100.0),
+            backlog_shape: Some(BacklogShape::Steady),
+            app_cpu_percent: Some(90.0),
+            ..Default::default()
+        });
+        assert_eq!(r.matches[0].symptom, "A");
+        assert_eq!(r.matches[0].confidence, 1.0);
+    }
+
+    #[test]
+    fn measured_observations_keep_their_sources() {
+        let mut sources = BTreeMap::new();
+        sources.insert(
+            "workers_busy_percent".to_owned(),
+            "prometheus:http://127.0.0.1:9100/metrics".to_owned(),
+        );
+        let r = run(Observations {
+            workers_busy_percent: Some(100.0),
+            app_cpu_percent: Some(90.0),
+            sources,
+            ..Default::default()
+        });
+        let src = |m: &str| {
+            r.conclusion
+                .evidence
+                .iter()
+                .find(|e| e.metric == m)
+                .map(|e| e.source.clone())
+                .unwrap()
+        };
+        assert_eq!(
+            src("workers_busy_percent"),
+            "prometheus:http://127.0.0.1:9100/metrics"
+        );
+        assert_eq!(src("app_cpu_percent"), "caller");
     }
 
     #[test]

@@ -52,8 +52,13 @@ def first_step(result: dict) -> dict:
     return steps[0] if steps and isinstance(steps[0], dict) else {}
 
 
+# "Do not add workers or replicas" advises against capacity: negated phrases are dropped
+# before the test.
+NEGATED = re.compile(r"\b(do not|don't|never|not|no need to|without)\b[^.;:]*", re.I)
+
+
 def adds_capacity(step: dict) -> bool:
-    return bool(ADDS_CAPACITY.search(step.get("action", "")))
+    return bool(ADDS_CAPACITY.search(NEGATED.sub("", step.get("action", ""))))
 
 
 def step_text(step: dict) -> str:
@@ -171,7 +176,7 @@ def missing_index(out: Path) -> None:
     check(s, "match_symptom: the top match is E (slow handlers hold the workers)", top.get("symptom") == "E",
           m.get("_missing") or ranked)
     check(s, "match_symptom: no match that adds replicas/workers ranks first",
-          top and top.get("symptom") != "A" and not ADDS_CAPACITY.search(top.get("action", "")),
+          top and top.get("symptom") != "A" and not adds_capacity(top),
           f"top {top.get('symptom')}: {top.get('action')!r}")
     check(s, "match_symptom: the first next step does not add capacity", not adds_capacity(first_step(m)),
           step_text(first_step(m)))
