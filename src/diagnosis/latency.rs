@@ -53,9 +53,11 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::access_log::AccessLogData;
+use super::access_log::{AccessLogData, SecondCounts};
 use super::nginx_format::format_rfc3339;
-use super::queueing::{self, HeadOfLine, Method, RouteService, SlowMetric, ThresholdBasis};
+use super::queueing::{
+    self, HeadOfLine, Method, NoSplit, RouteService, SlowMetric, ThresholdBasis,
+};
 use super::symptoms::{
     self, BacklogShape, DEFAULT_SLOW_MS, EndpointLatency, LatencyPattern, Observations,
 };
@@ -884,6 +886,8 @@ pub fn analyze_measured(input: &LatencyInput, m: &Measured) -> Result<LatencyRep
     let mut connect_src = SOURCE_CALLER.to_owned();
     let mut log_eps: Option<Vec<EndpointStats>> = None;
     let mut throughput: Option<f64> = None;
+    let mut recent: Option<f64> = None;
+    let mut recent_upstream: Option<f64> = None;
     let mut access_log = None;
     if let Some((source, log)) = &m.access_log {
         if log.parsed == 0 && log.unparsed > 0 {
@@ -1001,6 +1005,41 @@ pub fn analyze_measured(input: &LatencyInput, m: &Measured) -> Result<LatencyRep
         };
         let arrival_rps = window.map(|w| round(kept as f64 / w, 3));
         throughput = arrival_rps;
+        // Worker state is sampled now: set it against the log's last seconds (as long as the
+        // sampling, at least 10 s) — their rate and their upstream time — not the whole log.
+        if (m.workers.is_some() || m.queue.is_some()) && log.recent_per_second.len() > 1 {
+            let sampled_s = (u64::from(input.samples.saturating_sub(1)) * input.sample_interval_ms)
+                .div_ceil(1000)
+                + 1;
+            let span = (sampled_s.max(10) as usize).min(log.recent_per_second.len() - 1);
+            // The last second may still be being written: left out.
+            let full = &log.recent_per_second[..log.recent_per_second.len() - 1];
+            let first_seen = log.first_ts.unwrap_or(i64::MIN);
+            let covered: Vec<&SecondCounts> = full[full.len() - span..]
+                .iter()
+                .filter(|(ts, _)| *ts >= first_seen)
+                .map(|(_, c)| c)
+                .collect();
+            let requests: u64 = covered.iter().map(|c| u64::from(c.requests)).sum();
+            let up_n: u64 = covered.iter().map(|c| u64::from(c.upstream_n)).sum();
+            if covered.len() >= 5 && requests > 0 {
+                let from = format!("{source} (last {} s)", covered.len());
+                let rps = round(requests as f64 / covered.len() as f64, 3);
+                evidence.push(Evidence::number("recent_throughput_rps", rps, "rps", &from));
+                recent = Some(rps);
+                if up_n > 0 {
+                    let up =
+                        covered.iter().map(|c| c.upstream_ms).sum::<u64>() as f64 / up_n as f64;
+                    evidence.push(Evidence::number(
+                        "recent_upstream_response_time_ms",
+                        round(up, 3),
+                        "ms",
+                        &from,
+                    ));
+                    recent_upstream = Some(up);
+                }
+            }
+        }
         evidence.push(Evidence::number(
             "requests",
             kept as f64,
@@ -1264,15 +1303,53 @@ pub fn analyze_measured(input: &LatencyInput, m: &Measured) -> Result<LatencyRep
     // Queue against service: with worker state (or the backlog) and the throughput, Little's
     // law splits what nginx saw of the app server. The app's own timings, when given, are
     // better and are used instead.
-    let split = match (c.upstream, throughput) {
-        (Some(up), Some(rps)) if c.duration.is_none() && c.queue.is_none() => queueing::split(
-            up,
-            c.connect.unwrap_or(0.0),
-            busy,
-            accept_queue.as_ref().map(|q| q.mean),
-            rps,
-        ),
+    // The log's last seconds, when worker state was sampled, match the samples' moment.
+    let split_upstream = match (recent_upstream, upstream_src != SOURCE_CALLER) {
+        (Some(r), true) => Some(r),
+        _ => c.upstream,
+    };
+    let split = match (split_upstream, recent.or(throughput)) {
+        (Some(up), Some(rps)) if c.duration.is_none() && c.queue.is_none() => {
+            match queueing::split(
+                up,
+                c.connect.unwrap_or(0.0),
+                busy,
+                accept_queue.as_ref().map(|q| q.mean),
+                rps,
+            ) {
+                Ok(sp) => Some(sp),
+                Err(NoSplit::Inconsistent {
+                    busy_ms_per_request,
+                }) => {
+                    warnings.push(format!(
+                        "Queue wait and service time are not split: the workers are busier than the logged requests account for ({} busy at {} rps is {} ms per request, but the requests logged took {} ms). Long requests are in flight and not yet in the log (it records completions), or the log covers another moment than the samples: read again once they finish, or pass `since` covering the incident.",
+                        fmt_num(busy.unwrap_or(0.0)),
+                        fmt_num(rps),
+                        fmt_num(busy_ms_per_request),
+                        fmt_num(up)
+                    ));
+                    None
+                }
+                Err(NoSplit::Missing) => None,
+            }
+        }
         _ => None,
+    };
+    // The layers and the routes are means over the whole log: the split found for the last
+    // seconds is applied to them as a share.
+    let whole_split = match (split, split_upstream, c.upstream) {
+        (Some(sp), Some(recent_up), Some(up))
+            if recent_up > 0.0 && (recent_up - up).abs() > 1e-9 =>
+        {
+            let handled = (up - c.connect.unwrap_or(0.0)).max(0.0);
+            let share = sp.queue_ms / (sp.queue_ms + sp.service_ms).max(1e-9);
+            Some(queueing::Split {
+                queue_ms: round(handled * share, 3),
+                service_ms: round(handled * (1.0 - share), 3),
+                ..sp
+            })
+        }
+        _ => split,
     };
     if let Some(sp) = split {
         let method = match sp.method {
@@ -1307,7 +1384,11 @@ pub fn analyze_measured(input: &LatencyInput, m: &Measured) -> Result<LatencyRep
                 ));
             }
         }
-    } else if c.upstream.is_some() && c.duration.is_none() && c.queue.is_none() {
+    } else if c.upstream.is_some()
+        && c.duration.is_none()
+        && c.queue.is_none()
+        && (busy.is_none() && accept_queue.is_none() || throughput.is_none())
+    {
         warnings.push("Upstream time includes any wait for a free worker: without worker state (gunicorn_metrics_url, uwsgi_stats or figures.gunicorn) or the accept queue (listen_port), and the request rate from the log, the wait cannot be told from the service time, and worker time per endpoint counts both.".to_owned());
     }
 
@@ -1325,7 +1406,7 @@ pub fn analyze_measured(input: &LatencyInput, m: &Measured) -> Result<LatencyRep
                 fmt_num(up)
             ));
         }
-        match split {
+        match whole_split {
             Some(sp) => {
                 let inside = c.db.unwrap_or(0.0) + c.external.unwrap_or(0.0);
                 push(&mut layers, "queue_wait", sp.queue_ms, "derived");
@@ -1416,7 +1497,7 @@ pub fn analyze_measured(input: &LatencyInput, m: &Measured) -> Result<LatencyRep
         _ => None,
     };
 
-    let queue_for_routes = split.map(|sp| sp.queue_ms);
+    let queue_for_routes = whole_split.map(|sp| sp.queue_ms);
     let max_listed = input.access_log.as_ref().map_or(25, |a| a.max_endpoints);
     let from_log = log_eps.is_some();
     let mut all = match log_eps {

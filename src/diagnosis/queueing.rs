@@ -55,6 +55,18 @@ impl Method {
     }
 }
 
+/// Why the upstream time could not be split.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum NoSplit {
+    /// No worker state, no backlog, or no throughput.
+    Missing,
+    /// The workers are busier than the logged requests account for: busy ÷ throughput is
+    /// this many ms per request, more than the requests logged took. Long requests are in
+    /// flight and not yet in the log (it records completions), or the log and the samples
+    /// cover different moments.
+    Inconsistent { busy_ms_per_request: f64 },
+}
+
 /// Splits the mean upstream time (ms) into queue wait and service, from the mean busy
 /// workers and/or the mean accept queue over the same window and the throughput (rps).
 pub fn split(
@@ -63,29 +75,40 @@ pub fn split(
     busy_mean: Option<f64>,
     backlog_mean: Option<f64>,
     throughput_rps: f64,
-) -> Option<Split> {
+) -> Result<Split, NoSplit> {
     if !(throughput_rps > 0.0 && upstream_ms > 0.0) {
-        return None;
+        return Err(NoSplit::Missing);
     }
     let handled = (upstream_ms - connect_ms).max(0.0);
+    if let Some(busy) = busy_mean.filter(|b| b.is_finite() && *b > 0.0) {
+        let per_request = busy / throughput_rps * 1000.0;
+        // Beyond rounding and sampling noise, more busy time than the log holds.
+        if per_request > handled * 1.25 + 2.0 {
+            return Err(NoSplit::Inconsistent {
+                busy_ms_per_request: round(per_request, 3),
+            });
+        }
+    }
     let from_backlog = backlog_mean
         .filter(|q| q.is_finite() && *q >= 0.0)
         .map(|q| (q / throughput_rps * 1000.0).min(handled));
     if let Some(busy) = busy_mean.filter(|b| b.is_finite() && *b > 0.0) {
         let service = (busy / throughput_rps * 1000.0).min(handled);
-        return Some(Split {
+        return Ok(Split {
             service_ms: round(service, 3),
             queue_ms: round(handled - service, 3),
             queue_from_backlog_ms: from_backlog.map(|q| round(q, 3)),
             method: Method::BusyWorkers,
         });
     }
-    from_backlog.map(|queue| Split {
-        service_ms: round(handled - queue, 3),
-        queue_ms: round(queue, 3),
-        queue_from_backlog_ms: Some(round(queue, 3)),
-        method: Method::AcceptQueue,
-    })
+    from_backlog
+        .map(|queue| Split {
+            service_ms: round(handled - queue, 3),
+            queue_ms: round(queue, 3),
+            queue_from_backlog_ms: Some(round(queue, 3)),
+            method: Method::AcceptQueue,
+        })
+        .ok_or(NoSplit::Missing)
 }
 
 /// A route's mean service time: its mean upstream time less the wait every request has.
@@ -265,14 +288,24 @@ mod tests {
         assert_eq!(s.method, Method::AcceptQueue);
         assert!((s.service_ms - 44.968).abs() < 0.01, "{s:?}");
         // Neither, or no throughput.
-        assert!(split(174.0, 0.0, None, None, 93.0).is_none());
-        assert!(split(174.0, 0.0, Some(4.0), None, 0.0).is_none());
+        assert_eq!(split(174.0, 0.0, None, None, 93.0), Err(NoSplit::Missing));
+        assert_eq!(
+            split(174.0, 0.0, Some(4.0), None, 0.0),
+            Err(NoSplit::Missing)
+        );
         // Idle workers: no queue.
         let s = split(10.0, 0.0, Some(0.5), None, 100.0).unwrap();
         assert_eq!((s.service_ms, s.queue_ms), (5.0, 5.0));
-        // Service can never exceed the upstream time.
-        let s = split(10.0, 0.0, Some(4.0), None, 10.0).unwrap();
+        // Within noise, service is capped at the upstream time.
+        let s = split(10.0, 0.0, Some(0.11), None, 10.0).unwrap();
         assert_eq!((s.service_ms, s.queue_ms), (10.0, 0.0));
+        // Workers far busier than the logged requests account for: long requests in flight.
+        assert_eq!(
+            split(39.0, 0.0, Some(3.0), Some(7.0), 39.0),
+            Err(NoSplit::Inconsistent {
+                busy_ms_per_request: 76.923
+            })
+        );
     }
 
     #[test]
