@@ -145,6 +145,9 @@ pub struct SlowQueriesArgs {
     /// Rank what ran during the next N seconds (1–60) instead of since the last reset.
     #[arg(long)]
     sample_seconds: Option<f64>,
+    /// The primary's CPU, 0–100 (read replica / write-path hints need it).
+    #[arg(long)]
+    db_cpu_percent: Option<f64>,
 }
 
 /// The sources break_down_latency can read, as flags.
@@ -647,6 +650,11 @@ pub fn run(command: Command, config: &crate::config::Config, reach: Reach) -> Re
                 &mut args,
                 "sample_seconds",
                 a.sample_seconds.map(Value::from),
+            );
+            set(
+                &mut args,
+                "db_cpu_percent",
+                a.db_cpu_percent.map(Value::from),
             );
             let input = input::parse::<queries::SlowQueriesInput>(args)?;
             let runtime = tokio::runtime::Builder::new_current_thread()
