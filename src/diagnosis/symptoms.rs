@@ -319,7 +319,11 @@ impl Signal {
                 Some("break_down_latency"),
             ),
             Self::AppCpuHigh => ("app_cpu_percent (container CPU metrics)", None),
-            Self::DbCpuLow | Self::DbCpuHigh => ("db_cpu_percent", Some("check_rds_iops")),
+            // The tool that reads it depends on where the database runs.
+            Self::DbCpuLow | Self::DbCpuHigh => (
+                "db_cpu_percent (on AWS RDS check_rds_iops reads it; elsewhere the database host's own CPU)",
+                None,
+            ),
             Self::ReadHeavy => ("db_read_percent", Some("slow_queries")),
             Self::WriteHeavyOrLocks => ("db_read_percent or lock_contention", Some("slow_queries")),
             Self::DbIoSaturated => ("db_io_saturated", Some("check_rds_iops")),
