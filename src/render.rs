@@ -467,6 +467,33 @@ impl Summary for SlowQueriesReport {
                     s.kind,
                     crate::diagnosis::queries::bound_text(&s.query, 120).0
                 );
+                let mut notes = Vec::new();
+                if s.query_ids > 1 {
+                    notes.push(format!("{} query ids, one text", s.query_ids));
+                }
+                if let Some(f) = &s.full_scan {
+                    let of = f
+                        .table
+                        .as_deref()
+                        .map_or(String::new(), |t| format!(" of {t}"));
+                    let figures = match (f.blocks_per_call, f.rows_examined_per_call) {
+                        (Some(b), _) => format!(
+                            "{} blocks per call, {} per row",
+                            fmt_num(b),
+                            fmt_num(f.blocks_per_row.unwrap_or(0.0))
+                        ),
+                        (None, Some(e)) => format!(
+                            "{} rows examined per call, {} per row",
+                            fmt_num(e),
+                            fmt_num(f.rows_examined_per_row.unwrap_or(0.0))
+                        ),
+                        _ => String::new(),
+                    };
+                    notes.push(format!("full scan{of}: {figures}"));
+                }
+                if !notes.is_empty() {
+                    let _ = writeln!(out, "  {:>57}↳ {}", "", notes.join("; "));
+                }
             }
         }
         if let (Some(r), Some(w)) = (self.workload.read_percent, self.workload.write_percent) {

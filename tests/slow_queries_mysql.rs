@@ -211,3 +211,137 @@ async fn hung_and_refused_servers() {
         "{err}"
     );
 }
+
+/// A statement that examines the whole table without an index is flagged on the digest
+/// itself, with the index its WHERE clause calls for.
+#[tokio::test]
+async fn full_scans_without_an_index_are_flagged() {
+    let config = config();
+    let r = report(
+        &config,
+        target(json!({"limit": 50, "include_running": false})),
+    )
+    .await;
+    let scan = r
+        .statements
+        .iter()
+        .find(|s| {
+            s.query
+                .starts_with("SELECT ID , `amount` FROM `orders` WHERE `customer_id`")
+        })
+        .unwrap_or_else(|| panic!("the scan is listed: {:?}", queries(&r)));
+    let full = scan.full_scan.as_ref().expect("flagged");
+    assert_eq!(full.table.as_deref(), Some("orders"));
+    assert_eq!(full.filter_columns, ["customer_id"]);
+    assert!(full.rows_examined_per_row.unwrap() >= 100.0, "{full:?}");
+    assert!(full.blocks_per_row.is_none());
+    assert!(
+        r.conclusion.next_steps.iter().any(|s| s
+            .action
+            .starts_with("Run `ANALYZE FORMAT=JSON SELECT ID , `amount` FROM `orders`")),
+        "{}",
+        r.summary()
+    );
+    assert!(
+        r.conclusion.next_steps.iter().any(|s| s
+            .action
+            .contains("ALTER TABLE orders ADD INDEX (customer_id)")),
+        "{}",
+        r.summary()
+    );
+    // Primary-key lookups are no full scans.
+    let lookup = r
+        .statements
+        .iter()
+        .find(|s| s.query.contains("`customers`"))
+        .unwrap();
+    assert!(lookup.full_scan.is_none());
+}
+
+/// A target with no schema reads every schema, including the statements run with no
+/// default schema (SCHEMA_NAME NULL), and still leaves this tool's own statements out.
+#[tokio::test]
+async fn statements_with_no_default_schema_count_when_no_schema_is_asked() {
+    let config = config();
+    let unscoped = "SELECT `note` FROM `shop` . `orders` WHERE `customer_id` = ?";
+    let all = report(
+        &config,
+        json!({"target": "myall", "limit": 100, "order_by": "calls", "include_running": false}),
+    )
+    .await;
+    let row = all
+        .statements
+        .iter()
+        .find(|s| s.query == unscoped)
+        .unwrap_or_else(|| panic!("no `{unscoped}` in {:?}", queries(&all)));
+    // 3 calls from schema shop and 4 with no default schema: one statement.
+    assert_eq!(row.calls, 7, "{}", all.summary());
+    // (run.sh's own TRUNCATE of the digests, as root with no default schema, is counted.)
+    let ours = [
+        "CURRENT_USER",
+        "PROCESSLIST",
+        "COUNT_STAR",
+        "FIRST_SEEN",
+        "READ ONLY",
+        "max_statement_time",
+        "lock_wait_timeout",
+    ];
+    assert!(
+        queries(&all)
+            .iter()
+            .all(|q| !ours.iter().any(|o| q.contains(o))),
+        "our own statements are left out: {:?}",
+        queries(&all)
+    );
+    assert!(all.statements.iter().any(|s| s.query.contains("SLEEP")));
+    let shop = report(
+        &config,
+        target(json!({"limit": 100, "order_by": "calls", "include_running": false})),
+    )
+    .await;
+    let row = shop
+        .statements
+        .iter()
+        .find(|s| s.query == unscoped)
+        .expect("listed in schema shop too");
+    assert_eq!(row.calls, 3, "only schema shop's calls: {}", shop.summary());
+}
+
+/// A target whose schema has no digests says which schema it filtered on and where the
+/// digests are, instead of an empty report.
+#[tokio::test]
+async fn an_empty_schema_says_where_the_digests_are() {
+    let config = config();
+    let r = report(
+        &config,
+        json!({"target": "myempty", "include_running": false}),
+    )
+    .await;
+    assert!(r.statements.is_empty());
+    assert_eq!(
+        r.conclusion.verdict,
+        "No statement statistics recorded for schema `empty`.",
+        "{}",
+        r.summary()
+    );
+    let note = r
+        .conclusion
+        .warnings
+        .iter()
+        .find(|w| w.contains("No statement digests for schema `empty`"))
+        .unwrap_or_else(|| panic!("{}", r.summary()));
+    assert!(
+        note.contains("exist in other schemas")
+            && note.contains("`shop`")
+            && note.contains("no default schema"),
+        "{note}"
+    );
+    assert!(
+        r.conclusion
+            .next_steps
+            .iter()
+            .any(|s| s.action.contains("Point the target's `database`")),
+        "{}",
+        r.summary()
+    );
+}

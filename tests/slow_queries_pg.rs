@@ -109,8 +109,28 @@ async fn read_write_split_and_kinds() {
     let write = r.workload.write_percent.unwrap();
     assert!(write > 0.0 && read > 70.0, "read {read} write {write}");
     assert!(read + write <= 100.01);
-    assert!(r.hints.iter().any(|h| h.symptom == "C"), "{:?}", r.hints);
+    // Read-heavy alone is no symptom C: a replica helps only a saturated primary.
+    assert!(!r.hints.iter().any(|h| h.symptom == "C"), "{:?}", r.hints);
+    assert!(
+        r.conclusion
+            .warnings
+            .iter()
+            .any(|w| w.contains("a read replica would not help until")),
+        "{}",
+        r.summary()
+    );
     assert_eq!(r.observations.db_read_percent, Some(read));
+    let busy = report(
+        &config,
+        json!({"order_by": "calls", "limit": 100, "include_running": false, "db_cpu_percent": 85}),
+    )
+    .await;
+    assert!(
+        busy.hints.iter().any(|h| h.symptom == "C"),
+        "{:?}",
+        busy.hints
+    );
+    assert_eq!(busy.observations.db_cpu_percent, Some(85.0));
     assert!(
         r.running.is_empty() && r.waits.is_empty(),
         "include_running false"
@@ -600,4 +620,121 @@ async fn remembered_kinds_give_the_same_report() {
             again.statements
         );
     }
+}
+
+/// Issue 12, "In a live incident the tools steer toward add replicas": one statement
+/// missing an index, bound by psycopg 3 as int2 for small ids and int4 for larger ones, so
+/// pg_stat_statements holds two queryids with the same text. The report must show one
+/// statement with its whole share of database time, flag it as a full scan of `orders`,
+/// lead with it, and make EXPLAIN then the index the first steps — and suggest no read
+/// replica on the read share alone. Database `scan` (tests/db/workload-pg-scan.sql) is
+/// touched by nothing else.
+#[tokio::test]
+async fn issue_12_one_statement_bound_as_int2_and_int4() {
+    use tokio_postgres::types::Type;
+    const SLOW: &str = "SELECT id, amount FROM orders WHERE customer_id = $1";
+    let config = config();
+    let admin_url = env("PWT_TEST_PG_ADMIN_URL");
+    let (app, conn) =
+        tokio_postgres::connect(&admin_url.replace("/shop", "/scan"), tokio_postgres::NoTls)
+            .await
+            .expect("connects to database scan");
+    tokio::spawn(conn);
+    // As psycopg 3 sends them: the parameter's type in the Parse message, the smallest that
+    // fits the Python int.
+    let small = app.prepare_typed(SLOW, &[Type::INT2]).await.unwrap();
+    let large = app.prepare_typed(SLOW, &[Type::INT4]).await.unwrap();
+    for id in [17i16, 230, 4711, 9000, 21000, 30001] {
+        assert_eq!(app.query(&small, &[&id]).await.unwrap().len(), 10);
+    }
+    for id in [32768i32, 40000, 45000, 49999] {
+        assert_eq!(app.query(&large, &[&id]).await.unwrap().len(), 10);
+    }
+    let r = report(&config, json!({"target": "scan", "order_by": "total_time"})).await;
+    eprintln!("{}", r.summary());
+    let top = &r.statements[0];
+    assert_eq!(top.query, SLOW, "{}", r.summary());
+    assert_eq!(top.query_ids, 2);
+    assert_eq!(top.calls, 10);
+    assert_eq!(top.rows, 100);
+    assert!(top.percent_of_db_time >= 95.0, "{}", r.summary());
+    assert_eq!(
+        r.statements.iter().filter(|s| s.query == SLOW).count(),
+        1,
+        "listed once: {:?}",
+        queries(&r)
+    );
+    let full = top.full_scan.as_ref().expect("flagged as a full scan");
+    assert_eq!(full.table.as_deref(), Some("orders"));
+    assert_eq!(full.filter_columns, ["customer_id"]);
+    assert!(full.blocks_per_row.unwrap() >= 100.0, "{full:?}");
+    assert!(full.blocks_per_call.unwrap() >= 1000.0, "{full:?}");
+    let verdict = &r.conclusion.verdict;
+    assert!(
+        verdict.starts_with(&format!("`{SLOW}` takes "))
+            && verdict.contains("a full scan of orders"),
+        "{verdict}"
+    );
+    let steps = &r.conclusion.next_steps;
+    assert!(
+        steps[0]
+            .action
+            .starts_with(&format!("Run `EXPLAIN (ANALYZE, BUFFERS) {SLOW}`")),
+        "{}",
+        steps[0].action
+    );
+    assert!(
+        steps[1]
+            .action
+            .contains("add an index on orders(customer_id)"),
+        "{}",
+        steps[1].action
+    );
+    // The sub-millisecond lookups are the normal here: no EXPLAIN for them.
+    assert_eq!(
+        steps
+            .iter()
+            .filter(|s| s.action.contains("EXPLAIN"))
+            .count(),
+        1,
+        "{steps:?}"
+    );
+    let lookup = r
+        .statements
+        .iter()
+        .find(|s| s.query.starts_with("SELECT email FROM customers"))
+        .expect("the fast lookups are listed");
+    assert!(lookup.full_scan.is_none() && lookup.query_ids == 1);
+    // No replica on the read share alone; the CPU comes from the host (not an RDS endpoint).
+    assert!(r.hints.is_empty(), "{:?}", r.hints);
+    let cpu = steps
+        .iter()
+        .find(|s| s.action.contains("db_cpu_percent"))
+        .expect("says how to get the primary's CPU");
+    assert_eq!(cpu.tool.as_deref(), Some("slow_queries"));
+
+    // Ranked per call, the same: one row, the full scan first.
+    let r = report(&config, json!({"target": "scan"})).await;
+    assert_eq!(r.statements[0].query, SLOW);
+    assert_eq!(r.statements[0].query_ids, 2);
+    assert!(r.conclusion.next_steps[0].action.contains("EXPLAIN"));
+    // What the server recorded: two queryids, and their texts are identical. (Asked last,
+    // from database scan itself, so that no other test's database sees this statement and
+    // the reports above hold only the workload.)
+    let recorded = app
+        .query(
+            "SELECT queryid, query, calls FROM pg_stat_statements \
+             WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'scan') \
+             AND query LIKE '%customer_id%' AND query NOT LIKE '%pg_stat_statements%' \
+             ORDER BY queryid",
+            &[],
+        )
+        .await
+        .unwrap();
+    let texts: Vec<String> = recorded.iter().map(|r| r.get(1)).collect();
+    assert_eq!(texts, [SLOW, SLOW], "two queryids, one text: {texts:?}");
+    let ids: Vec<i64> = recorded.iter().map(|r| r.get(0)).collect();
+    assert_ne!(ids[0], ids[1]);
+    let calls: Vec<i64> = recorded.iter().map(|r| r.get(2)).collect();
+    assert_eq!(calls.iter().sum::<i64>(), 10, "{calls:?}");
 }

@@ -145,6 +145,9 @@ pub struct SlowQueriesArgs {
     /// Rank what ran during the next N seconds (1–60) instead of since the last reset.
     #[arg(long)]
     sample_seconds: Option<f64>,
+    /// The primary's CPU, 0–100 (read replica / write-path hints need it).
+    #[arg(long)]
+    db_cpu_percent: Option<f64>,
 }
 
 /// The sources break_down_latency can read, as flags.
@@ -170,9 +173,13 @@ pub struct SourceArgs {
     /// How many endpoints to list (default 25).
     #[arg(long)]
     max_endpoints: Option<usize>,
-    /// p99 above which an endpoint is slow, ms (default 1000).
+    /// p99 above which an endpoint is slow, ms (default: 3 × --baseline-p99-ms, else the
+    /// routes against each other, 1000 as a last resort).
     #[arg(long)]
     slow_threshold_ms: Option<f64>,
+    /// The service's usual p99, ms: an endpoint is slow above 3 × this.
+    #[arg(long)]
+    baseline_p99_ms: Option<f64>,
     /// Prometheus endpoint with Gunicorn worker-state gauges, e.g. http://127.0.0.1:9100/metrics.
     #[arg(long)]
     gunicorn_metrics_url: Option<String>,
@@ -341,6 +348,9 @@ pub struct CapacityArgs {
     /// Latency reachable after fixing the slow path, ms (what-if).
     #[arg(long)]
     target_latency_ms: Option<f64>,
+    /// Share of request time spent in the database, 0–100.
+    #[arg(long)]
+    db_time_percent: Option<f64>,
 }
 
 #[derive(Debug, Args)]
@@ -467,6 +477,11 @@ pub fn run(command: Command, config: &crate::config::Config, reach: Reach) -> Re
                 &mut args,
                 "target_latency_ms",
                 a.target_latency_ms.map(Value::from),
+            );
+            set(
+                &mut args,
+                "db_time_percent",
+                a.db_time_percent.map(Value::from),
             );
             analyze(args, a.common.json, capacity::analyze)
         }
@@ -654,6 +669,11 @@ pub fn run(command: Command, config: &crate::config::Config, reach: Reach) -> Re
                 "sample_seconds",
                 a.sample_seconds.map(Value::from),
             );
+            set(
+                &mut args,
+                "db_cpu_percent",
+                a.db_cpu_percent.map(Value::from),
+            );
             let input = input::parse::<queries::SlowQueriesInput>(args)?;
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -708,6 +728,11 @@ fn apply_sources(args: &mut Map<String, Value>, paths: &[String], s: &SourceArgs
         args,
         "slow_threshold_ms",
         s.slow_threshold_ms.map(Value::from),
+    );
+    set(
+        args,
+        "baseline",
+        s.baseline_p99_ms.map(|p| json!({ "p99_ms": p })),
     );
     set(
         args,

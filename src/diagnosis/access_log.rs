@@ -431,6 +431,8 @@ pub struct LogStats<'f> {
     pub sums: Sums,
     pub first_ts: Option<i64>,
     pub last_ts: Option<i64>,
+    /// Requests per second over the last [`RECENT_SECONDS`] seconds of the log.
+    recent: RecentSeconds,
     /// Requests counted under [`OTHER_ROUTES`] because the route limit was reached.
     pub routes_overflowed: u64,
 }
@@ -451,6 +453,7 @@ impl<'f> LogStats<'f> {
             sums: Sums::default(),
             first_ts: None,
             last_ts: None,
+            recent: RecentSeconds::default(),
             routes_overflowed: 0,
         }
     }
@@ -581,6 +584,14 @@ impl<'f> LogStats<'f> {
         let request_ms = t.request_ms;
         let upstream = t.upstream;
         let upstream_ms = upstream.filter(|u| u.count > 0).map(|u| u.sum_ms);
+        if let Some(ts) = t.ts {
+            self.recent.add(
+                ts,
+                1,
+                upstream_ms.unwrap_or(0),
+                u32::from(upstream_ms.is_some()),
+            );
+        }
         let connect = t.connect.filter(|c| c.count > 0);
         if let Some(c) = connect {
             self.sums.connect_ms += c.sum_ms;
@@ -695,6 +706,7 @@ impl<'f> LogStats<'f> {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
         };
+        self.recent.merge(&other.recent);
         self.routes_overflowed += other.routes_overflowed;
         for (route, acc) in other.routes {
             let key = if self.routes.contains_key(&route)
@@ -763,6 +775,9 @@ pub struct AccessLogData {
     pub sums: Sums,
     pub first_ts: Option<i64>,
     pub last_ts: Option<i64>,
+    /// Requests per second for the last [`RECENT_SECONDS`] seconds up to `last_ts`, oldest
+    /// first: the current throughput, to set against worker state sampled now.
+    pub recent_per_second: Vec<(i64, SecondCounts)>,
     pub routes_overflowed: u64,
     pub endpoints: Vec<RouteFigures>,
     /// Which timings the format records.
@@ -819,6 +834,7 @@ impl LogStats<'_> {
             sums: self.sums,
             first_ts: self.first_ts,
             last_ts: self.last_ts,
+            recent_per_second: self.recent.tail(self.last_ts),
             routes_overflowed: self.routes_overflowed,
             endpoints,
             has_request_time: f.has(Field::RequestTime),
@@ -828,6 +844,80 @@ impl LogStats<'_> {
             since: self.options.since,
             until: self.options.until,
         }
+    }
+}
+
+/// Seconds of per-second request counts kept at the end of the log.
+pub const RECENT_SECONDS: usize = 128;
+
+/// Requests, and their upstream time, for the latest seconds seen, in a ring indexed by the
+/// second: nginx writes lines in completion order, so the end of the log is its last
+/// seconds. Fixed size and a few instructions per line, whatever the log's length.
+#[derive(Debug, Clone)]
+struct RecentSeconds {
+    second: Box<[i64; RECENT_SECONDS]>,
+    slot: Box<[SecondCounts; RECENT_SECONDS]>,
+}
+
+/// One second of the log.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SecondCounts {
+    pub requests: u32,
+    /// Sum of `$upstream_response_time`, ms, over the `upstream_n` requests that have one.
+    pub upstream_ms: u64,
+    pub upstream_n: u32,
+}
+
+impl Default for RecentSeconds {
+    fn default() -> Self {
+        Self {
+            second: Box::new([i64::MIN; RECENT_SECONDS]),
+            slot: Box::new([SecondCounts::default(); RECENT_SECONDS]),
+        }
+    }
+}
+
+impl RecentSeconds {
+    #[inline]
+    fn add(&mut self, ts: i64, requests: u32, upstream_ms: u64, upstream_n: u32) {
+        let i = ts.rem_euclid(RECENT_SECONDS as i64) as usize;
+        if self.second[i] < ts {
+            // A newer second takes the slot; an older one than the slot holds is dropped.
+            self.second[i] = ts;
+            self.slot[i] = SecondCounts::default();
+        }
+        if self.second[i] == ts {
+            let s = &mut self.slot[i];
+            s.requests = s.requests.saturating_add(requests);
+            s.upstream_ms = s.upstream_ms.saturating_add(upstream_ms);
+            s.upstream_n = s.upstream_n.saturating_add(upstream_n);
+        }
+    }
+
+    fn merge(&mut self, other: &Self) {
+        for i in 0..RECENT_SECONDS {
+            if other.second[i] != i64::MIN {
+                let o = other.slot[i];
+                self.add(other.second[i], o.requests, o.upstream_ms, o.upstream_n);
+            }
+        }
+    }
+
+    /// The seconds in `(last − RECENT_SECONDS, last]`, oldest first; seconds with no request
+    /// are listed empty.
+    fn tail(&self, last: Option<i64>) -> Vec<(i64, SecondCounts)> {
+        let Some(last) = last else { return Vec::new() };
+        (last - RECENT_SECONDS as i64 + 1..=last)
+            .map(|ts| {
+                let i = ts.rem_euclid(RECENT_SECONDS as i64) as usize;
+                let counts = if self.second[i] == ts {
+                    self.slot[i]
+                } else {
+                    SecondCounts::default()
+                };
+                (ts, counts)
+            })
+            .collect()
     }
 }
 
@@ -857,6 +947,39 @@ mod tests {
         let mut out = Vec::new();
         route_into(m.as_bytes(), t.as_bytes(), templates, &mut out);
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn recent_seconds_keep_the_end_of_the_log() {
+        let n = |t: &(i64, SecondCounts)| (t.0, t.1.requests);
+        let mut a = RecentSeconds::default();
+        for ts in 1000..1300 {
+            a.add(ts, 2, 20, 2);
+        }
+        a.add(1299, 1, 500, 1);
+        // An old line written late does not disturb the recent seconds.
+        a.add(1100, 5, 0, 0);
+        let tail = a.tail(Some(1299));
+        assert_eq!(tail.len(), RECENT_SECONDS);
+        assert_eq!(n(&tail[0]), (1299 - RECENT_SECONDS as i64 + 1, 2));
+        assert_eq!(
+            tail[RECENT_SECONDS - 1].1,
+            SecondCounts {
+                requests: 3,
+                upstream_ms: 520,
+                upstream_n: 3
+            }
+        );
+        // Two parts of one file merge into the same counts.
+        let mut b = RecentSeconds::default();
+        b.add(1299, 4, 40, 4);
+        b.add(1301, 7, 70, 7);
+        a.merge(&b);
+        let tail = a.tail(Some(1301));
+        assert_eq!(n(&tail[RECENT_SECONDS - 1]), (1301, 7));
+        assert_eq!(n(&tail[RECENT_SECONDS - 2]), (1300, 0));
+        assert_eq!(n(&tail[RECENT_SECONDS - 3]), (1299, 7));
+        assert!(a.tail(None).is_empty());
     }
 
     #[test]

@@ -87,6 +87,10 @@ pub struct CapacityInput {
     /// (default: half the current latency).
     #[serde(default)]
     pub target_latency_ms: Option<f64>,
+    /// Share of request time spent in the database, 0–100 (break_down_latency's `db` layer).
+    /// At 50 % or more, more workers add DB load, not throughput.
+    #[serde(default)]
+    pub db_time_percent: Option<f64>,
 }
 
 fn one() -> i64 {
@@ -118,6 +122,15 @@ pub struct CapacityReport {
     /// Whether the queue is stable (utilisation < 1); only with `arrival_rps`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stable: Option<bool>,
+    /// True when avg_latency_ms × arrival_rps exceeds the slots: if the arrivals are being
+    /// served, the latency given includes waiting for a worker, and the measured throughput
+    /// is the ceiling.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency_includes_queueing: Option<bool>,
+    /// With `latency_includes_queueing`: the most a request can take in service, slots ÷
+    /// arrival rate, ms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_time_at_most_ms: Option<f64>,
     /// Fewest workers per replica that keep utilisation below 1 at the current latency
     /// (only with `arrival_rps`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -164,6 +177,9 @@ pub struct WhatIf {
     /// M/M/c mean queue wait in ms in this scenario (only with `arrival_rps`, stable queue).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mean_queue_wait_ms: Option<f64>,
+    /// A limit applied to the gain, and why (e.g. the cores for CPU-bound work).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cap: Option<String>,
     /// Costs and risks that come with it.
     pub side_effects: Vec<String>,
 }
@@ -177,9 +193,12 @@ pub struct WorkerRecommendation {
     pub formula_workers: u64,
     /// After the workload adjustment, before the caps.
     pub workload_adjusted_workers: u64,
-    /// memory_limit_mb ÷ worker_rss_mb, when both are known.
+    /// (memory_limit_mb − the reserve) ÷ worker_rss_mb, when both are known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub memory_cap: Option<u64>,
+    /// Memory kept free for the master process, the OS and the page cache, MB.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory_reserve_mb: Option<f64>,
     /// Workers per replica the database connection budget allows, when known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub db_connection_cap: Option<u64>,
@@ -370,6 +389,13 @@ pub fn analyze(input: &CapacityInput) -> Result<CapacityReport, InputError> {
             )
         })
         .transpose()?;
+    let db_time = check_opt_range(
+        "db_time_percent",
+        input.db_time_percent,
+        0.0,
+        100.0,
+        "pass the share of request time spent in the database, 0–100",
+    )?;
     let target_ms = input
         .target_latency_ms
         .map(|v| {
@@ -426,11 +452,57 @@ pub fn analyze(input: &CapacityInput) -> Result<CapacityReport, InputError> {
         evidence.push(Evidence::number("arrival_rps", rps, "rps", SOURCE_CALLER));
     }
 
-    let what_if = what_if(&fleet, slots, ceiling, target_ms, arrival);
+    let what_if = what_if(
+        &fleet,
+        slots,
+        ceiling,
+        target_ms,
+        arrival,
+        cores.map(|c| (c, input.workload)),
+    );
+    // Little's law read backwards: λ × W requests are in the system. More than the slots
+    // cannot be in service, so if the arrivals are being served, W includes the queue.
+    let in_flight = arrival.map(|rps| rps * fleet.latency_s);
+    let includes_queueing = in_flight.map(|l| l > slots as f64 * 1.05);
+    let service_at_most_ms = arrival
+        .filter(|_| includes_queueing == Some(true))
+        .filter(|rps| *rps > 0.0)
+        .map(|rps| round(slots as f64 / rps * 1000.0, 3));
+    if let (Some(l), Some(s_ms), Some(rps)) = (in_flight, service_at_most_ms, arrival) {
+        warnings.push(format!(
+            "avg_latency_ms × arrival_rps = {} requests in flight, more than the {slots} slots: if {} rps is being served now, the {} ms latency includes waiting for a worker, the service time is at most {} ms, and the measured throughput is the ceiling. Split queue from service with break_down_latency (worker state and listen_port) and pass the service time as avg_latency_ms.",
+            fmt_num(l),
+            fmt_num(rps),
+            fmt_num(latency_ms),
+            fmt_num(s_ms)
+        ));
+    }
+    if let Some(d) = db_time.filter(|d| *d >= 50.0) {
+        evidence.push(Evidence::number(
+            "db_time_percent",
+            d,
+            "percent",
+            SOURCE_CALLER,
+        ));
+        warnings.push(format!(
+            "The database holds {}% of request time: it is the bottleneck, so more workers or replicas add DB load and latency rather than throughput (death spiral #1). Fix the slow queries first (slow_queries).",
+            fmt_num(d)
+        ));
+    }
 
     let recommended = cores.map(|cores| {
         recommend_workers(cores, input.workload, rss, mem_limit, &fleet, pool, db_max)
     });
+    if let Some(r) = recommended
+        .as_ref()
+        .filter(|r| r.workers > workers_per_replica)
+        .filter(|_| includes_queueing == Some(true) || db_time.is_some_and(|d| d >= 50.0))
+    {
+        warnings.push(format!(
+            "The formula gives {} workers per replica, more than the {workers_per_replica} running; in an incident, first find what holds the workers (the latency), since more workers do not make a request faster.",
+            r.workers
+        ));
+    }
     if let Some(c) = cores {
         evidence.push(Evidence::number("cpu_cores", c, "cores", SOURCE_CALLER));
     }
@@ -509,6 +581,8 @@ pub fn analyze(input: &CapacityInput) -> Result<CapacityReport, InputError> {
             .and_then(|q| q.mean_wait_s)
             .map(|s| round(s * 1000.0, 3)),
         stable: queue.map(|q| q.utilization < 1.0),
+        latency_includes_queueing: includes_queueing,
+        service_time_at_most_ms: service_at_most_ms,
         min_workers_per_replica_for_stability: arrival.map(|rps| {
             let needed_slots = (rps * fleet.latency_s).floor() as u64 + 1;
             needed_slots.div_ceil(replicas * threads).max(1)
@@ -553,7 +627,20 @@ pub fn analyze(input: &CapacityInput) -> Result<CapacityReport, InputError> {
         )
         .with_tool("break_down_latency"),
     );
-    if report.stable == Some(false) {
+    if let Some(s_ms) = service_at_most_ms {
+        next_steps.insert(
+            0,
+            NextStep::new(
+                format!(
+                    "Split the {} ms into the wait for a worker and the service time (break_down_latency with worker state and listen_port), then rerun this with the service time (at most {} ms).",
+                    fmt_num(latency_ms),
+                    fmt_num(s_ms)
+                ),
+                "The latency given includes queueing; Little's law needs the time a request holds a worker, and the queue it builds is the symptom, not the capacity.",
+            )
+            .with_tool("break_down_latency"),
+        );
+    } else if report.stable == Some(false) {
         next_steps.insert(
             0,
             NextStep::new(
@@ -607,6 +694,7 @@ fn what_if(
     ceiling: f64,
     target_ms: Option<f64>,
     arrival: Option<f64>,
+    cpu: Option<(f64, Workload)>,
 ) -> Vec<WhatIf> {
     let latency_ms = fleet.latency_s * 1000.0;
     let (cut_ms, cut_change) = match target_ms {
@@ -637,7 +725,38 @@ fn what_if(
 
     let doubled = fleet.workers_per_replica * 2;
     let double_slots = fleet.slots(doubled);
-    let double_ceiling = double_slots as f64 / fleet.latency_s;
+    // CPU-bound work runs no faster with more processes than cores: workers beyond the
+    // cores queue inside the kernel's run queue instead of the listen backlog.
+    let (double_ceiling, cap) = match cpu {
+        Some((cores, Workload::CpuBound)) => {
+            let per_replica_threads = (fleet.workers_per_replica * fleet.threads) as f64;
+            let now = per_replica_threads.min(cores);
+            let then = (per_replica_threads * 2.0).min(cores);
+            (
+                ceiling * then / now,
+                Some(format!(
+                    "cpu_bound on {} cores: at most {} requests compute at once per replica, so the gain is {}× ({} → {} effective slots); workers beyond the cores add queueing in the kernel, not capacity",
+                    fmt_num(cores),
+                    fmt_num(cores),
+                    fmt_num(then / now),
+                    fmt_num(now),
+                    fmt_num(then)
+                )),
+            )
+        }
+        Some((cores, w)) => (
+            double_slots as f64 / fleet.latency_s,
+            Some(format!(
+                "{}: only the part of each request spent waiting (DB, other services) scales with workers; the CPU part stays capped by the {} cores, so the real gain is below 2×",
+                match w {
+                    Workload::IoBound => "io_bound",
+                    _ => "mixed",
+                },
+                fmt_num(cores)
+            )),
+        ),
+        None => (double_slots as f64 / fleet.latency_s, None),
+    };
     let double_queue = arrival.map(|rps| mmc(double_slots, rps, fleet.latency_s));
     let total_workers = fleet.replicas * fleet.workers_per_replica;
     vec![
@@ -652,6 +771,7 @@ fn what_if(
             db_concurrency_factor: 1.0,
             p_wait: cut_queue.map(|q| round(q.p_wait, 6)),
             mean_queue_wait_ms: cut_queue.and_then(|q| q.mean_wait_s).map(|s| round(s * 1000.0, 3)),
+            cap: None,
             side_effects: cut_effects,
         },
         WhatIf {
@@ -665,6 +785,7 @@ fn what_if(
             db_concurrency_factor: 2.0,
             p_wait: double_queue.map(|q| round(q.p_wait, 6)),
             mean_queue_wait_ms: double_queue.and_then(|q| q.mean_wait_s).map(|s| round(s * 1000.0, 3)),
+            cap,
             side_effects: vec![
                 "Doubles peak database concurrency and connections: if the database is the slow layer, latency rises and the gain disappears (death spiral #1).".to_owned(),
                 "Doubles worker memory per replica; past the container limit this means OOM kills and 502s.".to_owned(),
@@ -695,8 +816,11 @@ fn recommend_workers(
         ),
         Workload::Mixed => (formula, "mixed: Gunicorn's (2 × cores) + 1"),
     };
-    let memory_cap = match (rss, mem_limit) {
-        (Some(rss), Some(limit)) => Some((limit / rss).floor() as u64),
+    let reserve = mem_limit.map(memory_reserve_mb);
+    let memory_cap = match (rss, mem_limit, reserve) {
+        (Some(rss), Some(limit), Some(reserve)) => {
+            Some(((limit - reserve) / rss).floor().max(0.0) as u64)
+        }
         _ => None,
     };
     let db_connection_cap = match (pool, db_max) {
@@ -713,7 +837,8 @@ fn recommend_workers(
     {
         workers = cap;
         basis.push_str(&format!(
-            "; capped by memory at {cap} (memory_limit_mb ÷ worker_rss_mb)"
+            "; capped by memory at {cap} ((memory_limit_mb − {} MB kept for the master, the OS and the page cache) ÷ worker_rss_mb)",
+            fmt_num(reserve.unwrap_or(0.0))
         ));
     }
     if let Some(cap) = db_connection_cap
@@ -729,9 +854,16 @@ fn recommend_workers(
         formula_workers: formula,
         workload_adjusted_workers: adjusted,
         memory_cap,
+        memory_reserve_mb: reserve.map(|r| round(r, 1)),
         db_connection_cap,
         basis,
     }
+}
+
+/// Memory a replica keeps free for the Gunicorn/uWSGI master, the OS and the page cache:
+/// 15 % of the limit, at least 200 MB (but never more than half of it).
+fn memory_reserve_mb(limit: f64) -> f64 {
+    (limit * 0.15).max(200.0).min(limit / 2.0)
 }
 
 fn verdict(report: &CapacityReport, latency_ms: f64, arrival: Option<f64>) -> String {
@@ -749,10 +881,19 @@ fn verdict(report: &CapacityReport, latency_ms: f64, arrival: Option<f64>) -> St
     );
     match (arrival, report.utilization, report.mean_queue_wait_ms) {
         (Some(rps), Some(u), _) if u >= 1.0 => format!(
-            "Unstable: {} rps arrive but {base}, so the queue grows without bound (utilisation {}%); bring latency under {} ms or add capacity only if the database has headroom — {lever}.",
+            "Unstable at this latency: {} rps arrive but {base}, so the queue grows without bound (utilisation {}%); bring latency under {} ms or add capacity only if the database has headroom — {lever}.{}",
             fmt_num(rps),
             fmt_num(u * 100.0),
-            fmt_num(report.concurrent_slots as f64 / rps * 1000.0)
+            fmt_num(report.concurrent_slots as f64 / rps * 1000.0),
+            match report.service_time_at_most_ms {
+                Some(s) => format!(
+                    " But if {} rps is being served right now, the {} ms already includes waiting for a worker: the service time is at most {} ms and the measured throughput is the ceiling — split queue from service (break_down_latency) before sizing anything.",
+                    fmt_num(rps),
+                    fmt_num(latency_ms),
+                    fmt_num(s)
+                ),
+                None => String::new(),
+            }
         ),
         (Some(rps), Some(u), Some(wait)) => format!(
             "{base}; at {} rps utilisation is {}% and {}% of requests wait for a worker (mean wait {} ms){}; {lever}.",
@@ -788,6 +929,7 @@ mod tests {
             db_pool_per_worker: None,
             db_max_connections: None,
             target_latency_ms: None,
+            db_time_percent: None,
         }
     }
 
@@ -860,6 +1002,73 @@ mod tests {
         assert!((q.mean_wait_s.unwrap() - 1.0).abs() < 1e-12);
     }
 
+    /// The missing-index incident as an agent passes it: nginx's mean (queue included) and
+    /// the rate being served.
+    #[test]
+    fn a_latency_that_includes_queueing_is_named_and_sizing_waits() {
+        let mut i = input(1, 4, 174.0);
+        i.arrival_rps = Some(93.0);
+        i.cpu_cores = Some(2.0);
+        i.worker_rss_mb = Some(120.0);
+        i.memory_limit_mb = Some(2048.0);
+        let r = analyze(&i).unwrap();
+        assert_eq!(r.latency_includes_queueing, Some(true));
+        assert!((r.service_time_at_most_ms.unwrap() - 43.011).abs() < 0.01);
+        assert!(
+            r.conclusion
+                .verdict
+                .contains("includes waiting for a worker")
+        );
+        let first = &r.conclusion.next_steps[0];
+        assert_eq!(
+            first.tool.as_deref(),
+            Some("break_down_latency"),
+            "{first:?}"
+        );
+        assert!(!first.action.to_lowercase().contains("add "), "{first:?}");
+        let rec = r.recommended_workers_per_replica.unwrap();
+        assert!(rec.workers as f64 * 120.0 <= 2048.0 - rec.memory_reserve_mb.unwrap());
+        // Within the slots, no such claim.
+        i.avg_latency_ms = 40.0;
+        let r = analyze(&i).unwrap();
+        assert_eq!(r.latency_includes_queueing, Some(false));
+        assert_eq!(r.service_time_at_most_ms, None);
+        // The DB holding the time is a warning against more workers.
+        i.db_time_percent = Some(80.0);
+        let r = analyze(&i).unwrap();
+        assert!(
+            r.conclusion
+                .warnings
+                .iter()
+                .any(|w| w.contains("80% of request time"))
+        );
+    }
+
+    #[test]
+    fn doubling_cpu_bound_workers_is_capped_by_the_cores() {
+        let mut i = input(1, 2, 18.0);
+        i.cpu_cores = Some(2.0);
+        i.workload = Workload::CpuBound;
+        let r = analyze(&i).unwrap();
+        let double = r
+            .what_if
+            .iter()
+            .find(|w| w.scenario == "double_workers")
+            .unwrap();
+        assert_eq!(double.gain, 1.0);
+        assert!(
+            double.cap.as_deref().unwrap().contains("2 cores"),
+            "{double:?}"
+        );
+        // One worker on two cores: doubling reaches the cores, 2×.
+        i.workers_per_replica = 1;
+        let r = analyze(&i).unwrap();
+        assert_eq!(r.what_if[1].gain, 2.0);
+        // Without the cores nothing is capped.
+        i.cpu_cores = None;
+        assert_eq!(analyze(&i).unwrap().what_if[1].cap, None);
+    }
+
     #[test]
     fn overload_is_an_answer_not_an_error() {
         let mut i = input(32, 4, 4000.0);
@@ -925,9 +1134,15 @@ mod tests {
             .unwrap()
             .recommended_workers_per_replica
             .unwrap();
-        assert_eq!(rec.memory_cap, Some(6));
-        assert_eq!(rec.workers, 6);
-        assert!(rec.basis.contains("memory"));
+        // (2048 − 307 MB kept for the master, the OS and the page cache) ÷ 300 MB = 5.
+        assert_eq!(rec.memory_reserve_mb, Some(307.2));
+        assert_eq!(rec.memory_cap, Some(5));
+        assert_eq!(rec.workers, 5);
+        assert!(
+            rec.basis.contains("memory") && rec.basis.contains("307.2 MB kept"),
+            "{}",
+            rec.basis
+        );
         // Half a core: (2 × 0.5) + 1 = 2.
         i.cpu_cores = Some(0.5);
         i.workload = Workload::Mixed;

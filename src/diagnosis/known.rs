@@ -7,6 +7,10 @@
 //! The first call against a target pays for classifying everything; later calls pay for
 //! what is new. Results are the same either way: the kind comes from the same text.
 //!
+//! With the kind goes the statement's key as a person reads it (a hash of its normalised
+//! text, see [`super::sql::statement_key`]), so that the queryids of one text (one per
+//! parameter type) are counted as one statement on every call without reading text again.
+//!
 //! It also remembers which statements were listed lately, so that the next call can ask
 //! the server for their details alone ([`KnownStatements::listed`]); a call whose list
 //! turns out different reads the details of every statement again, so this only saves time
@@ -42,6 +46,7 @@ pub enum Known {
 struct Entry {
     known: Known,
     text: Option<Arc<str>>,
+    key: Option<u64>,
     /// When it was learnt (a counter), to forget the oldest first.
     learnt: u64,
 }
@@ -67,6 +72,11 @@ impl KnownStatements {
         self.entries.get(&id).and_then(|e| e.text.clone())
     }
 
+    /// The key of `id`'s text as a person reads it.
+    pub fn key(&self, id: i64) -> Option<u64> {
+        self.entries.get(&id).and_then(|e| e.key)
+    }
+
     pub fn len(&self) -> usize {
         self.entries.len()
     }
@@ -80,8 +90,9 @@ impl KnownStatements {
         self.text_bytes
     }
 
-    /// Remembers what `id` is, and its text when given (a text already remembered is kept).
-    pub fn learn(&mut self, id: i64, known: Known, text: Option<&str>) {
+    /// Remembers what `id` is, its text when given (a text already remembered is kept) and
+    /// its text's key when given.
+    pub fn learn(&mut self, id: i64, known: Known, text: Option<&str>, key: Option<u64>) {
         self.clock += 1;
         let learnt = self.clock;
         // A text larger than the whole budget (never, with the adapters' 4 KiB cut) is not kept.
@@ -90,10 +101,14 @@ impl KnownStatements {
         let entry = self.entries.entry(id).or_insert(Entry {
             known,
             text: None,
+            key: None,
             learnt,
         });
         entry.known = known;
         entry.learnt = learnt;
+        if key.is_some() {
+            entry.key = key;
+        }
         if let (None, Some(t)) = (&entry.text, text) {
             entry.text = Some(Arc::from(t));
             self.text_bytes += text_len;
@@ -144,14 +159,17 @@ mod tests {
     fn remembers_kind_and_text() {
         let mut k = KnownStatements::default();
         assert_eq!(k.known(7), None);
-        k.learn(7, Known::Statement(StatementKind::Write), None);
+        k.learn(7, Known::Statement(StatementKind::Write), None, Some(42));
         assert_eq!(k.known(7), Some(Known::Statement(StatementKind::Write)));
         assert_eq!(k.text(7), None);
+        assert_eq!(k.key(7), Some(42));
         k.learn(
             7,
             Known::Statement(StatementKind::Write),
             Some("UPDATE t SET a = $1"),
+            None,
         );
+        assert_eq!(k.key(7), Some(42), "a key learnt is kept");
         assert_eq!(k.text(7).as_deref(), Some("UPDATE t SET a = $1"));
         assert_eq!(k.text_bytes(), "UPDATE t SET a = $1".len());
         // A second text for the same id does not replace or double count the first.
@@ -159,10 +177,12 @@ mod tests {
             7,
             Known::Statement(StatementKind::Write),
             Some("update t set a = $1"),
+            Some(42),
         );
         assert_eq!(k.text(7).as_deref(), Some("UPDATE t SET a = $1"));
         assert_eq!(k.text_bytes(), "UPDATE t SET a = $1".len());
-        k.learn(-3, Known::Monitor, None);
+        k.learn(-3, Known::Monitor, None, None);
+        assert_eq!(k.key(-3), None);
         assert_eq!(k.known(-3), Some(Known::Monitor));
         assert_eq!(k.len(), 2);
     }
@@ -187,7 +207,12 @@ mod tests {
     fn stays_within_its_bounds() {
         let mut k = KnownStatements::default();
         for id in 0..(MAX_ENTRIES as i64 + 10) {
-            k.learn(id, Known::Statement(StatementKind::Read), None);
+            k.learn(
+                id,
+                Known::Statement(StatementKind::Read),
+                None,
+                Some(id as u64),
+            );
         }
         assert!(k.len() <= MAX_ENTRIES, "{}", k.len());
         // The newest are kept, the oldest forgotten.
@@ -197,7 +222,7 @@ mod tests {
         let mut k = KnownStatements::default();
         let text = "x".repeat(4096);
         for id in 0..(MAX_TEXT_BYTES / 4096 + 5) as i64 {
-            k.learn(id, Known::Statement(StatementKind::Read), Some(&text));
+            k.learn(id, Known::Statement(StatementKind::Read), Some(&text), None);
             assert!(k.text_bytes() <= MAX_TEXT_BYTES);
         }
         assert!(k.text(((MAX_TEXT_BYTES / 4096) + 4) as i64).is_some());

@@ -53,9 +53,14 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::access_log::AccessLogData;
+use super::access_log::{AccessLogData, SecondCounts};
 use super::nginx_format::format_rfc3339;
-use super::symptoms::{self, DEFAULT_SLOW_MS, EndpointLatency, LatencyPattern, Observations};
+use super::queueing::{
+    self, HeadOfLine, Method, NoSplit, RouteService, SlowMetric, ThresholdBasis,
+};
+use super::symptoms::{
+    self, BacklogShape, DEFAULT_SLOW_MS, EndpointLatency, LatencyPattern, Observations,
+};
 use super::{
     Conclusion, Evidence, InputError, NextStep, SOURCE_CALLER, check_opt_range, fmt_num, round,
 };
@@ -154,9 +159,13 @@ pub struct LatencyInput {
     /// `latency_pattern`.
     #[serde(default)]
     pub endpoints: Vec<EndpointLatency>,
-    /// p99 above which an endpoint counts as slow, in ms (default 1000).
-    #[serde(default = "default_slow_ms")]
-    pub slow_threshold_ms: f64,
+    /// p99 above which an endpoint is slow, ms. Leave it out to judge against `baseline`, or
+    /// else the routes against each other (1000 ms only as a last resort).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slow_threshold_ms: Option<f64>,
+    /// The service's normal, e.g. `{"p99_ms": 20}`: an endpoint is slow above 3 × that.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<Baseline>,
     /// An RDS instance to check (check_rds_iops): its storage verdict fills
     /// `observations.db_io_saturated`, `disk_queue_depth` and `db_cpu_percent`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -194,7 +203,8 @@ impl Default for LatencyInput {
         Self {
             figures: Figures::default(),
             endpoints: Vec::new(),
-            slow_threshold_ms: default_slow_ms(),
+            slow_threshold_ms: None,
+            baseline: None,
             access_log: None,
             gunicorn_metrics_url: None,
             worker_metrics: None,
@@ -207,8 +217,12 @@ impl Default for LatencyInput {
     }
 }
 
-fn default_slow_ms() -> f64 {
-    DEFAULT_SLOW_MS
+/// What is normal for this service.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Baseline {
+    /// The usual p99 of the service's requests, ms (e.g. from a quiet day in Sentry).
+    pub p99_ms: f64,
 }
 
 fn default_samples() -> u32 {
@@ -396,6 +410,19 @@ pub struct LatencyReport {
     /// `long_tail`, `system_wide` or `healthy`, from `endpoints`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub latency_pattern: Option<LatencyPattern>,
+    /// Mean time a worker spends on a request, queueing excluded (Little's law), ms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_time_ms: Option<f64>,
+    /// One or a few routes holding most of the service time while the others are slow only
+    /// by waiting behind them (symptom E: make that route fast).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub head_of_line: Option<HeadOfLine>,
+    /// What an endpoint was judged slow against, ms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slow_threshold_ms: Option<f64>,
+    /// Where that threshold came from: `caller`, `baseline`, `relative` or `default`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slow_threshold_basis: Option<ThresholdBasis>,
     /// The endpoints considered: from an access log, largest worker time first; from the
     /// caller, slowest p99 first.
     pub endpoints: Vec<EndpointStats>,
@@ -515,16 +542,24 @@ pub struct EndpointStats {
     /// Slowest request, ms (from access logs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_ms: Option<f64>,
-    /// Sum of upstream time: the worker capacity this endpoint consumed, seconds.
+    /// The worker capacity this endpoint consumed, seconds: requests × service time, or the
+    /// sum of its upstream time (queueing included) when the wait is not known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worker_seconds: Option<f64>,
+    /// Mean upstream time (queueing included), ms (from access logs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mean_upstream_ms: Option<f64>,
+    /// Mean service time, queueing excluded, ms: what a request of this endpoint holds a
+    /// worker for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_ms: Option<f64>,
     /// Its share of all endpoints' worker time, 0–100.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub share_of_worker_time_percent: Option<f64>,
     /// Responses with status ≥ 500, percent of its requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_percent: Option<f64>,
-    /// Whether its p99 exceeds the slow threshold.
+    /// Whether it is slow against `slow_threshold_ms` (its service time or its p99).
     pub slow: bool,
     /// Share of all requests, 0–100.
     pub share_of_requests_percent: f64,
@@ -608,10 +643,21 @@ fn validate(input: &LatencyInput) -> Result<Checked, InputError> {
         100.0,
         "pass a percentage between 0 and 100",
     )?;
-    if !input.slow_threshold_ms.is_finite() || input.slow_threshold_ms <= 0.0 {
+    if input
+        .slow_threshold_ms
+        .is_some_and(|t| !t.is_finite() || t <= 0.0)
+    {
         return Err(InputError::new(
             "slow_threshold_ms",
-            "must be a positive number of milliseconds (default 1000)",
+            "must be a positive number of milliseconds; leave it out to judge against the baseline or the routes against each other",
+        ));
+    }
+    if let Some(b) = &input.baseline
+        && (!b.p99_ms.is_finite() || b.p99_ms <= 0.0)
+    {
+        return Err(InputError::new(
+            "baseline.p99_ms",
+            "must be a positive number of milliseconds: the service's usual p99",
         ));
     }
     let probe = Observations {
@@ -705,17 +751,11 @@ fn mean(v: impl Iterator<Item = f64> + Clone) -> f64 {
     }
 }
 
-/// Per-endpoint statistics from an access log: all of them (for the pattern) and the
-/// listed ones (largest worker time first, at most `max`).
-fn log_endpoints(
-    log: &AccessLogData,
-    slow_ms: f64,
-    max: usize,
-) -> (Vec<EndpointStats>, Vec<EndpointLatency>) {
+/// Per-endpoint statistics from an access log, every route; worker time is upstream time
+/// (queueing included) until [`judge_endpoints`] knows the queue wait.
+fn log_endpoints(log: &AccessLogData) -> Vec<EndpointStats> {
     let total_requests: u64 = log.endpoints.iter().map(|e| e.requests).sum();
-    let total_worker_ms: u64 = log.endpoints.iter().filter_map(|e| e.worker_ms).sum();
-    let mut all: Vec<EndpointStats> = log
-        .endpoints
+    log.endpoints
         .iter()
         .filter(|e| e.timed > 0)
         .map(|e| EndpointStats {
@@ -725,21 +765,78 @@ fn log_endpoints(
             p95_ms: Some(e.p95_ms),
             p99_ms: e.p99_ms,
             max_ms: Some(e.max_ms),
+            mean_upstream_ms: e.worker_ms.map(|w| round(w as f64 / e.timed as f64, 3)),
+            service_ms: None,
             worker_seconds: e.worker_ms.map(|w| round(w as f64 / 1000.0, 3)),
-            share_of_worker_time_percent: e
-                .worker_ms
-                .filter(|_| total_worker_ms > 0)
-                .map(|w| round(w as f64 / total_worker_ms as f64 * 100.0, 2)),
+            share_of_worker_time_percent: None,
             error_percent: log
                 .has_status
                 .then(|| round(e.errors as f64 / e.requests.max(1) as f64 * 100.0, 2)),
-            slow: e.p99_ms > slow_ms,
+            slow: false,
             share_of_requests_percent: round(
                 e.requests as f64 / total_requests.max(1) as f64 * 100.0,
                 2,
             ),
         })
+        .collect()
+}
+
+/// How the endpoints were judged.
+struct Judgement {
+    threshold_ms: f64,
+    basis: ThresholdBasis,
+    metric: SlowMetric,
+    head_of_line: Option<HeadOfLine>,
+}
+
+/// Service time per route (when the queue wait is known), worker time from it, what slow
+/// means for this service, and whether one route holds the line. Sorts by worker time.
+fn judge_endpoints(
+    all: &mut [EndpointStats],
+    queue_ms: Option<f64>,
+    input: &LatencyInput,
+) -> Judgement {
+    if let Some(q) = queue_ms {
+        for e in all.iter_mut() {
+            if let Some(u) = e.mean_upstream_ms {
+                let s = queueing::route_service_ms(u, q);
+                e.service_ms = Some(round(s, 3));
+                e.worker_seconds = Some(round(s * e.requests as f64 / 1000.0, 3));
+            }
+        }
+    }
+    let total_worker: f64 = all.iter().filter_map(|e| e.worker_seconds).sum();
+    for e in all.iter_mut() {
+        e.share_of_worker_time_percent = e
+            .worker_seconds
+            .filter(|_| total_worker > 0.0)
+            .map(|w| round(w / total_worker * 100.0, 2));
+    }
+    let routes: Vec<RouteService> = all
+        .iter()
+        .filter_map(|e| {
+            e.service_ms.map(|s| RouteService {
+                endpoint: e.endpoint.clone(),
+                requests: e.requests,
+                service_ms: s,
+            })
+        })
         .collect();
+    let with_service = !routes.is_empty() && routes.len() == all.len();
+    let (threshold_ms, basis, metric) = match (input.slow_threshold_ms, &input.baseline) {
+        (Some(t), _) => (t, ThresholdBasis::Caller, SlowMetric::P99Ms),
+        (None, Some(b)) => (b.p99_ms * 3.0, ThresholdBasis::Baseline, SlowMetric::P99Ms),
+        (None, None) => match queueing::relative_threshold(&routes).filter(|_| with_service) {
+            Some(t) => (t, ThresholdBasis::Relative, SlowMetric::ServiceMs),
+            None => (DEFAULT_SLOW_MS, ThresholdBasis::Default, SlowMetric::P99Ms),
+        },
+    };
+    for e in all.iter_mut() {
+        e.slow = match (metric, e.service_ms) {
+            (SlowMetric::ServiceMs, Some(s)) => s > threshold_ms,
+            _ => e.p99_ms > threshold_ms,
+        };
+    }
     all.sort_by(|a, b| {
         b.worker_seconds
             .unwrap_or(0.0)
@@ -748,17 +845,23 @@ fn log_endpoints(
             .then(b.p99_ms.total_cmp(&a.p99_ms))
             .then_with(|| a.endpoint.cmp(&b.endpoint))
     });
-    let latencies = all
-        .iter()
-        .map(|e| EndpointLatency {
-            endpoint: e.endpoint.clone(),
-            requests: e.requests,
-            p50_ms: e.p50_ms,
-            p99_ms: e.p99_ms,
-        })
-        .collect();
-    all.truncate(max);
-    (all, latencies)
+    let head_of_line = queue_ms.and_then(|q| queueing::head_of_line(&routes, q));
+    Judgement {
+        threshold_ms,
+        basis,
+        metric,
+        head_of_line,
+    }
+}
+
+fn latency_of(e: &EndpointStats) -> EndpointLatency {
+    EndpointLatency {
+        endpoint: e.endpoint.clone(),
+        requests: e.requests,
+        p50_ms: e.p50_ms,
+        p99_ms: e.p99_ms,
+        service_ms: e.service_ms,
+    }
 }
 
 /// Breaks latency down by layer, from the caller's figures and what the sources read.
@@ -781,7 +884,10 @@ pub fn analyze_measured(input: &LatencyInput, m: &Measured) -> Result<LatencyRep
     let mut request_src = SOURCE_CALLER.to_owned();
     let mut upstream_src = SOURCE_CALLER.to_owned();
     let mut connect_src = SOURCE_CALLER.to_owned();
-    let mut log_eps: Option<(Vec<EndpointStats>, Vec<EndpointLatency>)> = None;
+    let mut log_eps: Option<Vec<EndpointStats>> = None;
+    let mut throughput: Option<f64> = None;
+    let mut recent: Option<f64> = None;
+    let mut recent_upstream: Option<f64> = None;
     let mut access_log = None;
     if let Some((source, log)) = &m.access_log {
         if log.parsed == 0 && log.unparsed > 0 {
@@ -857,11 +963,7 @@ pub fn analyze_measured(input: &LatencyInput, m: &Measured) -> Result<LatencyRep
             warnings.push("The log_format has no $upstream_response_time: nginx's own share and worker-seconds are unknown. Add it (see the `timed` preset).".to_owned());
         }
         if log.parsed > 0 && log.has_request_time | log.has_upstream_time {
-            log_eps = Some(log_endpoints(
-                log,
-                input.slow_threshold_ms,
-                input.access_log.as_ref().map_or(25, |a| a.max_endpoints),
-            ));
+            log_eps = Some(log_endpoints(log));
         }
         if log.unparsed > 0 {
             let share = log.unparsed as f64 / log.lines.max(1) as f64 * 100.0;
@@ -897,10 +999,47 @@ pub fn analyze_measured(input: &LatencyInput, m: &Measured) -> Result<LatencyRep
             ));
         }
         let window = match (log.first_ts, log.last_ts) {
-            (Some(a), Some(b)) if b > a => Some((b - a) as f64),
+            // Times are whole seconds: n requests spread over [first, last + 1).
+            (Some(a), Some(b)) if b > a => Some((b - a + 1) as f64),
             _ => None,
         };
         let arrival_rps = window.map(|w| round(kept as f64 / w, 3));
+        throughput = arrival_rps;
+        // Worker state is sampled now: set it against the log's last seconds (as long as the
+        // sampling, at least 10 s) — their rate and their upstream time — not the whole log.
+        if (m.workers.is_some() || m.queue.is_some()) && log.recent_per_second.len() > 1 {
+            let sampled_s = (u64::from(input.samples.saturating_sub(1)) * input.sample_interval_ms)
+                .div_ceil(1000)
+                + 1;
+            let span = (sampled_s.max(10) as usize).min(log.recent_per_second.len() - 1);
+            // The last second may still be being written: left out.
+            let full = &log.recent_per_second[..log.recent_per_second.len() - 1];
+            let first_seen = log.first_ts.unwrap_or(i64::MIN);
+            let covered: Vec<&SecondCounts> = full[full.len() - span..]
+                .iter()
+                .filter(|(ts, _)| *ts >= first_seen)
+                .map(|(_, c)| c)
+                .collect();
+            let requests: u64 = covered.iter().map(|c| u64::from(c.requests)).sum();
+            let up_n: u64 = covered.iter().map(|c| u64::from(c.upstream_n)).sum();
+            if covered.len() >= 5 && requests > 0 {
+                let from = format!("{source} (last {} s)", covered.len());
+                let rps = round(requests as f64 / covered.len() as f64, 3);
+                evidence.push(Evidence::number("recent_throughput_rps", rps, "rps", &from));
+                recent = Some(rps);
+                if up_n > 0 {
+                    let up =
+                        covered.iter().map(|c| c.upstream_ms).sum::<u64>() as f64 / up_n as f64;
+                    evidence.push(Evidence::number(
+                        "recent_upstream_response_time_ms",
+                        round(up, 3),
+                        "ms",
+                        &from,
+                    ));
+                    recent_upstream = Some(up);
+                }
+            }
+        }
         evidence.push(Evidence::number(
             "requests",
             kept as f64,
@@ -916,14 +1055,18 @@ pub fn analyze_measured(input: &LatencyInput, m: &Measured) -> Result<LatencyRep
         if let Some(r) = arrival_rps {
             evidence.push(Evidence::number("arrival_rps", r, "rps", source));
         }
-        let listed = log_eps.as_ref().map_or(0, |(l, _)| l.len());
-        let all = log_eps.as_ref().map_or(0, |(_, a)| a.len());
-        let listed_requests: u64 = log_eps
-            .as_ref()
-            .map_or(0, |(l, _)| l.iter().map(|e| e.requests).sum());
-        let all_requests: u64 = log_eps
-            .as_ref()
-            .map_or(0, |(_, a)| a.iter().map(|e| e.requests).sum());
+        if let (Some(since), Some(first), Some(last)) = (log.since, log.first_ts, log.last_ts) {
+            let asked = (log.until.unwrap_or(last).max(last) - since).max(1);
+            let missing = first - since;
+            if missing > 30 && missing * 10 > asked {
+                warnings.push(format!(
+                    "The log covers {} s of the {} s asked for: its first request in the window is at {}. Older requests are in rotated files (pass `access.log*`) or the service started later; figures cover only the part read.",
+                    (last - first).max(0),
+                    asked,
+                    format_rfc3339(first)
+                ));
+            }
+        }
         access_log = Some(AccessLogReport {
             files: log
                 .files
@@ -957,8 +1100,9 @@ pub fn analyze_measured(input: &LatencyInput, m: &Measured) -> Result<LatencyRep
             }
             .to_owned(),
             routes: log.endpoints.len(),
-            endpoints_not_listed: all - listed,
-            requests_not_listed: all_requests - listed_requests,
+            // Counted once the endpoints are judged and listed.
+            endpoints_not_listed: 0,
+            requests_not_listed: 0,
             multi_upstream_requests: log.sums.multi_upstream,
         });
     }
@@ -1038,6 +1182,8 @@ pub fn analyze_measured(input: &LatencyInput, m: &Measured) -> Result<LatencyRep
         })
     });
     let mut backlog_growing = None;
+    let mut backlog_shape = None;
+    let mut backlog_source = None;
     let mut accept_queue = None;
     if let Some(q) = queue_samples.filter(|q| !q.samples.is_empty()) {
         let nonzero = q.samples.iter().filter(|v| **v > 0.0).count();
@@ -1048,13 +1194,13 @@ pub fn analyze_measured(input: &LatencyInput, m: &Measured) -> Result<LatencyRep
             samples: q.samples.clone(),
             source: q.source.clone(),
         };
-        backlog_growing = if nonzero * 2 >= q.samples.len() && nonzero > 0 {
-            Some(true)
-        } else if nonzero == 0 {
-            Some(false)
-        } else {
-            None
-        };
+        // The shape comes from the trend: a queue that sits full is steady, not growing.
+        backlog_shape = BacklogShape::of(&q.samples);
+        backlog_growing = backlog_shape.map(|s| s == BacklogShape::Growing);
+        backlog_source = Some(q.source.clone());
+        if let Some(shape) = backlog_shape {
+            evidence.push(Evidence::text("backlog_shape", shape.as_str(), &q.source));
+        }
         evidence.push(Evidence::number(
             "accept_queue_max",
             report.max,
@@ -1154,7 +1300,100 @@ pub fn analyze_measured(input: &LatencyInput, m: &Measured) -> Result<LatencyRep
         _ => {}
     }
 
-    // Without the app's own timings, what nginx saw of the app server stays one layer.
+    // Queue against service: with worker state (or the backlog) and the throughput, Little's
+    // law splits what nginx saw of the app server. The app's own timings, when given, are
+    // better and are used instead.
+    // The log's last seconds, when worker state was sampled, match the samples' moment.
+    let split_upstream = match (recent_upstream, upstream_src != SOURCE_CALLER) {
+        (Some(r), true) => Some(r),
+        _ => c.upstream,
+    };
+    let split = match (split_upstream, recent.or(throughput)) {
+        (Some(up), Some(rps)) if c.duration.is_none() && c.queue.is_none() => {
+            match queueing::split(
+                up,
+                c.connect.unwrap_or(0.0),
+                busy,
+                accept_queue.as_ref().map(|q| q.mean),
+                rps,
+            ) {
+                Ok(sp) => Some(sp),
+                Err(NoSplit::Inconsistent {
+                    busy_ms_per_request,
+                }) => {
+                    warnings.push(format!(
+                        "Queue wait and service time are not split: the workers are busier than the logged requests account for ({} busy at {} rps is {} ms per request, but the requests logged took {} ms). Long requests are in flight and not yet in the log (it records completions), or the log covers another moment than the samples: read again once they finish, or pass `since` covering the incident.",
+                        fmt_num(busy.unwrap_or(0.0)),
+                        fmt_num(rps),
+                        fmt_num(busy_ms_per_request),
+                        fmt_num(up)
+                    ));
+                    None
+                }
+                Err(NoSplit::Missing) => None,
+            }
+        }
+        _ => None,
+    };
+    // The layers and the routes are means over the whole log: the split found for the last
+    // seconds is applied to them as a share.
+    let whole_split = match (split, split_upstream, c.upstream) {
+        (Some(sp), Some(recent_up), Some(up))
+            if recent_up > 0.0 && (recent_up - up).abs() > 1e-9 =>
+        {
+            let handled = (up - c.connect.unwrap_or(0.0)).max(0.0);
+            let share = sp.queue_ms / (sp.queue_ms + sp.service_ms).max(1e-9);
+            Some(queueing::Split {
+                queue_ms: round(handled * share, 3),
+                service_ms: round(handled * (1.0 - share), 3),
+                ..sp
+            })
+        }
+        _ => split,
+    };
+    if let Some(sp) = split {
+        let method = match sp.method {
+            Method::BusyWorkers => "derived:littles_law_busy_workers",
+            Method::AcceptQueue => "derived:littles_law_accept_queue",
+        };
+        evidence.push(Evidence::number(
+            "service_time_ms",
+            sp.service_ms,
+            "ms",
+            method,
+        ));
+        evidence.push(Evidence::number("queue_wait_ms", sp.queue_ms, "ms", method));
+        evidence.push(Evidence::text(
+            "queue_split_method",
+            sp.method.describe(),
+            method,
+        ));
+        if let (Method::BusyWorkers, Some(b)) = (sp.method, sp.queue_from_backlog_ms) {
+            evidence.push(Evidence::number(
+                "queue_wait_from_accept_queue_ms",
+                b,
+                "ms",
+                "derived:littles_law_accept_queue",
+            ));
+            if (b - sp.queue_ms).abs() > 0.5 * b.max(sp.queue_ms) && (b - sp.queue_ms).abs() > 20.0
+            {
+                warnings.push(format!(
+                    "The two estimates of the wait for a worker disagree: {} ms from busy workers, {} ms from the accept queue. The worker samples and the log may cover different moments; sample while the load is on, over the log's window.",
+                    fmt_num(sp.queue_ms),
+                    fmt_num(b)
+                ));
+            }
+        }
+    } else if c.upstream.is_some()
+        && c.duration.is_none()
+        && c.queue.is_none()
+        && (busy.is_none() && accept_queue.is_none() || throughput.is_none())
+    {
+        warnings.push("Upstream time includes any wait for a free worker: without worker state (gunicorn_metrics_url, uwsgi_stats or figures.gunicorn) or the accept queue (listen_port), and the request rate from the log, the wait cannot be told from the service time, and worker time per endpoint counts both.".to_owned());
+    }
+
+    // Without the app's own timings, what nginx saw of the app server stays one layer — or
+    // two, queue wait and service, when Little's law splits it.
     if let (Some(up), None) = (c.upstream, c.duration) {
         let known = c.connect.unwrap_or(0.0)
             + c.queue.unwrap_or(0.0)
@@ -1167,12 +1406,24 @@ pub fn analyze_measured(input: &LatencyInput, m: &Measured) -> Result<LatencyRep
                 fmt_num(up)
             ));
         }
-        push(
-            &mut layers,
-            "app_server",
-            (up - known).max(0.0),
-            &upstream_src,
-        );
+        match whole_split {
+            Some(sp) => {
+                let inside = c.db.unwrap_or(0.0) + c.external.unwrap_or(0.0);
+                push(&mut layers, "queue_wait", sp.queue_ms, "derived");
+                push(
+                    &mut layers,
+                    "app_service",
+                    (sp.service_ms - inside).max(0.0),
+                    "derived",
+                );
+            }
+            None => push(
+                &mut layers,
+                "app_server",
+                (up - known).max(0.0),
+                &upstream_src,
+            ),
+        }
     }
 
     // Inside the handler: DB, external calls, and the Python code itself.
@@ -1246,25 +1497,19 @@ pub fn analyze_measured(input: &LatencyInput, m: &Measured) -> Result<LatencyRep
         _ => None,
     };
 
-    let (endpoints, all_latencies, listed_latencies) = match log_eps {
-        Some((listed, all)) => {
+    let queue_for_routes = whole_split.map(|sp| sp.queue_ms);
+    let max_listed = input.access_log.as_ref().map_or(25, |a| a.max_endpoints);
+    let from_log = log_eps.is_some();
+    let mut all = match log_eps {
+        Some(all) => {
             if !input.endpoints.is_empty() {
                 warnings.push("`endpoints` were given and an access log was read; the endpoints from the log are used.".to_owned());
             }
-            let listed_latencies = listed
-                .iter()
-                .map(|e| EndpointLatency {
-                    endpoint: e.endpoint.clone(),
-                    requests: e.requests,
-                    p50_ms: e.p50_ms,
-                    p99_ms: e.p99_ms,
-                })
-                .collect();
-            (listed, all, listed_latencies)
+            all
         }
         None => {
             let total_requests: u64 = input.endpoints.iter().map(|e| e.requests).sum();
-            let mut endpoints: Vec<EndpointStats> = input
+            input
                 .endpoints
                 .iter()
                 .map(|e| EndpointStats {
@@ -1274,27 +1519,71 @@ pub fn analyze_measured(input: &LatencyInput, m: &Measured) -> Result<LatencyRep
                     p95_ms: None,
                     p99_ms: e.p99_ms,
                     max_ms: None,
-                    worker_seconds: None,
+                    mean_upstream_ms: None,
+                    service_ms: e.service_ms,
+                    worker_seconds: e
+                        .service_ms
+                        .map(|s| round(s * e.requests as f64 / 1000.0, 3)),
                     share_of_worker_time_percent: None,
                     error_percent: None,
-                    slow: e.p99_ms > input.slow_threshold_ms,
+                    slow: false,
                     share_of_requests_percent: if total_requests > 0 {
                         round(e.requests as f64 / total_requests as f64 * 100.0, 2)
                     } else {
                         0.0
                     },
                 })
-                .collect();
-            endpoints.sort_by(|a, b| b.p99_ms.total_cmp(&a.p99_ms));
-            (endpoints, input.endpoints.clone(), input.endpoints.clone())
+                .collect()
         }
     };
-    let pattern = symptoms::classify_pattern(&all_latencies, input.slow_threshold_ms);
+    let judged = judge_endpoints(&mut all, queue_for_routes, input);
+    if !from_log {
+        // The caller's endpoints are listed slowest first.
+        all.sort_by(|a, b| b.p99_ms.total_cmp(&a.p99_ms));
+    }
+    if from_log && queue_for_routes.is_none() && all.iter().any(|e| e.worker_seconds.is_some()) {
+        warnings.push("Worker time per endpoint is its upstream time, which includes any wait for a free worker; with worker state and the request rate it is split into service time.".to_owned());
+    }
+    let all_latencies: Vec<EndpointLatency> = all.iter().map(latency_of).collect();
+    let mut endpoints = all;
+    if from_log {
+        endpoints.truncate(max_listed);
+    }
+    if let Some(a) = access_log.as_mut() {
+        a.endpoints_not_listed = all_latencies.len() - endpoints.len();
+        a.requests_not_listed = all_latencies.iter().map(|e| e.requests).sum::<u64>()
+            - endpoints.iter().map(|e| e.requests).sum::<u64>();
+    }
+    let listed_latencies: Vec<EndpointLatency> = endpoints.iter().map(latency_of).collect();
+    let pattern = symptoms::classify_pattern(&all_latencies, judged.threshold_ms, judged.metric);
+    let threshold_src = match judged.basis {
+        ThresholdBasis::Caller | ThresholdBasis::Baseline => SOURCE_CALLER,
+        ThresholdBasis::Relative | ThresholdBasis::Default => "derived",
+    };
+    if pattern.is_some() {
+        evidence.push(Evidence::number(
+            "slow_threshold_ms",
+            judged.threshold_ms,
+            "ms",
+            threshold_src,
+        ));
+        evidence.push(Evidence::text(
+            "slow_threshold_basis",
+            judged.basis.describe(),
+            threshold_src,
+        ));
+        if judged.basis == ThresholdBasis::Default {
+            warnings.push(format!(
+                "Endpoints were judged against the fixed default of {} ms p99: no baseline was given and no service times could be compared. A service whose normal is 5 ms is in trouble at 150 ms: pass `baseline.p99_ms` (the usual p99) or worker state with the access log.",
+                fmt_num(DEFAULT_SLOW_MS)
+            ));
+        }
+    }
     if let Some((p, share)) = pattern {
         let src = m
             .access_log
             .as_ref()
-            .filter(|_| !all_latencies.is_empty() && input.endpoints != all_latencies)
+            .filter(|_| from_log)
             .map_or("derived", |(s, _)| s.as_str());
         evidence.push(Evidence::text("latency_pattern", p.as_str(), src));
         evidence.push(Evidence::number(
@@ -1308,7 +1597,15 @@ pub fn analyze_measured(input: &LatencyInput, m: &Measured) -> Result<LatencyRep
             let names: Vec<String> = slow
                 .iter()
                 .take(5)
-                .map(|e| format!("{} (p99 {} ms)", e.endpoint, fmt_num(e.p99_ms)))
+                .map(|e| match e.service_ms {
+                    Some(sv) => format!(
+                        "{} (service {} ms, p99 {} ms)",
+                        e.endpoint,
+                        fmt_num(sv),
+                        fmt_num(e.p99_ms)
+                    ),
+                    None => format!("{} (p99 {} ms)", e.endpoint, fmt_num(e.p99_ms)),
+                })
                 .collect();
             evidence.push(Evidence::text("slow_endpoints", &names.join(", "), src));
             let worker_share: f64 = slow
@@ -1328,6 +1625,19 @@ pub fn analyze_measured(input: &LatencyInput, m: &Measured) -> Result<LatencyRep
             }
         }
     }
+    if let Some(h) = &judged.head_of_line {
+        evidence.push(Evidence::text(
+            "head_of_line_endpoint",
+            &h.endpoint,
+            "derived",
+        ));
+        evidence.push(Evidence::number(
+            "head_of_line_share_of_service_time_percent",
+            h.share_of_service_time_percent,
+            "percent",
+            "derived",
+        ));
+    }
 
     let observations = Observations {
         workers_busy_percent: worker_utilization_percent,
@@ -1335,8 +1645,58 @@ pub fn analyze_measured(input: &LatencyInput, m: &Measured) -> Result<LatencyRep
         db_cpu_percent: f.db.cpu_percent,
         latency_pattern: pattern.map(|(p, _)| p),
         endpoints: listed_latencies,
+        slow_threshold_ms: pattern.map(|_| judged.threshold_ms),
+        slow_metric: pattern.map(|_| judged.metric),
+        dominant_layer: dominant_layer.clone(),
+        head_of_line_endpoint: judged.head_of_line.as_ref().map(|h| h.endpoint.clone()),
+        head_of_line_share_percent: judged
+            .head_of_line
+            .as_ref()
+            .map(|h| h.share_of_service_time_percent),
+        backlog_shape,
         ..Default::default()
     };
+    let mut observations = observations;
+    // Where each field came from travels with it to match_symptom.
+    let mut note = |field: &str, present: bool, source: &str| {
+        if present && source != SOURCE_CALLER {
+            observations
+                .sources
+                .insert(field.to_owned(), source.to_owned());
+        }
+    };
+    let busy_source = if busy_src == SOURCE_CALLER && idle_src == SOURCE_CALLER {
+        SOURCE_CALLER.to_owned()
+    } else {
+        busy_src.clone()
+    };
+    note(
+        "workers_busy_percent",
+        worker_utilization_percent.is_some(),
+        &busy_source,
+    );
+    if let Some(src) = &backlog_source {
+        note("backlog_growing", backlog_growing.is_some(), src);
+        note("backlog_shape", backlog_shape.is_some(), src);
+    }
+    let pattern_source = m
+        .access_log
+        .as_ref()
+        .filter(|_| from_log)
+        .map_or("derived", |(s, _)| s.as_str());
+    note("latency_pattern", pattern.is_some(), pattern_source);
+    note("slow_threshold_ms", pattern.is_some(), threshold_src);
+    note("dominant_layer", dominant_layer.is_some(), "derived");
+    note(
+        "head_of_line_endpoint",
+        judged.head_of_line.is_some(),
+        "derived",
+    );
+    note(
+        "head_of_line_share_percent",
+        judged.head_of_line.is_some(),
+        "derived",
+    );
 
     let mut report = LatencyReport {
         total_ms: total.map(|t| round(t, 3)),
@@ -1345,6 +1705,10 @@ pub fn analyze_measured(input: &LatencyInput, m: &Measured) -> Result<LatencyRep
         queue_wait_percent,
         dominant_layer,
         latency_pattern: pattern.map(|(p, _)| p),
+        service_time_ms: split.map(|sp| sp.service_ms),
+        head_of_line: judged.head_of_line.clone(),
+        slow_threshold_ms: pattern.map(|_| judged.threshold_ms),
+        slow_threshold_basis: pattern.map(|_| judged.basis),
         endpoints,
         observations,
         access_log,
@@ -1400,6 +1764,9 @@ fn verdict(r: &LatencyReport) -> String {
         "app_server" => {
             "the time is spent inside the app server (waiting for a worker, the Python handler and the DB together — nginx cannot tell them apart): add the app's own timings or the DB layer to split it"
         }
+        "app_service" => {
+            "the workers' own service time (the Python handler and what it waits on: DB, external calls) is the slow layer: find what the slowest routes spend it on"
+        }
         _ => "part of the time is not explained by the figures given: add the missing layers",
     };
     let slow: Vec<String> = r
@@ -1440,23 +1807,58 @@ fn verdict(r: &LatencyReport) -> String {
         }
         _ => String::new(),
     };
+    let healthy = format!(
+        " No endpoint is slow against {} ms ({}).",
+        fmt_num(r.slow_threshold_ms.unwrap_or(DEFAULT_SLOW_MS)),
+        r.slow_threshold_basis
+            .map_or("the default", |b| b.describe())
+    );
     let pattern = match r.latency_pattern {
         Some(LatencyPattern::LongTail) => long_tail.as_str(),
         Some(LatencyPattern::SystemWide) => {
             " Most traffic is slow (system-wide): adding workers will not help."
         }
-        Some(LatencyPattern::Healthy) => " No endpoint is slow against the threshold.",
+        Some(LatencyPattern::Healthy) => healthy.as_str(),
         None => "",
     };
+    let lead = match &r.head_of_line {
+        Some(h) => format!(
+            "Head-of-line blocking: {} holds {}% of the workers' service time with {}% of the requests (mean service {} ms against {} ms for the rest), and every request waits {} ms for a worker behind it. Make that route fast (Step 2); do not add workers or replicas. ",
+            h.endpoint,
+            fmt_num(h.share_of_service_time_percent),
+            fmt_num(h.share_of_requests_percent),
+            fmt_num(h.service_ms),
+            fmt_num(h.others_service_ms),
+            fmt_num(h.queue_wait_ms)
+        ),
+        None => String::new(),
+    };
     format!(
-        "Dominant layer: {}{share} — {what}.{pattern}{saturation}",
+        "{lead}Dominant layer: {}{share} — {what}.{pattern}{saturation}",
         top.layer
     )
 }
 
 fn next_steps(r: &LatencyReport, c: &Checked, input: &LatencyInput) -> Vec<NextStep> {
     let mut steps = Vec::new();
+    if let Some(h) = &r.head_of_line {
+        steps.push(
+            NextStep::new(
+                format!(
+                    "Make {} fast: list the statements it runs and what runs now, then fix the slowest (an index, fewer queries, a cache); do not add workers or replicas meanwhile.",
+                    h.endpoint
+                ),
+                format!(
+                    "It holds {}% of the workers' service time; every other route is slow only because it waits {} ms behind it (head-of-line blocking, symptom E).",
+                    fmt_num(h.share_of_service_time_percent),
+                    fmt_num(h.queue_wait_ms)
+                ),
+            )
+            .with_tool("slow_queries"),
+        );
+    }
     match r.dominant_layer.as_deref() {
+        _ if r.head_of_line.is_some() => {}
         Some("db") => steps.push(NextStep::new("List the slowest and most time-consuming queries, and what runs right now.", "The DB layer dominates; Step 2 is fixing that latency.").with_tool("slow_queries")),
         Some("queue_wait") | Some("upstream_connect") => steps.push(NextStep::new(
             "Compute the ceiling and the queue with the current workers, latency and arrival rate.",
@@ -1465,9 +1867,10 @@ fn next_steps(r: &LatencyReport, c: &Checked, input: &LatencyInput) -> Vec<NextS
         Some("external_calls") => steps.push(NextStep::new("Find which external calls each slow endpoint makes (APM spans), and cache, batch or move them to a background job.", "External calls hold a worker while waiting.")),
         Some("app_code") => steps.push(NextStep::new("Profile the slowest endpoints (py-spy dump/top on a busy worker).", "Time is spent in Python itself.")),
         Some("app_server") => steps.push(NextStep::new("Measure the DB time of the slowest endpoints' requests, and what runs right now.", "The app server holds the time; the database is the most common reason a handler is slow.").with_tool("slow_queries")),
+        Some("app_service") => steps.push(NextStep::new("Find what the slowest routes spend their service time on: their database statements first, then a profile of a busy worker (py-spy dump).", "The workers' own time is the slow layer, not waiting for them.").with_tool("slow_queries")),
         _ => {}
     }
-    if r.latency_pattern == Some(LatencyPattern::LongTail) {
+    if r.latency_pattern == Some(LatencyPattern::LongTail) && r.head_of_line.is_none() {
         let slow: Vec<&str> = r
             .endpoints
             .iter()
@@ -1523,14 +1926,11 @@ fn next_steps(r: &LatencyReport, c: &Checked, input: &LatencyInput) -> Vec<NextS
             "They decide long tail (E) against system-wide (F).",
         ));
     }
-    if input.figures.db.cpu_percent.is_none() {
-        steps.push(
-            NextStep::new(
-                "Check DB CPU and storage IOPS for the same window.",
-                "Low DB CPU with queueing points at storage (symptom B).",
-            )
-            .with_tool("check_rds_iops"),
-        );
+    if input.figures.db.cpu_percent.is_none() && input.rds_instance.is_none() {
+        steps.push(NextStep::new(
+            "Give the database's CPU for the same window as figures.db.cpu_percent: on AWS RDS, name the instance in `rds_instance` (check_rds_iops reads CPU and storage); elsewhere, the database host's own CPU (top, node exporter).",
+            "Low DB CPU with queueing points at storage (symptom B); high DB CPU at the queries (C/D).",
+        ));
     }
     steps
 }
@@ -1559,7 +1959,7 @@ mod tests {
                 ..Default::default()
             },
             endpoints: vec![],
-            slow_threshold_ms: DEFAULT_SLOW_MS,
+            slow_threshold_ms: Some(DEFAULT_SLOW_MS),
             ..Default::default()
         }
     }
@@ -1650,12 +2050,14 @@ mod tests {
                 requests: 1000,
                 p50_ms: 900.0,
                 p99_ms: 3000.0,
+                service_ms: None,
             },
             EndpointLatency {
                 endpoint: "GET /b".into(),
                 requests: 900,
                 p50_ms: 800.0,
                 p99_ms: 2500.0,
+                service_ms: None,
             },
         ];
         let r = analyze(&i).unwrap();
@@ -1670,7 +2072,7 @@ mod tests {
     #[test]
     fn nothing_given_says_what_to_collect() {
         let r = analyze(&LatencyInput {
-            slow_threshold_ms: 1000.0,
+            slow_threshold_ms: Some(1000.0),
             ..Default::default()
         })
         .unwrap();
@@ -1787,6 +2189,155 @@ mod tests {
                 .iter()
                 .any(|w| w.contains("busy_workers"))
         );
+    }
+
+    /// A live incident in miniature: 4 sync workers all busy at 100 rps; one route (15 % of
+    /// requests) takes 250 ms of service, the rest 4 ms, and every request waits ~131 ms in
+    /// the backlog behind it.
+    fn head_of_line_incident() -> Measured {
+        use crate::diagnosis::access_log::{LogOptions, LogStats};
+        use crate::diagnosis::nginx_format::LogFormat;
+        let format =
+            LogFormat::compile("$msec $status $request_time $upstream_response_time \"$request\"")
+                .unwrap();
+        let options = LogOptions::default();
+        let mut stats = LogStats::new(&format, &options);
+        let queue = 0.1309;
+        for i in 0..1000u64 {
+            let t = 1_700_000_000.0 + i as f64 * 0.01;
+            let (path, service) = if i % 20 < 3 {
+                (format!("/api/customers/{i}/orders"), 0.250)
+            } else if i % 2 == 0 {
+                (format!("/api/items/{i}"), 0.004)
+            } else {
+                ("/api/health".to_owned(), 0.004)
+            };
+            let up = queue + service;
+            let line = format!(
+                "{t:.3} 200 {:.3} {up:.3} \"GET {path} HTTP/1.1\"",
+                up + 0.001
+            );
+            stats.add_line(line.as_bytes(), i + 1);
+        }
+        let file = stats.file_data("access.log", 0, false);
+        let busy = |b: f64| WorkerSample {
+            busy: b,
+            idle: 4.0 - b,
+            queue: None,
+        };
+        Measured {
+            access_log: Some((
+                "nginx:access.log".to_owned(),
+                stats.finish(vec![file], None),
+            )),
+            workers: Some(WorkerSamples {
+                source: "prometheus:http://127.0.0.1:9100/metrics".into(),
+                samples: vec![busy(4.0), busy(4.0), busy(4.0), busy(4.0)],
+            }),
+            queue: Some(QueueSamples {
+                source: "proc:/proc/net/tcp:8000".into(),
+                samples: vec![13.0, 12.0, 14.0, 13.0],
+            }),
+        }
+    }
+
+    #[test]
+    fn head_of_line_blocking_is_named_and_the_queue_split_from_service() {
+        let m = head_of_line_incident();
+        let r = analyze_measured(&LatencyInput::default(), &m).unwrap();
+        let layer = |name: &str| r.layers.iter().find(|l| l.layer == name).map(|l| l.ms);
+        // 4 busy workers ÷ ~100 rps = ~40 ms of service; the rest of ~171 ms is the queue.
+        let service = r.service_time_ms.unwrap();
+        assert!((service - 40.0).abs() < 2.0, "{service}");
+        let q = layer("queue_wait").unwrap();
+        assert!((q - 131.0).abs() < 4.0, "{q} {:?}", r.layers);
+        assert!(layer("app_service").is_some() && layer("app_server").is_none());
+        assert_eq!(r.dominant_layer.as_deref(), Some("queue_wait"));
+        let h = r
+            .head_of_line
+            .as_ref()
+            .expect("head-of-line blocking found");
+        assert_eq!(h.endpoint, "GET /api/customers/{id}/orders");
+        assert!(h.share_of_service_time_percent > 85.0, "{h:?}");
+        assert!((h.service_ms - 250.0).abs() < 5.0, "{h:?}");
+        // Worker time is service time: the slow route's share, not its share of request time.
+        let slow = &r.endpoints[0];
+        assert_eq!(slow.endpoint, h.endpoint);
+        assert!(
+            slow.share_of_worker_time_percent.unwrap() > 85.0,
+            "{slow:?}"
+        );
+        assert!(slow.slow);
+        assert!(
+            r.endpoints[1..].iter().all(|e| !e.slow),
+            "{:?}",
+            r.endpoints
+        );
+        assert_eq!(r.latency_pattern, Some(LatencyPattern::LongTail));
+        assert_eq!(r.slow_threshold_basis, Some(ThresholdBasis::Relative));
+        assert!(r.conclusion.verdict.starts_with("Head-of-line blocking"));
+        assert_eq!(
+            r.conclusion.next_steps[0].tool.as_deref(),
+            Some("slow_queries")
+        );
+        assert!(r.conclusion.next_steps[0].action.contains(&h.endpoint));
+        // The observations carry the judgement to match_symptom, which agrees.
+        let o = &r.observations;
+        assert_eq!(
+            o.head_of_line_endpoint.as_deref(),
+            Some(h.endpoint.as_str())
+        );
+        assert_eq!(o.slow_metric, Some(SlowMetric::ServiceMs));
+        // A queue that sits full is steady, not growing; the sources travel with the figures.
+        assert_eq!(o.backlog_shape, Some(BacklogShape::Steady));
+        assert_eq!(o.backlog_growing, Some(false));
+        assert_eq!(
+            o.sources.get("workers_busy_percent").map(String::as_str),
+            Some("prometheus:http://127.0.0.1:9100/metrics")
+        );
+        assert_eq!(
+            o.sources.get("backlog_shape").map(String::as_str),
+            Some("proc:/proc/net/tcp:8000")
+        );
+        let matched = symptoms::analyze(&symptoms::MatchInput {
+            observations: o.clone(),
+        })
+        .unwrap();
+        assert_eq!(matched.matches[0].symptom, "E", "{:?}", matched.matches);
+        let step = &matched.conclusion.next_steps[0];
+        assert!(step.action.contains(&h.endpoint), "{step:?}");
+        assert!(
+            !step.action.to_lowercase().contains("add replicas"),
+            "{step:?}"
+        );
+        if let Some(a) = matched.matches.iter().find(|m| m.symptom == "A") {
+            assert!(
+                a.evidence_against.iter().any(|e| e.contains(&h.endpoint)),
+                "{a:?}"
+            );
+        }
+        // Without worker state the upstream time stays one layer, and says so.
+        let mut bare = head_of_line_incident();
+        bare.workers = None;
+        bare.queue = None;
+        let r = analyze_measured(&LatencyInput::default(), &bare).unwrap();
+        assert!(r.head_of_line.is_none() && r.service_time_ms.is_none());
+        assert!(
+            r.conclusion
+                .warnings
+                .iter()
+                .any(|w| w.contains("includes any wait")),
+            "{:?}",
+            r.conclusion.warnings
+        );
+        // A baseline judges against the service's own normal.
+        let input = LatencyInput {
+            baseline: Some(Baseline { p99_ms: 20.0 }),
+            ..LatencyInput::default()
+        };
+        let r = analyze_measured(&input, &head_of_line_incident()).unwrap();
+        assert_eq!(r.slow_threshold_ms, Some(60.0));
+        assert_eq!(r.latency_pattern, Some(LatencyPattern::SystemWide));
     }
 
     #[test]

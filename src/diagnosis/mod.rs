@@ -12,6 +12,7 @@ pub mod known;
 pub mod latency;
 pub mod nginx_format;
 pub mod queries;
+pub mod queueing;
 pub mod sql;
 pub mod storage;
 pub mod symptoms;

@@ -131,6 +131,400 @@ pub fn classify_keyword(first: &str, modifies: bool) -> StatementKind {
     }
 }
 
+/// A 64-bit key for a statement as a person reads it: two texts get the same key when they
+/// differ only in whitespace, comments, the case of keywords and unquoted names, the values
+/// of literals and the spelling of placeholders (`$1`, `$2`, `?`, `:name`, `%s`-turned-`$1`),
+/// the number of placeholders in an `IN (…)` list, or a trailing `;`. PostgreSQL gives one
+/// statement several queryids when the parameter types differ (psycopg binds a small Python
+/// int as int2 and a larger one as int4), and MySQL one digest per schema; their texts key
+/// alike here, so the report can count them as one statement.
+pub fn statement_key(sql: &str, dialect: Dialect) -> u64 {
+    use std::hash::{Hash, Hasher};
+    #[derive(PartialEq)]
+    enum Norm<'a> {
+        Word(String),
+        Value,
+        Other(&'a str),
+    }
+    let mut tokens: Vec<Norm<'_>> = lexer(sql, dialect)
+        .filter_map(|t| match t {
+            Token::Space | Token::Comment => None,
+            Token::Word(w) => Some(Norm::Word(w.to_ascii_lowercase())),
+            Token::Literal | Token::Param(_) => Some(Norm::Value),
+            Token::QuotedIdent(t) | Token::Punct(t) => Some(Norm::Other(t)),
+        })
+        .collect();
+    while tokens.last() == Some(&Norm::Other(";")) {
+        tokens.pop();
+    }
+    // `IN (?, ?, ?)` → `IN (?)`: an ORM's list of ids is one statement whatever its length.
+    let mut kept: Vec<&Norm<'_>> = Vec::with_capacity(tokens.len());
+    let mut i = 0;
+    while i < tokens.len() {
+        let t = &tokens[i];
+        kept.push(t);
+        i += 1;
+        let opens_list = *t == Norm::Value
+            && kept.len() >= 3
+            && *kept[kept.len() - 2] == Norm::Other("(")
+            && *kept[kept.len() - 3] == Norm::Word("in".into());
+        if opens_list {
+            while tokens.get(i) == Some(&Norm::Other(","))
+                && tokens.get(i + 1) == Some(&Norm::Value)
+            {
+                i += 2;
+            }
+        }
+    }
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for t in kept {
+        match t {
+            Norm::Word(w) => (0u8, w.as_str()).hash(&mut h),
+            Norm::Value => (1u8, "?").hash(&mut h),
+            Norm::Other(o) => (2u8, *o).hash(&mut h),
+        }
+    }
+    h.finish()
+}
+
+/// The distinct placeholders of a statement, in order of first appearance (`$1`, `$2`, `?`,
+/// `:name`): what a person must put real values in for before running it.
+pub fn placeholders(sql: &str, dialect: Dialect) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for t in lexer(sql, dialect) {
+        if let Token::Param(p) = t
+            && !out.iter().any(|o| o == p)
+        {
+            out.push(p.to_owned());
+        }
+    }
+    out
+}
+
+/// The table a statement reads or changes and the columns its `WHERE` clause filters that
+/// table on, as far as the text shows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanTarget {
+    /// As written (schema-qualified when it is); MySQL's backticks removed, PostgreSQL's
+    /// double quotes kept (they make the name case-sensitive).
+    pub table: String,
+    /// Columns compared with a value (`=`, `IN`, then at most one of `<`, `>`, `BETWEEN`,
+    /// `LIKE`), equality first: the column list of an index that would serve the filter.
+    /// Empty when the filter is on expressions, other tables' columns, or absent.
+    pub filter_columns: Vec<String>,
+}
+
+/// The first table of a `SELECT … FROM t`, `UPDATE t` or `DELETE FROM t`, and what its
+/// `WHERE` clause filters it on (see [`ScanTarget`]). Only the outer statement is read:
+/// subqueries are skipped, and a statement starting with `WITH` (whose `FROM` may name a
+/// CTE rather than a table) gives `None`, as does a `FROM (subquery)`.
+pub fn scan_target(sql: &str, dialect: Dialect) -> Option<ScanTarget> {
+    let tokens: Vec<Token<'_>> = lexer(sql, dialect)
+        .filter(|t| !matches!(t, Token::Space | Token::Comment))
+        .collect();
+    let word = |i: usize| match tokens.get(i) {
+        Some(Token::Word(w)) => Some(w.to_ascii_lowercase()),
+        _ => None,
+    };
+    let is = |i: usize, kw: &str| word(i).as_deref() == Some(kw);
+    // Where the table name starts.
+    let mut at = match word(0)?.as_str() {
+        "select" => {
+            let mut depth = 0i32;
+            let mut found = None;
+            for (i, t) in tokens.iter().enumerate() {
+                match t {
+                    Token::Punct("(") => depth += 1,
+                    Token::Punct(")") => depth -= 1,
+                    Token::Word(w) if depth == 0 && w.eq_ignore_ascii_case("from") => {
+                        found = Some(i + 1);
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+            found?
+        }
+        "update" => 1,
+        "delete" if is(1, "from") => 2,
+        _ => return None,
+    };
+    if is(at, "only") {
+        at += 1;
+    }
+    // The name, possibly schema-qualified.
+    let mut parts: Vec<String> = Vec::new();
+    loop {
+        parts.push(ident(tokens.get(at)?, dialect)?);
+        at += 1;
+        if matches!(tokens.get(at), Some(Token::Punct("."))) {
+            at += 1;
+        } else {
+            break;
+        }
+    }
+    let table = parts.join(".");
+    let name = parts.last().cloned().unwrap_or_default();
+    // An alias: `orders o`, `orders AS o`.
+    let mut alias = None;
+    if is(at, "as") {
+        at += 1;
+    }
+    if let Some(Token::Word(w)) = tokens.get(at)
+        && !is_clause_keyword(&w.to_ascii_lowercase())
+    {
+        alias = Some(w.to_string());
+        at += 1;
+    }
+    // Any other table (a comma in FROM, a JOIN, UPDATE … FROM, DELETE … USING) before WHERE
+    // makes unqualified columns ambiguous. The commas of an UPDATE's SET list are not tables.
+    let mut single = true;
+    let mut in_set = false;
+    let mut depth = 0i32;
+    let mut where_at = None;
+    let mut i = at;
+    while i < tokens.len() {
+        match &tokens[i] {
+            Token::Punct("(") => depth += 1,
+            Token::Punct(")") => depth -= 1,
+            Token::Punct(",") if depth == 0 && !in_set => single = false,
+            Token::Word(w) if depth == 0 => {
+                let w = w.to_ascii_lowercase();
+                if w == "set" {
+                    in_set = true;
+                } else if w == "join" || w == "using" || w == "from" {
+                    in_set = false;
+                    single = false;
+                } else if w == "where" {
+                    where_at = Some(i + 1);
+                    break;
+                } else if ENDS_WHERE.contains(&w.as_str()) {
+                    break;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    let mut equal: Vec<String> = Vec::new();
+    let mut range: Vec<String> = Vec::new();
+    if let Some(start) = where_at {
+        let mut depth = 0i32;
+        let mut i = start;
+        while i < tokens.len() {
+            match &tokens[i] {
+                Token::Punct("(") => {
+                    if matches!(word(i + 1).as_deref(), Some("select" | "with")) {
+                        i = skip_parens(&tokens, i);
+                        continue;
+                    }
+                    depth += 1;
+                }
+                Token::Punct(")") => {
+                    depth -= 1;
+                    if depth < 0 {
+                        break;
+                    }
+                }
+                Token::Word(w)
+                    if depth == 0 && ENDS_WHERE.contains(&w.to_ascii_lowercase().as_str()) =>
+                {
+                    break;
+                }
+                Token::Word(_) | Token::QuotedIdent(_) => {
+                    if let Some((column, next, equality)) =
+                        compared_column(&tokens, i, dialect, &name, alias.as_deref(), single)
+                    {
+                        let list = if equality { &mut equal } else { &mut range };
+                        if !list.contains(&column) {
+                            list.push(column);
+                        }
+                        i = next;
+                        continue;
+                    }
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+    }
+    let mut filter_columns = equal;
+    if let Some(r) = range.into_iter().find(|r| !filter_columns.contains(r)) {
+        filter_columns.push(r);
+    }
+    Some(ScanTarget {
+        table,
+        filter_columns,
+    })
+}
+
+/// Keywords that end a `WHERE` clause (or the `FROM` list, when there is no `WHERE`).
+const ENDS_WHERE: &[&str] = &[
+    "group",
+    "order",
+    "limit",
+    "having",
+    "returning",
+    "for",
+    "union",
+    "intersect",
+    "except",
+    "window",
+    "offset",
+    "fetch",
+];
+
+/// Words that follow a table name and are not an alias.
+fn is_clause_keyword(w: &str) -> bool {
+    ENDS_WHERE.contains(&w)
+        || matches!(
+            w,
+            "where"
+                | "set"
+                | "join"
+                | "inner"
+                | "left"
+                | "right"
+                | "full"
+                | "cross"
+                | "natural"
+                | "on"
+                | "using"
+                | "lateral"
+                | "tablesample"
+                | "straight_join"
+                | "force"
+                | "use"
+                | "ignore"
+                | "partition"
+        )
+}
+
+/// A name as shown: a word as written, a quoted identifier with MySQL's backticks removed.
+fn ident(t: &Token<'_>, dialect: Dialect) -> Option<String> {
+    match t {
+        Token::Word(w) => Some((*w).to_owned()),
+        Token::QuotedIdent(q) if dialect == Dialect::MySql => {
+            Some(q.trim_matches('`').replace("``", "`"))
+        }
+        Token::QuotedIdent(q) => Some((*q).to_owned()),
+        _ => None,
+    }
+}
+
+/// The index after the parenthesis that closes the one at `open`.
+fn skip_parens(tokens: &[Token<'_>], open: usize) -> usize {
+    let mut depth = 0i32;
+    for (i, t) in tokens.iter().enumerate().skip(open) {
+        match t {
+            Token::Punct("(") => depth += 1,
+            Token::Punct(")") => {
+                depth -= 1;
+                if depth == 0 {
+                    return i + 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    tokens.len()
+}
+
+/// At `i`, a column of the scanned table compared with a value: `col = $1`, `t.col IN (…)`,
+/// `col >= ?`, `col BETWEEN ? AND ?`, `col LIKE ?`. Returns the column, where to go on, and
+/// whether the comparison is an equality (`=`, `IN`). A comparison with another column (a
+/// join condition), an expression, or a column of another table is not one.
+fn compared_column(
+    tokens: &[Token<'_>],
+    i: usize,
+    dialect: Dialect,
+    table: &str,
+    alias: Option<&str>,
+    single: bool,
+) -> Option<(String, usize, bool)> {
+    // Not the argument of a function or the right-hand side of something.
+    if let Some(Token::Punct(p)) = i.checked_sub(1).and_then(|p| tokens.get(p))
+        && matches!(*p, "." | "=" | "<" | ">" | "!")
+    {
+        return None;
+    }
+    let mut j = i;
+    let first = ident(&tokens[j], dialect)?;
+    let (qualifier, column) = if matches!(tokens.get(j + 1), Some(Token::Punct("."))) {
+        j += 2;
+        (Some(first), ident(tokens.get(j)?, dialect)?)
+    } else {
+        (None, first)
+    };
+    j += 1;
+    if let Token::Word(w) = &tokens[i]
+        && qualifier.is_none()
+        && is_operator_word(&w.to_ascii_lowercase())
+    {
+        return None;
+    }
+    let ours = match qualifier.as_deref() {
+        Some(q) => q == table || Some(q) == alias,
+        None => single,
+    };
+    let punct = |k: usize| match tokens.get(k) {
+        Some(Token::Punct(p)) => Some(*p),
+        _ => None,
+    };
+    let lower = |k: usize| match tokens.get(k) {
+        Some(Token::Word(w)) => Some(w.to_ascii_lowercase()),
+        _ => None,
+    };
+    let value = |k: usize| match tokens.get(k) {
+        Some(Token::Literal | Token::Param(_)) => true,
+        Some(Token::Punct("(")) => true,
+        Some(Token::Word(w)) => w.eq_ignore_ascii_case("any"),
+        _ => false,
+    };
+    let (equality, after) = match (punct(j), punct(j + 1)) {
+        (Some("="), _) => (true, j + 1),
+        (Some("<" | ">"), Some("=")) => (false, j + 2),
+        (Some("<"), Some(">")) | (Some("!"), Some("=")) => return None,
+        (Some("<" | ">"), _) => (false, j + 1),
+        _ => match lower(j).as_deref() {
+            Some("in") => (true, j + 1),
+            Some("between" | "like" | "ilike") => (false, j + 1),
+            _ => return None,
+        },
+    };
+    if !value(after) || !ours {
+        return None;
+    }
+    Some((column, after, equality))
+}
+
+/// Words in a `WHERE` clause that are operators or values, never a column.
+fn is_operator_word(w: &str) -> bool {
+    matches!(
+        w,
+        "and"
+            | "or"
+            | "not"
+            | "in"
+            | "is"
+            | "null"
+            | "true"
+            | "false"
+            | "like"
+            | "ilike"
+            | "between"
+            | "exists"
+            | "any"
+            | "all"
+            | "some"
+            | "case"
+            | "when"
+            | "then"
+            | "else"
+            | "end"
+    )
+}
+
 struct Lexer<'a> {
     src: &'a str,
     bytes: &'a [u8],
@@ -561,6 +955,114 @@ mod tests {
     }
 
     #[test]
+    fn statement_keys_ignore_what_a_reader_ignores() {
+        let key = |s: &str| statement_key(s, Dialect::Postgres);
+        let base = key("SELECT id, amount FROM orders WHERE customer_id = $1");
+        for same in [
+            "SELECT id, amount FROM orders WHERE customer_id = $1",
+            "select  id,amount\n  from ORDERS where customer_id = $2;",
+            "/* controller:orders */ SELECT id, amount FROM orders -- by customer\n WHERE customer_id = 42",
+            "SELECT id, amount FROM orders WHERE customer_id = :customer",
+        ] {
+            assert_eq!(key(same), base, "{same}");
+        }
+        for different in [
+            "SELECT id FROM orders WHERE customer_id = $1",
+            "SELECT id, amount FROM orders WHERE customer_id = $1::int2",
+            "SELECT id, amount FROM \"Orders\" WHERE customer_id = $1",
+            "SELECT id, amount FROM orders WHERE customer_id > $1",
+        ] {
+            assert_ne!(key(different), base, "{different}");
+        }
+        // Lists of ids of any length are one statement; other lists are not folded.
+        assert_eq!(
+            key("SELECT * FROM t WHERE id IN ($1, $2, $3)"),
+            key("SELECT * FROM t WHERE id IN ($1)")
+        );
+        assert_ne!(
+            key("INSERT INTO t VALUES ($1, $2)"),
+            key("INSERT INTO t VALUES ($1)")
+        );
+        // A MySQL digest text and the same statement as PostgreSQL shows it.
+        assert_eq!(
+            statement_key(
+                "SELECT `id` , `amount` FROM `orders` WHERE `customer_id` = ?",
+                Dialect::MySql
+            ),
+            statement_key(
+                "SELECT `id`, `amount` FROM `orders` WHERE `customer_id` = 7",
+                Dialect::MySql
+            )
+        );
+    }
+
+    #[test]
+    fn scan_targets_come_from_the_outer_statement() {
+        let pg = |s: &str| scan_target(s, Dialect::Postgres);
+        let target = |table: &str, cols: &[&str]| {
+            Some(ScanTarget {
+                table: table.into(),
+                filter_columns: cols.iter().map(|c| c.to_string()).collect(),
+            })
+        };
+        assert_eq!(
+            pg("SELECT id, amount FROM orders WHERE customer_id = $1"),
+            target("orders", &["customer_id"])
+        );
+        assert_eq!(
+            pg(
+                "select o.id from public.orders o where o.status = $1 and o.created_at >= $2 and o.customer_id in ($3, $4) order by o.id limit $5"
+            ),
+            target("public.orders", &["status", "customer_id", "created_at"])
+        );
+        assert_eq!(
+            pg("SELECT customer_id, count(*) FROM orders GROUP BY customer_id"),
+            target("orders", &[])
+        );
+        assert_eq!(
+            pg("UPDATE orders SET note = $1, amount = amount + $2 WHERE customer_id = $3"),
+            target("orders", &["customer_id"])
+        );
+        assert_eq!(
+            pg("DELETE FROM audit WHERE at < $1"),
+            target("audit", &["at"])
+        );
+        // Joins: only columns qualified with the first table's name or alias.
+        assert_eq!(
+            pg(
+                "SELECT * FROM orders o JOIN customers c ON c.id = o.customer_id WHERE c.email = $1 AND o.status = $2 AND note = $3"
+            ),
+            target("orders", &["status"])
+        );
+        // Expressions, join conditions, inequalities and subqueries are no index columns.
+        assert_eq!(
+            pg(
+                "SELECT * FROM users WHERE lower(email) = $1 AND id <> $2 AND a = b AND id IN (SELECT user_id FROM bans WHERE reason = $3)"
+            ),
+            target("users", &["id"])
+        );
+        assert_eq!(
+            pg("SELECT extract(year FROM at) FROM ONLY events WHERE kind = 'x'"),
+            target("events", &["kind"])
+        );
+        assert_eq!(pg("SELECT pg_sleep($1)"), None);
+        assert_eq!(pg("SELECT * FROM (SELECT 1) s WHERE x = $1"), None);
+        assert_eq!(pg("WITH x AS (SELECT 1) SELECT * FROM x"), None);
+        assert_eq!(pg("INSERT INTO t VALUES ($1)"), None);
+        assert_eq!(
+            scan_target(
+                "SELECT `id` , `amount` FROM `shop` . `orders` WHERE `customer_id` = ?",
+                Dialect::MySql
+            ),
+            target("shop.orders", &["customer_id"])
+        );
+        assert_eq!(
+            pg("SELECT * FROM \"Orders\" WHERE \"CustomerId\" = $1"),
+            target("\"Orders\"", &["\"CustomerId\""])
+        );
+    }
+
+    #[test]
     fn no_panic_on_odd_input() {
         for sql in [
             "'", "$", "$$", "$a", "/*", "--", "E'", "U&", "0x", "1e", "1e+", "\"", "`", "\\", "é'",
@@ -568,6 +1070,24 @@ mod tests {
         ] {
             let _ = pg(sql);
             let _ = my(sql);
+            for d in [Dialect::Postgres, Dialect::MySql] {
+                let _ = statement_key(sql, d);
+                let _ = scan_target(sql, d);
+                let _ = scan_target(&format!("SELECT * FROM t WHERE {sql}"), d);
+                let _ = scan_target(&format!("UPDATE {sql}"), d);
+            }
+        }
+        for sql in [
+            "SELECT * FROM",
+            "SELECT * FROM t WHERE",
+            "SELECT * FROM t WHERE a =",
+            "SELECT * FROM t WHERE t.",
+            "SELECT * FROM t WHERE (a = 1))",
+            "DELETE FROM",
+            "UPDATE",
+            "SELECT * FROM s. WHERE a = 1",
+        ] {
+            let _ = scan_target(sql, Dialect::Postgres);
         }
     }
 }

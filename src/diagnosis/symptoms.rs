@@ -27,6 +27,9 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use std::collections::BTreeMap;
+
+pub use super::queueing::SlowMetric;
 use super::{
     Conclusion, Evidence, InputError, NextStep, SOURCE_CALLER, check_opt_range, fmt_num, round,
 };
@@ -63,6 +66,10 @@ pub struct Observations {
     /// Whether the request backlog (listen queue, queue wait) keeps growing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backlog_growing: Option<bool>,
+    /// The backlog's shape over the samples: `growing`, `steady` (full and flat), `draining`
+    /// or `empty` (break_down_latency); requests wait while it is growing or steady.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backlog_shape: Option<BacklogShape>,
     /// App containers' CPU use, 0–100 percent of their limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_cpu_percent: Option<f64>,
@@ -101,6 +108,91 @@ pub struct Observations {
     /// Whether request handlers fork or spawn child processes (subprocess, multiprocessing).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forks_in_workers: Option<bool>,
+    /// What an endpoint was judged slow against, ms (break_down_latency sets it; endpoints
+    /// are re-judged with this one, never another).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slow_threshold_ms: Option<f64>,
+    /// Which endpoint figure the threshold applies to: `p99_ms` or `service_ms`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slow_metric: Option<SlowMetric>,
+    /// The layer holding most of the request time (break_down_latency): `db`, `queue_wait`,
+    /// `app_service`, `app_code`, `external_calls`, `nginx`, …
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dominant_layer: Option<String>,
+    /// The route holding the workers while the others wait behind it (head-of-line blocking).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head_of_line_endpoint: Option<String>,
+    /// That route's share of service time, 0–100.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head_of_line_share_percent: Option<f64>,
+    /// Where each measured field came from (`prometheus:<url>`, `proc:/proc/net/tcp:<port>`,
+    /// `nginx:<file>`…), as break_down_latency read it; fields not named here are `caller`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sources: BTreeMap<String, String>,
+}
+
+/// How the backlog moved over the samples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[schemars(inline)]
+pub enum BacklogShape {
+    /// Rising across the samples: arrivals outpace the workers.
+    Growing,
+    /// Non-empty and flat: the workers are saturated and the backlog is full.
+    Steady,
+    /// Falling: the workers are catching up.
+    Draining,
+    /// Empty in most samples.
+    Empty,
+}
+
+impl BacklogShape {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Growing => "growing",
+            Self::Steady => "steady",
+            Self::Draining => "draining",
+            Self::Empty => "empty",
+        }
+    }
+
+    /// Requests wait for a worker.
+    pub fn waiting(self) -> bool {
+        matches!(self, Self::Growing | Self::Steady)
+    }
+
+    /// Names the shape of a series of backlog samples, from its trend: a least-squares
+    /// slope whose total change over the samples exceeds max(2, half the mean) is growing or
+    /// draining; empty in most samples is empty; otherwise steady.
+    pub fn of(samples: &[f64]) -> Option<Self> {
+        let n = samples.len();
+        if n == 0 {
+            return None;
+        }
+        let nonzero = samples.iter().filter(|v| **v > 0.0).count();
+        if nonzero * 2 < n || nonzero == 0 {
+            return Some(Self::Empty);
+        }
+        let mean = samples.iter().sum::<f64>() / n as f64;
+        if n < 3 {
+            return Some(Self::Steady);
+        }
+        let xm = (n - 1) as f64 / 2.0;
+        let (mut num, mut den) = (0.0, 0.0);
+        for (i, v) in samples.iter().enumerate() {
+            num += (i as f64 - xm) * (v - mean);
+            den += (i as f64 - xm).powi(2);
+        }
+        let change = num / den * (n - 1) as f64;
+        let material = (0.5 * mean).max(2.0);
+        Some(if change > material {
+            Self::Growing
+        } else if change < -material {
+            Self::Draining
+        } else {
+            Self::Steady
+        })
+    }
 }
 
 /// How slowness is spread over endpoints.
@@ -138,6 +230,9 @@ pub struct EndpointLatency {
     pub p50_ms: f64,
     /// 99th percentile latency, ms.
     pub p99_ms: f64,
+    /// Mean service time, queueing excluded, ms (break_down_latency, with worker state).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_ms: Option<f64>,
 }
 
 /// A recent change to the system.
@@ -199,7 +294,7 @@ impl Signal {
     fn describe(self) -> &'static str {
         match self {
             Self::WorkersSaturated => "all workers busy",
-            Self::BacklogGrowing => "backlog growing",
+            Self::BacklogGrowing => "backlog growing or full",
             Self::RequestsQueuing => "requests queuing (workers saturated or backlog growing)",
             Self::AppCpuHigh => "app CPU high",
             Self::DbCpuLow => "DB CPU low",
@@ -224,7 +319,11 @@ impl Signal {
                 Some("break_down_latency"),
             ),
             Self::AppCpuHigh => ("app_cpu_percent (container CPU metrics)", None),
-            Self::DbCpuLow | Self::DbCpuHigh => ("db_cpu_percent", Some("check_rds_iops")),
+            // The tool that reads it depends on where the database runs.
+            Self::DbCpuLow | Self::DbCpuHigh => (
+                "db_cpu_percent (on AWS RDS check_rds_iops reads it; elsewhere the database host's own CPU)",
+                None,
+            ),
             Self::ReadHeavy => ("db_read_percent", Some("slow_queries")),
             Self::WriteHeavyOrLocks => ("db_read_percent or lock_contention", Some("slow_queries")),
             Self::DbIoSaturated => ("db_io_saturated", Some("check_rds_iops")),
@@ -243,9 +342,15 @@ impl Signal {
             Self::WorkersSaturated => o
                 .workers_busy_percent
                 .map(|v| v >= WORKERS_SATURATED_PERCENT),
-            Self::BacklogGrowing => o.backlog_growing,
+            Self::BacklogGrowing => match o.backlog_shape {
+                Some(shape) => Some(shape.waiting()),
+                None => o.backlog_growing,
+            },
             Self::RequestsQueuing => {
-                match (Self::WorkersSaturated.read(o, pattern), o.backlog_growing) {
+                match (
+                    Self::WorkersSaturated.read(o, pattern),
+                    Self::BacklogGrowing.read(o, pattern),
+                ) {
                     (Some(true), _) | (_, Some(true)) => Some(true),
                     (None, None) => None,
                     _ => Some(false),
@@ -268,7 +373,11 @@ impl Signal {
             Self::DbIoSaturated => o.db_io_saturated,
             Self::DiskQueueHigh => o.disk_queue_depth.map(|v| v > DISK_QUEUE_DEPTH_HIGH),
             Self::DbLatencyRising => o.db_latency_rising,
-            Self::LongTail => pattern.map(|p| p == LatencyPattern::LongTail),
+            // Head-of-line blocking is a long tail that also slows everyone else.
+            Self::LongTail => match (pattern, &o.head_of_line_endpoint) {
+                (_, Some(_)) => Some(true),
+                (p, None) => p.map(|p| p == LatencyPattern::LongTail),
+            },
             Self::SystemWide => pattern.map(|p| p == LatencyPattern::SystemWide),
         }
     }
@@ -451,6 +560,27 @@ pub fn validate(o: &Observations, prefix: &str) -> Result<(), InputError> {
         1e6,
         "pass the sustained RDS DiskQueueDepth (outstanding IOs)",
     )?;
+    check_opt_range(
+        &f("head_of_line_share_percent"),
+        o.head_of_line_share_percent,
+        0.0,
+        100.0,
+        pct,
+    )?;
+    if o.sources.len() > 64 || o.sources.iter().any(|(k, v)| k.len() > 64 || v.len() > 512) {
+        return Err(InputError::new(
+            f("sources"),
+            "holds at most 64 entries of a field name and where it came from; pass break_down_latency's unchanged",
+        ));
+    }
+    if o.slow_threshold_ms
+        .is_some_and(|t| !t.is_finite() || t <= 0.0)
+    {
+        return Err(InputError::new(
+            f("slow_threshold_ms"),
+            "must be a positive number of milliseconds (pass break_down_latency's value unchanged)",
+        ));
+    }
     for (i, e) in o.endpoints.iter().enumerate() {
         let field = |name: &str| format!("{prefix}endpoints[{i}].{name}");
         if e.endpoint.trim().is_empty() {
@@ -473,6 +603,13 @@ pub fn validate(o: &Observations, prefix: &str) -> Result<(), InputError> {
             86_400_000.0,
             "pass the 99th percentile latency in ms",
         )?;
+        check_opt_range(
+            &field("service_ms"),
+            e.service_ms,
+            0.0,
+            86_400_000.0,
+            "pass the mean service time in ms",
+        )?;
         if p99 < p50 {
             return Err(InputError::new(
                 field("p99_ms"),
@@ -489,12 +626,14 @@ pub fn validate(o: &Observations, prefix: &str) -> Result<(), InputError> {
 
 /// Classifies how slowness is spread over endpoints.
 ///
-/// Rule: an endpoint is slow when its p99 exceeds `slow_ms`. No slow endpoint → `healthy`.
-/// Slow endpoints carrying under [`LONG_TAIL_MAX_SHARE`] of the requests → `long_tail` (a few
-/// endpoints hold workers while the rest are fine); otherwise → `system_wide`.
+/// Rule: an endpoint is slow when its `metric` (its mean service time, where known, or its
+/// p99) exceeds `slow_ms`. No slow endpoint → `healthy`. Slow endpoints carrying under
+/// [`LONG_TAIL_MAX_SHARE`] of the requests → `long_tail` (a few endpoints hold workers while
+/// the rest are fine); otherwise → `system_wide`.
 pub fn classify_pattern(
     endpoints: &[EndpointLatency],
     slow_ms: f64,
+    metric: SlowMetric,
 ) -> Option<(LatencyPattern, f64)> {
     let total: u64 = endpoints.iter().map(|e| e.requests).sum();
     if total == 0 {
@@ -502,7 +641,10 @@ pub fn classify_pattern(
     }
     let slow: u64 = endpoints
         .iter()
-        .filter(|e| e.p99_ms > slow_ms)
+        .filter(|e| match (metric, e.service_ms) {
+            (SlowMetric::ServiceMs, Some(s)) => s > slow_ms,
+            _ => e.p99_ms > slow_ms,
+        })
         .map(|e| e.requests)
         .sum();
     let share = slow as f64 / total as f64;
@@ -527,8 +669,11 @@ pub fn analyze(input: &MatchInput) -> Result<MatchReport, InputError> {
     let o = &input.observations;
     validate(o, "observations.")?;
 
+    // The endpoints are judged with the threshold break_down_latency used, never another.
+    let threshold = o.slow_threshold_ms.unwrap_or(DEFAULT_SLOW_MS);
+    let metric = o.slow_metric.unwrap_or(SlowMetric::P99Ms);
     let derived = if o.latency_pattern.is_none() {
-        classify_pattern(&o.endpoints, DEFAULT_SLOW_MS)
+        classify_pattern(&o.endpoints, threshold, metric)
     } else {
         None
     };
@@ -563,6 +708,23 @@ pub fn analyze(input: &MatchInput) -> Result<MatchReport, InputError> {
     });
 
     let anti_patterns = anti_patterns(o);
+    // Adding capacity (A) is never the first answer while the evidence says the time goes
+    // elsewhere: it is demoted below every other match, its confidence capped, and the
+    // reasons listed against it.
+    let blockers = capacity_blockers(o, pattern, &anti_patterns);
+    if !blockers.is_empty() {
+        for m in matches.iter_mut().filter(|m| adds_capacity(&m.symptom)) {
+            m.evidence_against.extend(blockers.iter().cloned());
+            m.confidence = m.confidence.min(CAPPED_CAPACITY_CONFIDENCE);
+        }
+        matches.sort_by(|a, b| {
+            adds_capacity(&a.symptom)
+                .cmp(&adds_capacity(&b.symptom))
+                .then(b.confidence.total_cmp(&a.confidence))
+                .then_with(|| a.symptom.cmp(&b.symptom))
+        });
+    }
+    settle_opposites(&mut matches, o);
     let mut conclusion = Conclusion {
         evidence: evidence(o, derived),
         ..Conclusion::default()
@@ -597,6 +759,18 @@ pub fn analyze(input: &MatchInput) -> Result<MatchReport, InputError> {
             top.missing.iter().map(|m| m.observation.as_str()).collect::<Vec<_>>().join(", ")
         ),
     };
+    if let (Some(route), Some(top)) = (&o.head_of_line_endpoint, matches.first())
+        && top.symptom == "E"
+        && !thin
+    {
+        conclusion.verdict = format!(
+            "Symptom E, head-of-line blocking (confidence {}): {route} holds the workers{} and every other route waits behind it. Make that route fast (Step 2); do not add workers or replicas.",
+            fmt_num(top.confidence),
+            o.head_of_line_share_percent
+                .map(|s| format!(" ({}% of their service time)", fmt_num(s)))
+                .unwrap_or_default()
+        );
+    }
     if let Some(spiral) = anti_patterns.iter().find(|a| a.severity == "active") {
         conclusion.verdict = format!(
             "{} in progress — {} Then: {}",
@@ -604,23 +778,33 @@ pub fn analyze(input: &MatchInput) -> Result<MatchReport, InputError> {
         );
     }
 
-    conclusion.next_steps = next_steps(thin, &matches, &anti_patterns);
+    conclusion.next_steps = next_steps(thin, &matches, &anti_patterns, o, &blockers);
     conclusion.warnings = anti_patterns
         .iter()
         .map(|a| format!("{}: {}", a.title, a.action))
         .collect();
     if o.latency_pattern.is_some() && !o.endpoints.is_empty() {
-        let derived = classify_pattern(&o.endpoints, DEFAULT_SLOW_MS);
+        let derived = classify_pattern(&o.endpoints, threshold, metric);
         if let Some((d, _)) = derived
             && Some(d) != o.latency_pattern
         {
             conclusion.warnings.push(format!(
-                "latency_pattern was given as {} but the endpoints look {} (p99 above {} ms); the given pattern was used.",
+                "latency_pattern was given as {} but, judged as slow above {} ms of {}, the endpoints look {}; the given pattern was used.",
                 o.latency_pattern.map(|p| p.as_str()).unwrap_or("?"),
+                fmt_num(threshold),
+                match metric {
+                    SlowMetric::P99Ms => "p99",
+                    SlowMetric::ServiceMs => "service time",
+                },
                 d.as_str(),
-                fmt_num(DEFAULT_SLOW_MS)
             ));
         }
+    }
+    if o.slow_threshold_ms.is_none() && derived.is_some() {
+        conclusion.warnings.push(format!(
+            "The endpoints were judged against the fixed default of {} ms p99: pass the `observations` of break_down_latency unchanged (they carry the threshold it judged with), or `slow_threshold_ms`.",
+            fmt_num(DEFAULT_SLOW_MS)
+        ));
     }
 
     Ok(MatchReport {
@@ -694,7 +878,10 @@ fn reading(signal: Signal, o: &Observations, pattern: Option<LatencyPattern>) ->
     };
     match signal {
         Signal::WorkersSaturated => pct("workers_busy_percent", o.workers_busy_percent),
-        Signal::BacklogGrowing => flag("backlog_growing", o.backlog_growing),
+        Signal::BacklogGrowing => match o.backlog_shape {
+            Some(shape) => format!("backlog {}", shape.as_str()),
+            None => flag("backlog_growing", o.backlog_growing),
+        },
         Signal::RequestsQueuing => join([
             pct("workers_busy_percent", o.workers_busy_percent),
             flag("backlog_growing", o.backlog_growing),
@@ -727,9 +914,10 @@ fn evidence(o: &Observations, derived: Option<(LatencyPattern, f64)>) -> Vec<Evi
         ("db_read_percent", o.db_read_percent, "percent"),
         ("disk_queue_depth", o.disk_queue_depth, "count"),
     ];
+    let src = |name: &str| o.sources.get(name).map_or(SOURCE_CALLER, String::as_str);
     for (name, v, unit) in nums {
         if let Some(v) = v {
-            ev.push(Evidence::number(name, v, unit, SOURCE_CALLER));
+            ev.push(Evidence::number(name, v, unit, src(name)));
         }
     }
     let flags = [
@@ -740,11 +928,36 @@ fn evidence(o: &Observations, derived: Option<(LatencyPattern, f64)>) -> Vec<Evi
     ];
     for (name, v) in flags {
         if let Some(v) = v {
-            ev.push(Evidence::flag(name, v, SOURCE_CALLER));
+            ev.push(Evidence::flag(name, v, src(name)));
         }
     }
+    if let Some(shape) = o.backlog_shape {
+        ev.push(Evidence::text(
+            "backlog_shape",
+            shape.as_str(),
+            src("backlog_shape"),
+        ));
+    }
+    if let Some(layer) = &o.dominant_layer {
+        ev.push(Evidence::text(
+            "dominant_layer",
+            layer,
+            src("dominant_layer"),
+        ));
+    }
+    if let Some(route) = &o.head_of_line_endpoint {
+        ev.push(Evidence::text(
+            "head_of_line_endpoint",
+            route,
+            src("head_of_line_endpoint"),
+        ));
+    }
     if let Some(p) = o.latency_pattern {
-        ev.push(Evidence::text("latency_pattern", p.as_str(), SOURCE_CALLER));
+        ev.push(Evidence::text(
+            "latency_pattern",
+            p.as_str(),
+            src("latency_pattern"),
+        ));
     } else if let Some((p, _)) = derived {
         ev.push(Evidence::text("latency_pattern", p.as_str(), "derived"));
     }
@@ -910,7 +1123,116 @@ fn anti_patterns(o: &Observations) -> Vec<AntiPattern> {
     out
 }
 
-fn next_steps(thin: bool, matches: &[SymptomMatch], anti: &[AntiPattern]) -> Vec<NextStep> {
+/// A (add replicas) and F (do not add workers: fix latency) give opposite advice. When both
+/// fit, where the time goes decides: app CPU high with the database neither dominant nor
+/// busy means the requests are CPU in the app, which more cores (replicas) serve — A; else
+/// the latency is systemic — F. The loser keeps a confidence below the winner's and says why.
+fn settle_opposites(matches: &mut [SymptomMatch], o: &Observations) {
+    let (Some(a), Some(f)) = (
+        matches.iter().position(|m| m.symptom == "A"),
+        matches.iter().position(|m| m.symptom == "F"),
+    ) else {
+        return;
+    };
+    if matches[a].confidence < 0.5 || matches[f].confidence < 0.5 {
+        return;
+    }
+    let app_cpu_high = o
+        .app_cpu_percent
+        .is_some_and(|v| v >= thresholds::APP_CPU_HIGH_PERCENT);
+    let db_busy = o.dominant_layer.as_deref() == Some("db")
+        || o.db_cpu_percent
+            .is_some_and(|v| v >= thresholds::DB_CPU_HIGH_PERCENT);
+    let (winner, loser, why) = if app_cpu_high && !db_busy {
+        (
+            a,
+            f,
+            format!(
+                "app CPU is high ({}%) and the database is not where the time goes: the requests are CPU in the app, which more cores (replicas) serve",
+                fmt_num(o.app_cpu_percent.unwrap_or(0.0))
+            ),
+        )
+    } else {
+        (
+            f,
+            a,
+            if db_busy {
+                "the database holds the time: more app capacity adds DB load".to_owned()
+            } else {
+                "app CPU is not high: the latency is not CPU in the app, so more replicas do not shorten it".to_owned()
+            },
+        )
+    };
+    matches[loser].evidence_against.push(why);
+    matches[loser].confidence = round(
+        (matches[winner].confidence - 0.25)
+            .min(matches[loser].confidence)
+            .max(0.0),
+        3,
+    );
+    matches.sort_by(|x, y| {
+        y.confidence
+            .total_cmp(&x.confidence)
+            .then_with(|| x.symptom.cmp(&y.symptom))
+    });
+}
+
+/// The confidence a capacity match keeps while evidence argues against it.
+const CAPPED_CAPACITY_CONFIDENCE: f64 = 0.25;
+
+/// Whether a symptom's action adds app capacity (replicas).
+fn adds_capacity(symptom: &str) -> bool {
+    symptom == "A"
+}
+
+/// What argues against adding capacity now, in words.
+fn capacity_blockers(
+    o: &Observations,
+    pattern: Option<LatencyPattern>,
+    anti: &[AntiPattern],
+) -> Vec<String> {
+    let mut out = Vec::new();
+    if o.dominant_layer.as_deref() == Some("db") {
+        out.push("the time is in the database (dominant layer db): more app concurrency only adds DB load".to_owned());
+    }
+    match (&o.head_of_line_endpoint, o.head_of_line_share_percent) {
+        (Some(e), Some(share)) => out.push(format!(
+            "one route, {e}, holds {}% of the workers' service time and the others wait behind it: make it fast first",
+            fmt_num(share)
+        )),
+        (Some(e), None) => out.push(format!(
+            "one route, {e}, holds the workers and the others wait behind it: make it fast first"
+        )),
+        (None, _) if pattern == Some(LatencyPattern::LongTail) => out.push(
+            "a few endpoints are slow while the rest are fine (long tail): fix them first"
+                .to_owned(),
+        ),
+        _ => {}
+    }
+    if o.db_cpu_percent
+        .is_some_and(|v| v >= thresholds::DB_CPU_HIGH_PERCENT)
+    {
+        out.push(format!(
+            "DB CPU is high ({}%): more app concurrency adds DB load",
+            fmt_num(o.db_cpu_percent.unwrap_or(0.0))
+        ));
+    }
+    for a in anti.iter().filter(|a| a.name.ends_with("_spiral")) {
+        out.push(format!(
+            "{} ({}) is a sign of trouble that more capacity feeds",
+            a.title, a.severity
+        ));
+    }
+    out
+}
+
+fn next_steps(
+    thin: bool,
+    matches: &[SymptomMatch],
+    anti: &[AntiPattern],
+    o: &Observations,
+    blockers: &[String],
+) -> Vec<NextStep> {
     let mut steps = Vec::new();
     if anti.iter().any(|a| a.severity == "active") {
         steps.push(NextStep::new(
@@ -937,11 +1259,40 @@ fn next_steps(thin: bool, matches: &[SymptomMatch], anti: &[AntiPattern]) -> Vec
         .iter()
         .find(|r| r.id == top.symptom)
         .expect("matches come from the matrix");
-    steps.push(NextStep {
-        action: top.action.to_owned(),
-        tool: row.follow_up.map(str::to_owned),
-        why: format!("Symptom {}: {}", top.symptom, top.root_cause),
-    });
+    match (&o.head_of_line_endpoint, top.symptom.as_str()) {
+        (Some(route), "E") => steps.push(NextStep {
+            action: format!(
+                "Make {route} fast: find what it waits on (its queries first) and fix that — an index, a cache, a background job. Do not add workers or replicas meanwhile."
+            ),
+            tool: Some("slow_queries".to_owned()),
+            why: format!(
+                "Symptom E (head-of-line blocking): {route} holds the workers{} and every other route waits behind it; making it fast frees them all.",
+                o.head_of_line_share_percent
+                    .map(|s| format!(" ({}% of service time)", fmt_num(s)))
+                    .unwrap_or_default()
+            ),
+        }),
+        (_, id) if adds_capacity(id) && !blockers.is_empty() => steps.push(NextStep {
+            action: format!(
+                "Do not add replicas yet: {}. Find and fix what holds the time first.",
+                blockers.join("; ")
+            ),
+            tool: Some(
+                if o.dominant_layer.as_deref() == Some("db") || o.head_of_line_endpoint.is_some() {
+                    "slow_queries"
+                } else {
+                    "break_down_latency"
+                }
+                .to_owned(),
+            ),
+            why: "Scaling out multiplies what is slow; Step 2 (fix latency) comes before Step 5 (replicas).".to_owned(),
+        }),
+        _ => steps.push(NextStep {
+            action: top.action.to_owned(),
+            tool: row.follow_up.map(str::to_owned),
+            why: format!("Symptom {}: {}", top.symptom, top.root_cause),
+        }),
+    }
     for m in &top.missing {
         steps.push(NextStep {
             action: format!(
@@ -980,6 +1331,107 @@ mod tests {
 
     fn top(o: Observations) -> String {
         run(o).matches[0].symptom.clone()
+    }
+
+    #[test]
+    fn opposite_advice_is_settled_by_where_the_time_goes() {
+        // System-wide slowness with the app's CPU at 95 % and an idle DB: scale out (A).
+        let cpu_bound = Observations {
+            workers_busy_percent: Some(100.0),
+            backlog_shape: Some(BacklogShape::Steady),
+            app_cpu_percent: Some(95.0),
+            db_cpu_percent: Some(10.0),
+            latency_pattern: Some(LatencyPattern::SystemWide),
+            ..Default::default()
+        };
+        let r = run(cpu_bound.clone());
+        assert_eq!(r.matches[0].symptom, "A", "{:?}", r.matches);
+        let f = r.matches.iter().find(|m| m.symptom == "F").unwrap();
+        assert!(f.confidence < r.matches[0].confidence);
+        assert!(
+            f.evidence_against
+                .iter()
+                .any(|e| e.contains("app CPU is high")),
+            "{f:?}"
+        );
+        // The same with the time in the database: fix latency (F), not replicas.
+        let r = run(Observations {
+            dominant_layer: Some("db".into()),
+            ..cpu_bound.clone()
+        });
+        assert_ne!(r.matches[0].symptom, "A", "{:?}", r.matches);
+        let a = r.matches.iter().find(|m| m.symptom == "A").unwrap();
+        assert!(
+            a.evidence_against.iter().any(|e| e.contains("database")),
+            "{a:?}"
+        );
+        assert!(
+            !r.conclusion.next_steps[0]
+                .action
+                .starts_with("Add replicas")
+        );
+        // App CPU unknown: F keeps the lead over A.
+        let r = run(Observations {
+            app_cpu_percent: None,
+            ..cpu_bound
+        });
+        assert_eq!(r.matches[0].symptom, "F", "{:?}", r.matches);
+    }
+
+    #[test]
+    fn backlog_shape_comes_from_the_trend() {
+        assert_eq!(BacklogShape::of(&[14.0; 5]), Some(BacklogShape::Steady));
+        assert_eq!(
+            BacklogShape::of(&[0.0, 5.0, 9.0, 14.0, 20.0]),
+            Some(BacklogShape::Growing)
+        );
+        assert_eq!(
+            BacklogShape::of(&[20.0, 14.0, 9.0, 4.0, 1.0]),
+            Some(BacklogShape::Draining)
+        );
+        assert_eq!(
+            BacklogShape::of(&[0.0, 0.0, 3.0, 0.0]),
+            Some(BacklogShape::Empty)
+        );
+        assert_eq!(BacklogShape::of(&[]), None);
+        // A full, steady backlog still means requests wait (A's criterion), without being
+        // called growing.
+        let r = run(Observations {
+            workers_busy_percent: Some(100.0),
+            backlog_shape: Some(BacklogShape::Steady),
+            app_cpu_percent: Some(90.0),
+            ..Default::default()
+        });
+        assert_eq!(r.matches[0].symptom, "A");
+        assert_eq!(r.matches[0].confidence, 1.0);
+    }
+
+    #[test]
+    fn measured_observations_keep_their_sources() {
+        let mut sources = BTreeMap::new();
+        sources.insert(
+            "workers_busy_percent".to_owned(),
+            "prometheus:http://127.0.0.1:9100/metrics".to_owned(),
+        );
+        let r = run(Observations {
+            workers_busy_percent: Some(100.0),
+            app_cpu_percent: Some(90.0),
+            sources,
+            ..Default::default()
+        });
+        let src = |m: &str| {
+            r.conclusion
+                .evidence
+                .iter()
+                .find(|e| e.metric == m)
+                .map(|e| e.source.clone())
+                .unwrap()
+        };
+        assert_eq!(
+            src("workers_busy_percent"),
+            "prometheus:http://127.0.0.1:9100/metrics"
+        );
+        assert_eq!(src("app_cpu_percent"), "caller");
     }
 
     #[test]
@@ -1068,6 +1520,7 @@ mod tests {
             requests,
             p50_ms: p50,
             p99_ms: p99,
+            service_ms: None,
         };
         let r = run(Observations {
             workers_busy_percent: Some(95.0),
@@ -1232,6 +1685,7 @@ mod tests {
                         requests: 1,
                         p50_ms: 10.0,
                         p99_ms: 5.0,
+                        service_ms: None,
                     }],
                     ..Default::default()
                 },

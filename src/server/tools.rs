@@ -82,11 +82,13 @@ const SLOW_QUERIES: &str = "\
 Step 1 (DB layer) and Step 2 (C vs D) on a live PostgreSQL (pg_stat_statements, \
 pg_stat_activity) or MySQL/MariaDB (performance_schema digests, PROCESSLIST, InnoDB lock \
 waits): the top statements by mean_time (default), total_time, calls or io_time with calls, \
-mean/total ms, percent of DB time, rows and read/write kind; what runs now longer than \
-running_min_seconds, what it waits on and who blocks whom; the read vs write share of DB time, \
-waits by type, and hints for symptom C (read-heavy: a replica may help) or D (write-heavy or \
-lock contention: replicas won't). Pass sample_seconds to rank what is slow NOW (two snapshots \
-apart) instead of the cumulative history. `target` is the name of a database the operator \
+mean/total ms, percent of DB time, rows, read/write kind, query_ids (ids of one text \
+merged) and full_scan; EXPLAIN/index steps only for statements slow against this database's \
+normal; what runs now longer than running_min_seconds, what it waits on and who blocks whom; \
+the read vs write share of DB time, waits by type, and hints for symptom C (read-heavy with \
+db_cpu_percent high: a replica may help) or D (write-heavy with CPU high, or lock contention: \
+replicas won't). Pass sample_seconds to rank what is slow NOW (two snapshots apart) instead of the cumulative \
+history. `target` is the name of a database the operator \
 configured (default: DATABASE_URL) — never a connection string or password. Literals in query \
 text are redacted; every session is read-only and bounded in time. Use it when \
 break_down_latency shows the DB layer dominating, or to decide C vs D; pass `observations` on \

@@ -123,7 +123,10 @@ pub async fn read_snapshot(
         }
     };
     match tokio::time::timeout(budget, work).await {
-        Ok(result) => result,
+        Ok(result) => result.map(|mut snapshot| {
+            snapshot.rds = queries::rds_endpoint(&target.host);
+            snapshot
+        }),
         Err(_) => Err(DbError::new(
             format!(
                 "{} did not answer within {} s (connect + queries{}); the server may be down, \

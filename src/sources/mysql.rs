@@ -4,9 +4,12 @@
 //! session is read-only
 //! (`SET SESSION TRANSACTION READ ONLY`, then `START TRANSACTION READ ONLY`) with a statement
 //! time limit (`max_statement_time` on MariaDB, `max_execution_time` on MySQL) and short lock
-//! waits, all set with bind parameters. The connection has no default schema, so this tool's
-//! own statements are recorded under no schema and drop out of the target schema's digests;
-//! the schema is passed as a parameter, never written into SQL.
+//! waits, all set with bind parameters. The connection's default schema is
+//! `performance_schema`, so this tool's own statements are recorded there and drop out of
+//! the digests, also of the statements run with no default schema, which count when no
+//! schema is asked for (an account that may not use `performance_schema` as its default
+//! connects without one, and those are then left out, saying so). The target's schema is
+//! passed as a parameter, never written into SQL.
 //!
 //! `performance_schema` is off by default on MariaDB: the digests are then reported as
 //! unavailable with the setting to change, and the live process list still works.
@@ -36,13 +39,28 @@ const MYSQL_TIMEOUT: &str = "SET SESSION max_execution_time = ?";
 const LOCK_WAIT: &str = "SET SESSION lock_wait_timeout = ?";
 const INNODB_LOCK_WAIT: &str = "SET SESSION innodb_lock_wait_timeout = ?";
 
-/// Digests of one schema (`?` = the target's database, or all schemas when it is NULL).
-/// Times are picoseconds in the table; divided by 1e9 they are milliseconds.
+/// The default schema of this tool's connection: its own statements are recorded there.
+const OWN_SCHEMA: &str = "performance_schema";
+
+/// Digests of one schema (the first two `?` = the target's database), or of every schema
+/// but this tool's when it is NULL, with the statements run with no default schema when
+/// the third `?` is true. Times are picoseconds in the table; divided by 1e9 they are
+/// milliseconds.
 const DIGESTS: &str = "SELECT /* pwt:monitor */ COALESCE(DIGEST, ''), COALESCE(DIGEST_TEXT, ''), \
-    COUNT_STAR + 0e0, SUM_TIMER_WAIT / 1e9, SUM_ROWS_SENT + SUM_ROWS_AFFECTED + 0e0 \
+    COUNT_STAR + 0e0, SUM_TIMER_WAIT / 1e9, SUM_ROWS_SENT + SUM_ROWS_AFFECTED + 0e0, \
+    SUM_ROWS_EXAMINED + 0e0, SUM_NO_INDEX_USED + SUM_NO_GOOD_INDEX_USED + 0e0 \
     FROM performance_schema.events_statements_summary_by_digest \
-    WHERE SCHEMA_NAME = COALESCE(?, SCHEMA_NAME) AND SCHEMA_NAME IS NOT NULL \
+    WHERE CASE WHEN ? IS NOT NULL THEN SCHEMA_NAME = ? \
+        ELSE SCHEMA_NAME <> 'performance_schema' OR (SCHEMA_NAME IS NULL AND ?) END \
     ORDER BY SUM_TIMER_WAIT DESC LIMIT 20000";
+
+/// Digests per schema other than `?` (and this tool's), for a schema that has none: where
+/// the application's statements went. The second `?`: count those with no default schema.
+const OTHER_SCHEMAS: &str = "SELECT /* pwt:monitor */ SCHEMA_NAME, COUNT(*) + 0 \
+    FROM performance_schema.events_statements_summary_by_digest \
+    WHERE NOT (SCHEMA_NAME <=> ?) AND NOT (SCHEMA_NAME <=> 'performance_schema') \
+    AND (SCHEMA_NAME IS NOT NULL OR ?) \
+    GROUP BY SCHEMA_NAME ORDER BY COUNT(*) DESC LIMIT 1000";
 
 const DIGESTS_SINCE: &str = "SELECT /* pwt:monitor */ CAST(MIN(FIRST_SEEN) AS CHAR), \
     TIMESTAMPDIFF(SECOND, MIN(FIRST_SEEN), NOW()) + 0e0 \
@@ -80,8 +98,8 @@ pub async fn snapshot(
     settings: &DbSettings,
     req: &Request,
 ) -> Result<Snapshot, DbError> {
-    let mut conn = connect(target, password).await?;
-    let result = read(&mut conn, target, password, settings, req).await;
+    let (mut conn, scoped) = connect(target, password).await?;
+    let result = read(&mut conn, scoped, target, password, settings, req).await;
     // A polite goodbye when it is quick; the deadline of the caller bounds it anyway.
     let _ = tokio::time::timeout(Duration::from_millis(200), conn.disconnect()).await;
     result
@@ -91,17 +109,9 @@ pub async fn snapshot(
 /// [`super::tls`]): `PREFERRED` (the default) uses TLS when the server offers it, without
 /// checking the certificate, and connects without TLS to a server that has none;
 /// `REQUIRED` insists on TLS; `VERIFY_CA` / `VERIFY_IDENTITY` check the certificate against
-/// `ssl-ca` (else the system's roots).
-async fn connect(target: &Target, password: Option<&Secret>) -> Result<Conn, DbError> {
-    tls::install_default_provider();
-    let base = OptsBuilder::default()
-        .ip_or_hostname(target.host.clone())
-        .tcp_port(target.port)
-        .user(Some(target.user.clone()))
-        .pass(password.map(|p| p.expose().to_owned()))
-        .db_name(None::<String>)
-        .prefer_socket(false)
-        .stmt_cache_size(0);
+/// `ssl-ca` (else the system's roots). The default schema is [`OWN_SCHEMA`], or none when
+/// the account may not use it; the flag says which.
+async fn connect(target: &Target, password: Option<&Secret>) -> Result<(Conn, bool), DbError> {
     let roots_described = match &target.sslrootcert {
         RootCerts::File(p) => format!("the CA file {}", p.display()),
         _ => "the system trust store".to_owned(),
@@ -109,25 +119,53 @@ async fn connect(target: &Target, password: Option<&Secret>) -> Result<Conn, DbE
     let fail = |e: mysql_async::Error, tls_used: bool| {
         connect_error(target, password, e, tls_used, &roots_described)
     };
-    match target.sslmode {
-        SslMode::Disable => Conn::new(base).await.map_err(|e| fail(e, false)),
+    match open(target, password, Some(OWN_SCHEMA)).await? {
+        Ok(conn) => Ok((conn, true)),
+        Err((mysql_async::Error::Server(e), _)) if e.code == 1044 || e.code == 1049 => {
+            match open(target, password, None).await? {
+                Ok(conn) => Ok((conn, false)),
+                Err((e, tls_used)) => Err(fail(e, tls_used)),
+            }
+        }
+        Err((e, tls_used)) => Err(fail(e, tls_used)),
+    }
+}
+
+/// One connection attempt (two for `PREFERRED` against a server without TLS) with `db` as
+/// the default schema: the driver's error and whether TLS was used when it fails.
+async fn open(
+    target: &Target,
+    password: Option<&Secret>,
+    db: Option<&str>,
+) -> Result<Result<Conn, (mysql_async::Error, bool)>, DbError> {
+    tls::install_default_provider();
+    let base = OptsBuilder::default()
+        .ip_or_hostname(target.host.clone())
+        .tcp_port(target.port)
+        .user(Some(target.user.clone()))
+        .pass(password.map(|p| p.expose().to_owned()))
+        .db_name(db.map(str::to_owned))
+        .prefer_socket(false)
+        .stmt_cache_size(0);
+    Ok(match target.sslmode {
+        SslMode::Disable => Conn::new(base).await.map_err(|e| (e, false)),
         SslMode::Allow | SslMode::Prefer => {
             let opts = base
                 .clone()
                 .ssl_opts(ssl_opts(target, password, Verify::Nothing)?);
             match Conn::new(opts).await {
                 Err(mysql_async::Error::Driver(DriverError::NoClientSslFlagFromServer)) => {
-                    Conn::new(base).await.map_err(|e| fail(e, false))
+                    Conn::new(base).await.map_err(|e| (e, false))
                 }
-                other => other.map_err(|e| fail(e, true)),
+                other => other.map_err(|e| (e, true)),
             }
         }
         SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => {
             let verify = tls::verification(target, tls::root_file_configured(&target.sslrootcert));
             let opts = base.ssl_opts(ssl_opts(target, password, verify)?);
-            Conn::new(opts).await.map_err(|e| fail(e, true))
+            Conn::new(opts).await.map_err(|e| (e, true))
         }
-    }
+    })
 }
 
 /// The driver's TLS options for a certificate check.
@@ -165,8 +203,11 @@ fn ssl_opts(
     Ok(opts.with_danger_skip_domain_validation(verify == Verify::Chain))
 }
 
+/// `scoped`: this tool's statements are recorded under [`OWN_SCHEMA`], so the statements
+/// with no default schema are the application's.
 async fn read(
     conn: &mut Conn,
+    scoped: bool,
     target: &Target,
     password: Option<&Secret>,
     settings: &DbSettings,
@@ -224,7 +265,7 @@ async fn read(
             "performance_schema is off, so there are no statement digests".into(),
         )
     } else {
-        match read_digests(conn, schema.as_deref()).await {
+        match read_digests(conn, schema.as_deref(), scoped).await {
             Ok(mut stats) => {
                 if let Some(seconds) = req.sample_seconds {
                     conn.query_drop(COMMIT).await.map_err(|e| q(e, "COMMIT"))?;
@@ -232,13 +273,24 @@ async fn read(
                     conn.query_drop(BEGIN)
                         .await
                         .map_err(|e| q(e, "START TRANSACTION READ ONLY"))?;
-                    let after = read_digests(conn, schema.as_deref())
+                    let after = read_digests(conn, schema.as_deref(), scoped)
                         .await
                         .map_err(|e| q(e, "reading statement digests (second snapshot)"))?;
                     stats = StatementStats {
                         rows: delta(&stats.rows, &after.rows),
                         ..after
                     };
+                }
+                if let Some(schema) = schema.as_deref().filter(|_| stats.rows.is_empty()) {
+                    stats.scope = Some(format!("schema `{schema}`"));
+                    if req.sample_seconds.is_none() {
+                        elsewhere(conn, schema, scoped, &mut notes, &mut fixes)
+                            .await
+                            .map_err(|e| q(e, "counting the digests of other schemas"))?;
+                    }
+                }
+                if schema.is_none() && !scoped {
+                    notes.push(format!("Statements run with no default schema are left out: this account may not use {OWN_SCHEMA} as its default schema, so this tool's own statements would be counted with them (GRANT SELECT ON performance_schema.* to it)."));
                 }
                 Statements::Available(stats)
             }
@@ -279,14 +331,66 @@ async fn read(
         sessions,
         notes,
         fixes,
+        rds: None,
     })
+}
+
+/// Says where the digests are when the target's schema has none: a target pointed at the
+/// wrong schema (or an application that runs with no default one) otherwise reports an
+/// empty database.
+async fn elsewhere(
+    conn: &mut Conn,
+    schema: &str,
+    scoped: bool,
+    notes: &mut Vec<String>,
+    fixes: &mut Vec<NextStep>,
+) -> Result<(), mysql_async::Error> {
+    let rows: Vec<Row> = conn.exec(OTHER_SCHEMAS, (schema, scoped)).await?;
+    let counts: Vec<(Option<String>, u64)> = rows
+        .iter()
+        .map(|r| (get::<String>(r, 0), get::<u64>(r, 1).unwrap_or(0)))
+        .collect();
+    let total: u64 = counts.iter().map(|(_, n)| n).sum();
+    if total == 0 {
+        notes.push(format!(
+            "No statement digests for schema `{schema}`, nor for any other schema: the statistics were reset lately, or no statement ran since."
+        ));
+        return Ok(());
+    }
+    let named: Vec<String> = counts
+        .iter()
+        .take(5)
+        .map(|(s, n)| match s {
+            Some(s) => format!("`{s}` {n}"),
+            None => format!("no default schema {n}"),
+        })
+        .collect();
+    notes.push(format!(
+        "No statement digests for schema `{schema}` (the target's database); {total} digest(s) exist in other schemas: {}{}.",
+        named.join(", "),
+        if counts.len() > 5 { ", …" } else { "" }
+    ));
+    let example = match counts.iter().find_map(|(s, _)| s.as_deref()) {
+        Some(s) => format!(" (e.g. `{s}`)"),
+        None => String::new(),
+    };
+    fixes.push(NextStep::new(
+        format!(
+            "Point the target's `database` at the application's schema{example}, or leave it out to read every schema (with the statements run with no default schema), and call slow_queries again"
+        ),
+        format!(
+            "The digests are filtered by the target's schema `{schema}`, and the application's statements were recorded under another one."
+        ),
+    ));
+    Ok(())
 }
 
 async fn read_digests(
     conn: &mut Conn,
     schema: Option<&str>,
+    scoped: bool,
 ) -> Result<StatementStats, mysql_async::Error> {
-    let rows: Vec<Row> = conn.exec(DIGESTS, (schema,)).await?;
+    let rows: Vec<Row> = conn.exec(DIGESTS, (schema, schema, scoped)).await?;
     let mut stats = StatementStats {
         source: "mysql:performance_schema.events_statements_summary_by_digest".into(),
         ..Default::default()
@@ -298,6 +402,8 @@ async fn read_digests(
             calls: get(r, 2).unwrap_or(0.0),
             total_ms: get(r, 3).unwrap_or(0.0),
             rows: get(r, 4).unwrap_or(0.0),
+            rows_examined: get(r, 5),
+            no_index_used: get(r, 6),
             ..Default::default()
         });
     }
@@ -464,6 +570,7 @@ mod tests {
         for sql in [
             SERVER_INFO,
             DIGESTS,
+            OTHER_SCHEMAS,
             DIGESTS_SINCE,
             PROCESSLIST,
             PROCESSLIST_PLAIN,

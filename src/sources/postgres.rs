@@ -38,7 +38,7 @@ use crate::diagnosis::queries::{
     Engine, OrderBy, PgssColumns, Request, RowKind, Session, Snapshot, StatementRow,
     StatementStats, Statements, delta, top_ids,
 };
-use crate::diagnosis::sql::classify_lead;
+use crate::diagnosis::sql::{Dialect, classify_lead, statement_key};
 use crate::diagnosis::{FastMap, NextStep};
 
 const SETUP: &str = "SELECT /* pwt:monitor */ set_config('statement_timeout', $1, false), \
@@ -258,6 +258,7 @@ async fn read(
                     sessions,
                     notes,
                     fixes,
+                    rds: None,
                 });
             }
         }
@@ -314,6 +315,7 @@ async fn read(
                 sessions,
                 notes,
                 fixes,
+                rds: None,
             });
         }
         Err(e) => return Err(q(e, "reading pg_stat_statements")),
@@ -354,13 +356,14 @@ async fn read(
         password,
         req,
         info.io_timing,
-        &counters,
+        &mut counters,
     )
     .await?;
     if resolved
         .listed
         .iter()
         .take(req.limit)
+        .flatten()
         .any(|id| !counters.has_details(*id))
     {
         // The list changed since the last call: read again, with every statement's details,
@@ -381,13 +384,14 @@ async fn read(
             password,
             req,
             info.io_timing,
-            &counters,
+            &mut counters,
         )
         .await?;
     }
     let hidden_rows = counters.hidden;
     let rows = pool.with_known(&target.name, |k| {
-        k.mark_listed(&resolved.listed);
+        let listed: Vec<i64> = resolved.listed.iter().flatten().copied().collect();
+        k.mark_listed(&listed);
         finish_rows(counters, resolved, k)
     });
     lap("statements");
@@ -413,6 +417,7 @@ async fn read(
         sessions,
         notes,
         fixes,
+        rds: None,
     })
 }
 
@@ -552,8 +557,9 @@ fn sampled_delta(before: Counters, after: Counters) -> Counters {
 struct Applied {
     /// Per row of the counters: its kind, or `None` for this tool's own statements.
     kinds: Vec<Option<RowKind>>,
-    /// The statements to be listed, in order, and a few more after them.
-    listed: Vec<i64>,
+    /// The statements to be listed, in order, and a few more after them: each as the
+    /// queryids behind it (several when one text has several, see `queries::merge`).
+    listed: Vec<Vec<i64>>,
     /// Statements never met before.
     unknown: Vec<i64>,
     /// Listed statements whose text is not known.
@@ -566,10 +572,14 @@ const LIST_MARGIN: usize = 10;
 
 fn apply(
     known: &KnownStatements,
-    counters: &Counters,
+    counters: &mut Counters,
     req: &Request,
     io_timing: Option<bool>,
 ) -> Applied {
+    // The text key of every known statement, so that the ids of one text rank as one.
+    for (row, id) in counters.rows.iter_mut().zip(&counters.ids) {
+        row.text_key = known.key(*id);
+    }
     let mut unknown = Vec::new();
     let kinds: Vec<Option<RowKind>> = counters
         .ids
@@ -596,12 +606,13 @@ fn apply(
         .zip(&kinds)
         .filter(|(_, k)| k.is_some())
         .map(|(r, _)| r);
-    let listed: Vec<i64> = top_ids(candidates, &wide, io_timing)
+    let listed: Vec<Vec<i64>> = top_ids(candidates, &wide, io_timing, Dialect::Postgres)
         .iter()
-        .filter_map(|id| id.parse().ok())
+        .map(|ids| ids.iter().filter_map(|id| id.parse().ok()).collect())
         .collect();
     let mut missing_text: Vec<i64> = listed
         .iter()
+        .flatten()
         .copied()
         .filter(|id| known.text(*id).is_none())
         .collect();
@@ -621,6 +632,7 @@ fn finish_rows(counters: Counters, applied: Applied, known: &KnownStatements) ->
     let texts: FastMap<i64, Arc<str>> = applied
         .listed
         .iter()
+        .flatten()
         .filter_map(|id| known.text(*id).map(|t| (*id, t)))
         .collect();
     let mut rows = counters.rows;
@@ -651,7 +663,7 @@ async fn resolve(
     password: Option<&Secret>,
     req: &Request,
     io_timing: Option<bool>,
-    counters: &Counters,
+    counters: &mut Counters,
 ) -> Result<Applied, DbError> {
     let mut asked: HashSet<i64> = HashSet::new();
     let mut texts_sql = None;
@@ -669,7 +681,9 @@ async fn resolve(
         if wanted.is_empty() {
             return Ok(applied);
         }
-        let with_text: Vec<i64> = applied
+        // The text is kept only for the statements to be listed; the others' text is read
+        // once, for its kind and key, and dropped.
+        let with_text: HashSet<i64> = applied
             .missing_text
             .iter()
             .copied()
@@ -677,8 +691,7 @@ async fn resolve(
             .collect();
         asked.extend(&wanted);
         let sql: &str = texts_sql.get_or_insert_with(|| columns.texts_sql());
-        let params: [(&(dyn ToSql + Sync), Type); 2] =
-            [(&wanted, Type::INT8_ARRAY), (&with_text, Type::INT8_ARRAY)];
+        let params: [(&(dyn ToSql + Sync), Type); 1] = [(&wanted, Type::INT8_ARRAY)];
         let (begin, found, _) = tokio::join!(
             client.batch_execute(BEGIN),
             client.query_typed(sql, &params),
@@ -692,11 +705,12 @@ async fn resolve(
             found = found.len(),
             "postgres: statement kinds and texts"
         );
-        pool.with_known(&target.name, |known| {
-            for r in &found {
-                let Some(id) = r.try_get::<_, Option<i64>>(0).ok().flatten() else {
-                    continue;
-                };
+        // Kinds and keys are worked out before taking the lock: tokenizing thousands of
+        // texts must not hold up another call to the same target.
+        let learnt: Vec<(i64, Known, Option<String>, Option<u64>)> = found
+            .into_iter()
+            .filter_map(|r| {
+                let id = r.try_get::<_, Option<i64>>(0).ok().flatten()?;
                 let keyword: String = r.try_get(1).unwrap_or_default();
                 let modifies = r
                     .try_get::<_, Option<bool>>(2)
@@ -709,14 +723,44 @@ async fn resolve(
                     .flatten()
                     .unwrap_or(false);
                 let text: Option<String> = r.try_get(4).ok().flatten();
-                let what = if ours {
-                    Known::Monitor
-                } else {
-                    Known::Statement(classify_lead(&keyword, modifies))
-                };
-                known.learn(id, what, text.as_deref());
+                let tail: Option<i32> = r.try_get(5).ok().flatten();
+                if ours {
+                    return Some((id, Known::Monitor, None, None));
+                }
+                let key = text
+                    .as_deref()
+                    .filter(|t| !t.is_empty())
+                    .map(|t| text_key(t, tail));
+                let kept = text.filter(|_| with_text.contains(&id));
+                Some((
+                    id,
+                    Known::Statement(classify_lead(&keyword, modifies)),
+                    kept,
+                    key,
+                ))
+            })
+            .collect();
+        pool.with_known(&target.name, |known| {
+            for (id, what, text, key) in learnt {
+                known.learn(id, what, text.as_deref(), key);
             }
         });
+    }
+}
+
+/// The key of a statement as a person reads it, from the first 4 KiB of its text (what the
+/// text query sends) and a hash of the rest, so that two long statements alike only in
+/// their first 4 KiB do not merge.
+fn text_key(text: &str, tail: Option<i32>) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let key = statement_key(text, Dialect::Postgres);
+    match tail {
+        None => key,
+        Some(tail) => {
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            (key, tail).hash(&mut h);
+            h.finish()
+        }
     }
 }
 

@@ -149,12 +149,15 @@ CREATE ROLE nostats LOGIN PASSWORD '$PWT_TEST_NOSTATS_PASSWORD';
 CREATE ROLE tlsonly LOGIN PASSWORD '$PWT_TEST_TLS_PASSWORD';
 GRANT pg_read_all_stats TO tlsonly;
 CREATE DATABASE stable;
-GRANT CONNECT ON DATABASE shop, plain, stable TO app, monitor, nostats, tlsonly;
+CREATE DATABASE scan;
+GRANT CONNECT ON DATABASE shop, plain, stable, scan TO app, monitor, nostats, tlsonly;
 SQL
 psql_admin -d shop -f tests/db/workload-pg.sql >/dev/null
 # A database whose statistics only this tool's own (left out) statements touch while the
 # tests run: two calls must give the same report there.
 psql_admin -d stable -f tests/db/workload-pg-stable.sql >/dev/null
+# Issue 12: a table with no index on the filtered column (its statement is run by the test).
+psql_admin -d scan -f tests/db/workload-pg-scan.sql >/dev/null
 
 # Live workload: a lock holder, a statement blocked behind it, a long sleep with customer data.
 app_pg=(env PGPASSWORD=app psql -X -q -h 127.0.0.1 -p "$pg_port" -U app -d shop)
@@ -190,6 +193,7 @@ mariadb-admin --no-defaults --socket="$work/myrun/my.sock" -uroot ping >/dev/nul
 my_root() { mariadb --no-defaults --socket="$work/myrun/my.sock" -uroot "$@"; }
 my_root <<SQL
 CREATE DATABASE shop;
+CREATE DATABASE empty;
 CREATE USER 'app'@'127.0.0.1' IDENTIFIED BY 'app';
 GRANT ALL ON shop.* TO 'app'@'127.0.0.1';
 CREATE USER 'monitor'@'127.0.0.1' IDENTIFIED BY '$PWT_TEST_MONITOR_PASSWORD';
@@ -214,7 +218,14 @@ my_root -e "TRUNCATE performance_schema.events_statements_summary_by_digest"
   for i in $(seq 1 3); do echo "SELECT SLEEP(0.4);"; done
   for i in $(seq 1 200); do echo "INSERT INTO orders (customer_id, amount, note) VALUES ($i, 1.5, 'x');"; done
   for i in $(seq 1 100); do echo "UPDATE orders SET amount = amount + 1 WHERE id = $i;"; done
+  # No index on customer_id: a full scan of 200,000 rows for 10 (issue 12).
+  for i in $(seq 1 5); do echo "SELECT id, amount FROM orders WHERE customer_id = $((i * 7));"; done
+  for i in $(seq 1 3); do echo "SELECT note FROM shop.orders WHERE customer_id = $((i * 13));"; done
 } | "${app_my[@]}" >/dev/null
+# The same statement with no default schema (an application that qualifies its tables):
+# recorded under SCHEMA_NAME NULL, counted when a target names no schema.
+for i in $(seq 1 4); do echo "SELECT note FROM shop.orders WHERE customer_id = $((i * 11));"; done \
+  | mariadb --no-defaults -h 127.0.0.1 -P "$my_port" -uapp -papp >/dev/null
 "${app_my[@]}" -e "BEGIN; UPDATE accounts SET balance = balance + 1 WHERE id = 1; SELECT SLEEP(600); COMMIT;" >/dev/null 2>&1 &
 bg_pids+=($!)
 sleep 0.5
@@ -249,12 +260,24 @@ password_env = "PWT_TEST_PG_WRONG_PW"
 url = "mariadb://monitor@127.0.0.1:$my_port/shop"
 password_env = "PWT_TEST_PG_MONITOR_PW"
 
+[targets.myall]
+url = "mariadb://monitor@127.0.0.1:$my_port"
+password_env = "PWT_TEST_PG_MONITOR_PW"
+
+[targets.myempty]
+url = "mariadb://monitor@127.0.0.1:$my_port/empty"
+password_env = "PWT_TEST_PG_MONITOR_PW"
+
 [targets.mywrongpw]
 url = "mysql://monitor@127.0.0.1:$my_port/shop"
 password_env = "PWT_TEST_PG_WRONG_PW"
 
 [targets.stable]
 url = "postgresql://monitor@127.0.0.1:$pg_port/stable"
+password_env = "PWT_TEST_PG_MONITOR_PW"
+
+[targets.scan]
+url = "postgresql://monitor@127.0.0.1:$pg_port/scan"
 password_env = "PWT_TEST_PG_MONITOR_PW"
 TOML
 export PWT_TEST_CONFIG="$work/pwt.toml"

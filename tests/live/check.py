@@ -42,7 +42,8 @@ def main():
     check("workers come from the Prometheus endpoint", workers.get("source", "").startswith("prometheus:http://127.0.0.1:"), workers)
     queue = g.get("accept_queue") or {}
     check("the accept queue is non-zero while saturated", queue.get("max", 0) > 0, queue)
-    check("the backlog is flagged for match_symptom", g["observations"].get("backlog_growing") is True, g["observations"])
+    check("the backlog is flagged for match_symptom (growing, or steady and full)",
+          g["observations"].get("backlog_shape") in ("growing", "steady"), g["observations"])
     check("the verdict names the slow endpoint", "GET /api/report" in g.get("verdict", ""), g.get("verdict"))
     al = g.get("access_log") or {}
     check("every line of the custom format matched", al.get("unparsed_lines") == 0 and al.get("parsed_lines", 0) > 50, al)
