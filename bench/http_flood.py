@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Connections that send nothing against `serve --http`: does the team still get served?
 
-Reproduces issue 16 on loopback, bounded in count and time, and prints the figures:
+Reproduces the idle-connection flood on loopback, bounded in count and time, and prints the figures:
 
   1. starts the server binary under an open-files limit (default 1,024, as `ulimit -n 1024`
      or systemd's default soft limit) with a bearer token, on 127.0.0.1 and a free port;

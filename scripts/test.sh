@@ -12,7 +12,10 @@
 #    and removes them again);
 # 4. the live test: real gunicorn, nginx and uWSGI started by tests/live/run.sh, saturated,
 #    and read by break_down_latency (access log, worker gauges, accept queue);
-# 5. check_rds_iops against LocalStack (CloudWatch) and moto_server (RDS, STS).
+# 5. live incidents (tests/incident/run.sh): nginx → Gunicorn → PostgreSQL under load, one
+#    route missing an index and one CPU-bound app, every tool driven the way skill.md says
+#    and judged against the ground truth the app measures;
+# 6. check_rds_iops against LocalStack (CloudWatch) and moto_server (RDS, STS).
 # Every server a test needs is started by the tests themselves.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -48,6 +51,9 @@ PWT_BIN="$PWD/target/debug/python-web-troubleshooter" node --test --test-concurr
 
 log "break_down_latency against live gunicorn + nginx + uWSGI"
 bash tests/live/run.sh
+
+log "live incidents: every tool's answer on a real stack under load (missing index, CPU-bound app)"
+bash tests/incident/run.sh
 
 log "check_rds_iops against LocalStack (CloudWatch) and moto_server (RDS, STS)"
 bash scripts/test-aws.sh

@@ -1,6 +1,6 @@
 //! The HTTP transport in-process: `server::http::serve` on a real listener on port 0, driven
 //! over TCP, stopped by the shutdown future the test hands it; and, where the process's own
-//! open-files limit matters (issue 16), the real binary started under a limit of 1,024.
+//! open-files limit matters, the real binary started under a limit of 1,024.
 
 use std::time::Duration;
 
@@ -132,7 +132,7 @@ async fn serves_on_port_zero_and_drains_on_shutdown() {
 
 // ---------------------------------------------------------------- connection limits
 //
-// Issue 16: clients that connect and send nothing, or stop in the middle of their headers,
+// Clients that connect and send nothing, or stop in the middle of their headers,
 // must not take the server down for the team.
 
 /// The server's settings with short connection deadlines.

@@ -622,7 +622,7 @@ async fn remembered_kinds_give_the_same_report() {
     }
 }
 
-/// Issue 12, "In a live incident the tools steer toward add replicas": one statement
+/// A live incident where the tools steered toward adding replicas: one statement
 /// missing an index, bound by psycopg 3 as int2 for small ids and int4 for larger ones, so
 /// pg_stat_statements holds two queryids with the same text. The report must show one
 /// statement with its whole share of database time, flag it as a full scan of `orders`,

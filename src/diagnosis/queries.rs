@@ -2049,7 +2049,7 @@ mod tests {
         }
     }
 
-    /// The incident of issue 12: one statement missing an index, bound by psycopg as int2
+    /// The missing-index incident: one statement missing an index, bound by psycopg as int2
     /// and as int4 (two queryids, one text), 99.9% of database time, next to fast ones.
     #[test]
     fn one_statement_of_two_queryids_is_named_with_its_full_scan_first() {

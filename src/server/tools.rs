@@ -56,9 +56,11 @@ server's host (what the operator allows): `access_log` {path, log_format: the si
 percent and worker-seconds (capacity consumed) with paths folded into routes like \
 `GET /api/orders/{id}`; `gunicorn_metrics_url` (Prometheus gauges) or `uwsgi_stats` give \
 busy/idle workers sampled over a few seconds; `listen_port` gives the app server's accept \
-queue (requests waiting for a worker) from /proc/net/tcp. Lines that do not match the \
-log_format are counted and the first is shown with where it diverged; a format that matches \
-nothing is an error. Use it first, before any change to workers or replicas. Its \
+queue (requests waiting for a worker) from /proc/net/tcp. With worker state and the log, \
+Little's law splits queue wait from service time, and `head_of_line` names a route holding \
+the workers while the rest wait behind it (fix that route; never add capacity for it). Slow \
+is judged against `baseline` {p99_ms} (the service's normal), else the routes against each \
+other. Use it first, before any change to workers or replicas. Its \
 `observations` output can be passed to match_symptom unchanged. Name the database's RDS \
 instance in `rds_instance` to have its storage verdict (check_rds_iops) fill the DB \
 observations (db_io_saturated, disk_queue_depth, db_cpu_percent from CloudWatch).";

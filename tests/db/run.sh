@@ -156,7 +156,7 @@ psql_admin -d shop -f tests/db/workload-pg.sql >/dev/null
 # A database whose statistics only this tool's own (left out) statements touch while the
 # tests run: two calls must give the same report there.
 psql_admin -d stable -f tests/db/workload-pg-stable.sql >/dev/null
-# Issue 12: a table with no index on the filtered column (its statement is run by the test).
+# The missing-index incident: a table with no index on the filtered column (its statement is run by the test).
 psql_admin -d scan -f tests/db/workload-pg-scan.sql >/dev/null
 
 # Live workload: a lock holder, a statement blocked behind it, a long sleep with customer data.
@@ -218,7 +218,7 @@ my_root -e "TRUNCATE performance_schema.events_statements_summary_by_digest"
   for i in $(seq 1 3); do echo "SELECT SLEEP(0.4);"; done
   for i in $(seq 1 200); do echo "INSERT INTO orders (customer_id, amount, note) VALUES ($i, 1.5, 'x');"; done
   for i in $(seq 1 100); do echo "UPDATE orders SET amount = amount + 1 WHERE id = $i;"; done
-  # No index on customer_id: a full scan of 200,000 rows for 10 (issue 12).
+  # No index on customer_id: a full scan of 200,000 rows for 10.
   for i in $(seq 1 5); do echo "SELECT id, amount FROM orders WHERE customer_id = $((i * 7));"; done
   for i in $(seq 1 3); do echo "SELECT note FROM shop.orders WHERE customer_id = $((i * 13));"; done
 } | "${app_my[@]}" >/dev/null

@@ -2,12 +2,12 @@
 
 Two scenarios, chosen by INCIDENT_SCENARIO:
 
-- `missing_index` (issue 12): `GET /api/customers/{id}/orders` runs
+- `missing_index`: `GET /api/customers/{id}/orders` runs
   `SELECT id, total, created_at FROM orders WHERE customer_id = %s` on a table of ~1.5 M
   rows with no index on `customer_id`: a sequential scan on every call. The other routes
   are fast: primary-key lookups on small tables (and on `orders` itself, by id), a small
   list, a health check, each with a millisecond or two of other work.
-- `cpu_bound` (issue 17): every route burns ~18 ms of Python CPU (APP_CPU_MS, measured
+- `cpu_bound`: every route burns ~18 ms of Python CPU (APP_CPU_MS, measured
   with the thread's own CPU clock, so it is CPU time and not wall time) and runs one
   trivial primary-key lookup.
 

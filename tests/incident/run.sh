@@ -19,9 +19,9 @@
 #     break_down_latency → match_symptom → slow_queries → capacity_math;
 #   - agent.py truth computes the ground truth; check.py judges the tools' answers.
 #
-# Scenarios: `missing_index` (issue 12: 4 workers, one route seq-scanning ~1.5 M rows holds
+# Scenarios: `missing_index` (4 workers, one route seq-scanning ~1.5 M rows holds
 # the workers, every route queues behind it; the answer is an index, not capacity) and
-# `cpu_bound` (issue 17: 2 workers on 2 cores, ~18 ms of Python CPU per request, idle
+# `cpu_bound` (2 workers on 2 cores, ~18 ms of Python CPU per request, idle
 # database; the answer is replicas on more cores or less CPU per request).
 #
 # --report-only: run everything and print the checks, but exit 0 whatever they say (the
