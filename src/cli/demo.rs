@@ -52,7 +52,7 @@ pub fn run(as_json: bool) -> Result<()> {
         "Example incident: {title}\nStack: {stack}\n\n\
          == Step 1 — break_down_latency: where does the time go? ==\n{}\n\
          == Step 2 — match_symptom: which symptom is this? ==\n{}\n\
-         == Steps 3–4 — capacity_math: ceiling, queue and what-if ==\n{}\n\
+         == Steps 4–5 — capacity_math: ceiling, queue and what-if ==\n{}\n\
          Run `python-web-troubleshooter --help` for the same analyses on your own figures, or `serve` for the MCP server.\n",
         latency.summary(),
         matched.summary(),

@@ -23,7 +23,7 @@ use crate::sources::reach::Reach;
 use crate::sources::{self, CallError, CheckError};
 
 const CAPACITY_MATH: &str = "\
-Capacity arithmetic for a Gunicorn/uWSGI fleet (Steps 3–4 of the order): the throughput ceiling \
+Capacity arithmetic for a Gunicorn/uWSGI fleet (Steps 4–5 of the order): the throughput ceiling \
 by Little's law (concurrent slots ÷ mean latency), and with arrival_rps the M/M/c (Erlang C) \
 queue — utilisation, probability of waiting, mean queue wait — so 'how close to the cliff' is a \
 number. Shows the what-if of cutting latency against doubling workers (gain and side effects), \
@@ -66,7 +66,7 @@ instance in `rds_instance` to have its storage verdict (check_rds_iops) fill the
 observations (db_io_saturated, disk_queue_depth, db_cpu_percent from CloudWatch).";
 
 const CHECK_RDS_IOPS: &str = "\
-Step 5 of the order — is the database's storage the bottleneck? Reads CloudWatch AWS/RDS \
+Step 3 of the order — is the database's storage the bottleneck? Reads CloudWatch AWS/RDS \
 ReadIOPS, WriteIOPS, Read/WriteThroughput, Read/WriteLatency, DiskQueueDepth, CPUUtilization, \
 BurstBalance (and EBSIOBalance%/EBSByteBalance%, DBLoad where published) for one DB instance \
 over a window, and its storage type, size, provisioned IOPS and throughput from RDS \
