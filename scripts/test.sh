@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh Debian machine or a developer's laptop:
 #   bash scripts/test.sh
-# 1. Rust unit tests and the in-process MCP round trip (cargo nextest, or cargo test);
+# 1. Rust unit tests, the in-process MCP round trip (cargo nextest, or cargo test) and the
+#    bounded fuzz run (tests/fuzz: 10,000 cases per target; scripts/fuzz.sh is the long run);
 # 2. the interop suite: the real binary over stdio and as a streamable HTTP server on a
 #    loopback port of its own, driven by the official Python `mcp` SDK (installed into
 #    target/pyenv by tests/interop/setup-venv.sh), then the same over both transports by the
@@ -35,7 +36,7 @@ if cargo nextest --version >/dev/null 2>&1; then
   cargo test --locked --doc
 else
   cargo test --locked --no-fail-fast --lib --bins \
-    $(for t in tests/*.rs; do n="$(basename "$t" .rs)"; case "$n" in slow_queries_*|db_tls) ;; *) printf -- '--test %s ' "$n";; esac; done)
+    $(for t in tests/*.rs tests/*/main.rs; do n="$(basename "${t%/main.rs}" .rs)"; case "$n" in slow_queries_*|db_tls) ;; *) printf -- '--test %s ' "$n";; esac; done)
 fi
 
 log "slow_queries on throwaway PostgreSQL and MariaDB"

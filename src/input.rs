@@ -19,7 +19,13 @@ pub fn parse<T: DeserializeOwned>(args: Map<String, Value>) -> Result<T, InputEr
 pub fn parse_value<T: DeserializeOwned>(value: Value) -> Result<T, InputError> {
     serde_path_to_error::deserialize(value).map_err(|err| {
         let path = err.path().to_string();
-        let field = if path == "." { "arguments".to_owned() } else { path };
+        // An unknown key that is empty or blank has a blank path; name the whole object
+        // rather than report an error about ``.
+        let field = if path == "." || path.trim().is_empty() {
+            "arguments".to_owned()
+        } else {
+            path
+        };
         let inner = err.into_inner().to_string();
         let hint = if inner.contains("unknown field") {
             "; remove it or check the spelling against the tool's inputSchema"
@@ -61,5 +67,17 @@ mod tests {
         assert!(e.message.contains("cpu_bound"), "{e}");
         let e = err(json!({"workers_per_replica": 4, "avg_latency_ms": 10}));
         assert!(e.message.contains("replicas"), "{e}");
+    }
+
+    #[test]
+    fn blank_unknown_key_is_reported_on_the_arguments() {
+        // Found by tests/fuzz: `{"": null}` gave an error whose field was empty.
+        for key in ["", " ", "\t"] {
+            let e = err(
+                json!({key: null, "replicas": 1, "workers_per_replica": 4, "avg_latency_ms": 10}),
+            );
+            assert_eq!(e.field, "arguments", "{key:?}: {e}");
+            assert!(e.message.contains("unknown field"), "{e}");
+        }
     }
 }

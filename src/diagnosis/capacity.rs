@@ -28,6 +28,11 @@ use super::{
 /// Far above any real deployment; it bounds the Erlang recursion to a few milliseconds.
 pub const MAX_SLOTS: u64 = 10_000_000;
 
+/// Shortest mean latency accepted, ms (1 µs). Little's law divides by the latency, so a
+/// figure such as 1e-300 would make the ceiling and the what-if gain infinite — numbers JSON
+/// cannot carry — and no request through nginx and a Python worker takes less.
+pub const MIN_LATENCY_MS: f64 = 0.001;
+
 /// What kind of work a worker mostly does; it moves the recommended worker count.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -318,9 +323,10 @@ pub fn analyze(input: &CapacityInput) -> Result<CapacityReport, InputError> {
         1_000,
         "pass Gunicorn's --threads, or 1 for sync workers",
     )?;
-    let latency_ms = check_positive(
+    let latency_ms = check_range(
         "avg_latency_ms",
         input.avg_latency_ms,
+        MIN_LATENCY_MS,
         86_400_000.0,
         "pass the mean request latency in milliseconds (e.g. nginx $upstream_response_time × 1000); measure it with break_down_latency if unknown",
     )?;
@@ -399,9 +405,10 @@ pub fn analyze(input: &CapacityInput) -> Result<CapacityReport, InputError> {
     let target_ms = input
         .target_latency_ms
         .map(|v| {
-            check_positive(
+            check_range(
                 "target_latency_ms",
                 v,
+                MIN_LATENCY_MS,
                 86_400_000.0,
                 "pass the latency in ms you expect after fixing the slow path",
             )
@@ -947,6 +954,27 @@ mod tests {
         assert_eq!(r.what_if[1].gain, 2.0);
         assert_eq!(r.what_if[1].db_concurrency_factor, 2.0);
         assert_eq!(r.recommended_workers_per_replica.unwrap().workers, 9);
+    }
+
+    #[test]
+    fn latencies_near_zero_are_refused_instead_of_an_infinite_ceiling() {
+        // Found by tests/fuzz: target_latency_ms 1e-300 made the what-if ceiling infinite,
+        // which JSON writes as null where the output schema promises a number.
+        let mut i = input(1, 1, 77.66);
+        i.target_latency_ms = Some(1e-300);
+        assert_eq!(analyze(&i).unwrap_err().field, "target_latency_ms");
+        let e = analyze(&input(1, 1, 1e-300)).unwrap_err();
+        assert_eq!(e.field, "avg_latency_ms");
+        let mut i = input(100_000, 10, MIN_LATENCY_MS);
+        i.target_latency_ms = Some(MIN_LATENCY_MS);
+        let r = analyze(&i).unwrap();
+        assert!(r.throughput_ceiling_rps.is_finite());
+        for w in &r.what_if {
+            assert!(
+                w.throughput_ceiling_rps.is_finite() && w.gain.is_finite(),
+                "{w:?}"
+            );
+        }
     }
 
     #[test]

@@ -1508,7 +1508,7 @@ pub fn analyze_measured(input: &LatencyInput, m: &Measured) -> Result<LatencyRep
             all
         }
         None => {
-            let total_requests: u64 = input.endpoints.iter().map(|e| e.requests).sum();
+            let total_requests = symptoms::total_requests(input.endpoints.iter());
             input
                 .endpoints
                 .iter()
@@ -1962,6 +1962,31 @@ mod tests {
             slow_threshold_ms: Some(DEFAULT_SLOW_MS),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn endpoint_request_counts_near_u64_max_do_not_overflow() {
+        // Found by tests/fuzz: `endpoints` with u64::MAX and 1 requests panicked while the
+        // shares of requests were computed.
+        let ep = |requests| EndpointLatency {
+            endpoint: format!("GET /{requests}"),
+            requests,
+            p50_ms: 1.0,
+            p99_ms: 2.0,
+            service_ms: Some(1.0),
+        };
+        let input = LatencyInput {
+            endpoints: vec![ep(u64::MAX), ep(1)],
+            ..Default::default()
+        };
+        let r = analyze(&input).unwrap();
+        assert_eq!(r.endpoints.len(), 2);
+        assert_eq!(r.endpoints[0].requests, u64::MAX);
+        assert!(
+            r.endpoints
+                .iter()
+                .all(|e| e.share_of_requests_percent <= 100.0)
+        );
     }
 
     #[test]

@@ -153,37 +153,38 @@ pub fn head_of_line(routes: &[RouteService], queue_ms: f64) -> Option<HeadOfLine
         .iter()
         .map(|r| r.requests as f64 * r.service_ms)
         .sum();
-    let total_requests: u64 = routes.iter().map(|r| r.requests).sum();
-    if total_service <= 0.0 || total_requests == 0 {
+    // Request counts may come from the caller: summed as floats, they cannot overflow.
+    let total_requests: f64 = routes.iter().map(|r| r.requests as f64).sum();
+    if total_service <= 0.0 || total_requests <= 0.0 {
         return None;
     }
     let mut ranked: Vec<&RouteService> = routes.iter().collect();
     ranked.sort_by(|a, b| {
         (b.requests as f64 * b.service_ms).total_cmp(&(a.requests as f64 * a.service_ms))
     });
-    let (mut share, mut requests, mut group) = (0.0, 0u64, Vec::new());
+    let (mut share, mut requests, mut group) = (0.0, 0.0, Vec::new());
     for r in ranked.iter().take(3) {
         share += r.requests as f64 * r.service_ms / total_service;
-        requests += r.requests;
+        requests += r.requests as f64;
         group.push(*r);
         if share >= 0.5 {
             break;
         }
     }
-    let request_share = requests as f64 / total_requests as f64;
+    let request_share = requests / total_requests;
     let others: Vec<&RouteService> = routes
         .iter()
         .filter(|r| !group.iter().any(|g| g.endpoint == r.endpoint))
         .collect();
-    let others_requests: u64 = others.iter().map(|r| r.requests).sum();
-    if share < 0.5 || request_share > 0.3 || others_requests == 0 {
+    let others_requests: f64 = others.iter().map(|r| r.requests as f64).sum();
+    if share < 0.5 || request_share > 0.3 || others_requests <= 0.0 {
         return None;
     }
     let others_service = others
         .iter()
         .map(|r| r.requests as f64 * r.service_ms)
         .sum::<f64>()
-        / others_requests as f64;
+        / others_requests;
     // The others are slow only by queueing: they wait longer than they are served, and the
     // wait is material.
     if queue_ms <= others_service || queue_ms < 5.0 {
@@ -247,16 +248,16 @@ pub const RELATIVE_FLOOR_MS: f64 = 20.0;
 /// A relative threshold: 5 × the request-weighted median of the routes' service times, and
 /// at least [`RELATIVE_FLOOR_MS`].
 pub fn relative_threshold(routes: &[RouteService]) -> Option<f64> {
-    let total: u64 = routes.iter().map(|r| r.requests).sum();
-    if total == 0 {
+    let total: f64 = routes.iter().map(|r| r.requests as f64).sum();
+    if total <= 0.0 {
         return None;
     }
     let mut sorted: Vec<&RouteService> = routes.iter().collect();
     sorted.sort_by(|a, b| a.service_ms.total_cmp(&b.service_ms));
-    let mut seen = 0;
+    let mut seen = 0.0;
     for r in sorted {
-        seen += r.requests;
-        if seen * 2 >= total {
+        seen += r.requests as f64;
+        if seen * 2.0 >= total {
             return Some(round((r.service_ms * 5.0).max(RELATIVE_FLOOR_MS), 3));
         }
     }
@@ -337,5 +338,9 @@ mod tests {
         let routes = [r("slow", 150, 250.0), r("a", 500, 30.0), r("b", 350, 12.0)];
         assert_eq!(relative_threshold(&routes), Some(150.0));
         assert_eq!(relative_threshold(&[]), None);
+        // Counts near u64::MAX (from a caller) do not overflow.
+        let huge = [r("a", u64::MAX, 3.0), r("b", u64::MAX, 4.0)];
+        assert_eq!(relative_threshold(&huge), Some(20.0));
+        assert!(head_of_line(&huge, 100.0).is_none());
     }
 }

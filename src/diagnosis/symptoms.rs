@@ -635,18 +635,16 @@ pub fn classify_pattern(
     slow_ms: f64,
     metric: SlowMetric,
 ) -> Option<(LatencyPattern, f64)> {
-    let total: u64 = endpoints.iter().map(|e| e.requests).sum();
+    // Counts come from the caller: add them without overflowing (u64::MAX + 1 would panic,
+    // or wrap to 0 in a release build).
+    let total = total_requests(endpoints.iter());
     if total == 0 {
         return None;
     }
-    let slow: u64 = endpoints
-        .iter()
-        .filter(|e| match (metric, e.service_ms) {
-            (SlowMetric::ServiceMs, Some(s)) => s > slow_ms,
-            _ => e.p99_ms > slow_ms,
-        })
-        .map(|e| e.requests)
-        .sum();
+    let slow = total_requests(endpoints.iter().filter(|e| match (metric, e.service_ms) {
+        (SlowMetric::ServiceMs, Some(s)) => s > slow_ms,
+        _ => e.p99_ms > slow_ms,
+    }));
     let share = slow as f64 / total as f64;
     let pattern = if slow == 0 {
         LatencyPattern::Healthy
@@ -656,6 +654,11 @@ pub fn classify_pattern(
         LatencyPattern::SystemWide
     };
     Some((pattern, share))
+}
+
+/// The requests of `endpoints` added up, saturating at `u64::MAX`.
+pub(crate) fn total_requests<'a>(endpoints: impl Iterator<Item = &'a EndpointLatency>) -> u64 {
+    endpoints.fold(0, |sum, e| sum.saturating_add(e.requests))
 }
 
 /// Slow endpoints above this share of requests make the pattern system-wide.
@@ -1511,6 +1514,27 @@ mod tests {
         });
         assert_eq!(r.matches[0].symptom, "D");
         assert!(r.matches[0].action.contains("write"));
+    }
+
+    #[test]
+    fn request_counts_near_u64_max_do_not_overflow_the_pattern() {
+        // Found by tests/fuzz: endpoints of u64::MAX and 1 requests panicked when their
+        // counts were added up (and would have wrapped to 0 in a release build).
+        let ep = |requests, p99| EndpointLatency {
+            endpoint: "GET /x".into(),
+            requests,
+            p50_ms: 1.0,
+            p99_ms: p99,
+            service_ms: None,
+        };
+        let (pattern, share) = classify_pattern(
+            &[ep(u64::MAX, 5000.0), ep(1, 10.0)],
+            DEFAULT_SLOW_MS,
+            SlowMetric::P99Ms,
+        )
+        .unwrap();
+        assert_eq!(pattern, LatencyPattern::SystemWide);
+        assert!(share > 0.99, "{share}");
     }
 
     #[test]
