@@ -1556,6 +1556,12 @@ pub fn analyze_measured(input: &LatencyInput, m: &Measured) -> Result<LatencyRep
     }
     let listed_latencies: Vec<EndpointLatency> = endpoints.iter().map(latency_of).collect();
     let pattern = symptoms::classify_pattern(&all_latencies, judged.threshold_ms, judged.metric);
+    // The pattern is the log's when the endpoints came from it.
+    let pattern_source = m
+        .access_log
+        .as_ref()
+        .filter(|_| from_log)
+        .map_or("derived", |(s, _)| s.as_str());
     let threshold_src = match judged.basis {
         ThresholdBasis::Caller | ThresholdBasis::Baseline => SOURCE_CALLER,
         ThresholdBasis::Relative | ThresholdBasis::Default => "derived",
@@ -1580,11 +1586,7 @@ pub fn analyze_measured(input: &LatencyInput, m: &Measured) -> Result<LatencyRep
         }
     }
     if let Some((p, share)) = pattern {
-        let src = m
-            .access_log
-            .as_ref()
-            .filter(|_| from_log)
-            .map_or("derived", |(s, _)| s.as_str());
+        let src = pattern_source;
         evidence.push(Evidence::text("latency_pattern", p.as_str(), src));
         evidence.push(Evidence::number(
             "slow_endpoint_request_share_percent",
@@ -1679,11 +1681,6 @@ pub fn analyze_measured(input: &LatencyInput, m: &Measured) -> Result<LatencyRep
         note("backlog_growing", backlog_growing.is_some(), src);
         note("backlog_shape", backlog_shape.is_some(), src);
     }
-    let pattern_source = m
-        .access_log
-        .as_ref()
-        .filter(|_| from_log)
-        .map_or("derived", |(s, _)| s.as_str());
     note("latency_pattern", pattern.is_some(), pattern_source);
     note("slow_threshold_ms", pattern.is_some(), threshold_src);
     note("dominant_layer", dominant_layer.is_some(), "derived");
