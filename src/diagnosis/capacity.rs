@@ -470,7 +470,8 @@ pub fn analyze(input: &CapacityInput) -> Result<CapacityReport, InputError> {
     // Little's law read backwards: λ × W requests are in the system. More than the slots
     // cannot be in service, so if the arrivals are being served, W includes the queue.
     let in_flight = arrival.map(|rps| rps * fleet.latency_s);
-    let includes_queueing = in_flight.map(|l| l > slots as f64 * 1.05);
+    // The same line as `stable`: at or past the slots, one or the other is true.
+    let includes_queueing = in_flight.map(|l| l >= slots as f64);
     let service_at_most_ms = arrival
         .filter(|_| includes_queueing == Some(true))
         .filter(|rps| *rps > 0.0)
@@ -1056,6 +1057,23 @@ mod tests {
         assert!(!first.action.to_lowercase().contains("add "), "{first:?}");
         let rec = r.recommended_workers_per_replica.unwrap();
         assert!(rec.workers as f64 * 120.0 <= 2048.0 - rec.memory_reserve_mb.unwrap());
+        // Just past the slots (4.07 in flight for 4): the same answer, never "growing
+        // without bound" on its own.
+        i.avg_latency_ms = 56.47;
+        i.arrival_rps = Some(72.2);
+        let r = analyze(&i).unwrap();
+        assert_eq!(r.stable, Some(false));
+        assert_eq!(r.latency_includes_queueing, Some(true));
+        assert_eq!(
+            r.conclusion.next_steps[0].tool.as_deref(),
+            Some("break_down_latency")
+        );
+        assert!(
+            r.conclusion
+                .verdict
+                .contains("already includes waiting for a worker")
+        );
+        i.arrival_rps = Some(93.0);
         // Within the slots, no such claim.
         i.avg_latency_ms = 40.0;
         let r = analyze(&i).unwrap();

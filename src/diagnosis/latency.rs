@@ -998,12 +998,19 @@ pub fn analyze_measured(input: &LatencyInput, m: &Measured) -> Result<LatencyRep
                 log.outside_window
             ));
         }
-        let window = match (log.first_ts, log.last_ts) {
-            // Times are whole seconds: n requests spread over [first, last + 1).
-            (Some(a), Some(b)) if b > a => Some((b - a + 1) as f64),
+        // Times are whole seconds, and the last one may still be being written: the rate is
+        // the requests before it over the seconds from the first up to it.
+        let last_second = log
+            .recent_per_second
+            .last()
+            .map_or(0, |(_, c)| u64::from(c.requests));
+        let arrival_rps = match (log.first_ts, log.last_ts) {
+            (Some(a), Some(b)) if b > a => Some(round(
+                kept.saturating_sub(last_second) as f64 / (b - a) as f64,
+                3,
+            )),
             _ => None,
         };
-        let arrival_rps = window.map(|w| round(kept as f64 / w, 3));
         throughput = arrival_rps;
         // Worker state is sampled now: set it against the log's last seconds (as long as the
         // sampling, at least 10 s) — their rate and their upstream time — not the whole log.
