@@ -14,7 +14,8 @@
 # 4. the live test: real gunicorn, nginx and uWSGI started by tests/live/run.sh, saturated,
 #    and read by break_down_latency (access log, worker gauges, accept queue);
 # 5. live incidents (tests/incident/run.sh): nginx → Gunicorn → PostgreSQL under load, one
-#    route missing an index and one CPU-bound app, every tool driven the way skill.md says
+#    route missing an index, one CPU-bound app and one slow database statement on every
+#    route, every tool driven the way skill.md says
 #    and judged against the ground truth the app measures;
 # 6. check_rds_iops against LocalStack (CloudWatch) and moto_server (RDS, STS).
 # Every server a test needs is started by the tests themselves.
@@ -53,7 +54,7 @@ PWT_BIN="$PWD/target/debug/python-web-troubleshooter" node --test --test-concurr
 log "break_down_latency against live gunicorn + nginx + uWSGI"
 bash tests/live/run.sh
 
-log "live incidents: every tool's answer on a real stack under load (missing index, CPU-bound app)"
+log "live incidents: every tool's answer on a real stack under load (missing index, CPU-bound app, slow database)"
 bash tests/incident/run.sh
 
 log "check_rds_iops against LocalStack (CloudWatch) and moto_server (RDS, STS)"

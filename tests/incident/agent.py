@@ -1,7 +1,7 @@
 """The agent of the live incident test, and the ground truth it is judged against.
 
     python agent.py tools SCENARIO OUT_DIR --bin BIN --access-log PATH --log-format-file F \
-        --metrics-url URL --listen-port PORT --workers N
+        --metrics-url URL --listen-port PORT --workers N [--db-pid PID]
     python agent.py truth SCENARIO OUT_DIR --timing-dir DIR --access-log PATH --load-dir DIR \
         --workers N [--pgss FILE]
 
@@ -12,13 +12,20 @@ run.sh exports:
 
   1. break_down_latency: the access log (the directive text of nginx.conf as `log_format`,
      since 2m), the gunicorn gauges, the accept queue of gunicorn's port, 5 samples 800 ms
-     apart;
+     apart; and the service's normal where the on-call engineer knows it (BASELINE: slow_db
+     passes `baseline: {"p99_ms": 15}`, its usual p99 from Sentry);
   2. match_symptom with step 1's `observations`, unchanged;
-  3. slow_queries on the default target;
+  3. slow_queries on the default target; for the scenarios in DB_CPU_SCENARIOS (slow_db)
+     with `db_cpu_percent`, measured while step 1 ran as the CPU time of the PostgreSQL
+     cluster's processes (the postmaster `--db-pid` and its children, from /proc) over the
+     wall time × the host's cores — the database host's CPU, as a DB host dashboard shows it
+     (written to OUT_DIR/SCENARIO/db_cpu.json);
   4. capacity_math with what an agent would pass: 1 replica × N workers, avg_latency_ms =
      step 1's nginx mean (`total_ms`), arrival_rps = step 1's `access_log.arrival_rps`,
      2 cores, 120 MB per worker, 2048 MB limit, workload `mixed` (missing_index: handlers
-     wait on the database) or `cpu_bound` (cpu_bound).
+     wait on the database), `cpu_bound` (cpu_bound) or `io_bound` (slow_db: the handlers
+     wait on one database statement). `db_time_percent` only from a `db` layer of step 1,
+     which nginx, the gauges and the accept queue cannot give: left out here.
 
 Each result goes to OUT_DIR/SCENARIO/<tool>.json (structuredContent; `{"isError": true,
 "text": ...}` for a tool error), <tool>.txt (the text content) and <tool>.args.json.
@@ -27,7 +34,9 @@ Each result goes to OUT_DIR/SCENARIO/<tool>.json (structuredContent; `{"isError"
 log and the load generator's records, over the window step 1 read (its first..last
 request), it computes each route's share of handler (service) time, mean service time,
 the queue wait (mean upstream time − mean service time; also the load generator's mean
-end to end − mean service), throughput and the p99 per route, into
+end to end − mean service), throughput and the p99 per route; for slow_db also the session
+statement's row of pg_stat_statements and the database's share of the handler time (its
+total statement time ÷ the handlers' total over the load), into
 OUT_DIR/SCENARIO/ground_truth.json.
 """
 
@@ -39,13 +48,18 @@ import os
 import re
 import sys
 import tempfile
+import time
 from datetime import datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-WORKLOAD = {"missing_index": "mixed", "cpu_bound": "cpu_bound"}
+WORKLOAD = {"missing_index": "mixed", "cpu_bound": "cpu_bound", "slow_db": "io_bound"}
+# What the on-call engineer knows of the service's normal (break_down_latency `baseline`).
+BASELINE = {"slow_db": {"p99_ms": 15}}
+# Where the agent measures the database's CPU and passes it to slow_queries.
+DB_CPU_SCENARIOS = {"slow_db"}
 SESSION_TIMEOUT_S = 120
 
 
@@ -107,6 +121,50 @@ def _save(out: Path, tool: str, arguments: dict, res: dict) -> None:
           file=sys.stderr)
 
 
+def _cluster_cpu(postmaster: int) -> tuple[float, int]:
+    """CPU seconds (user + system) of the PostgreSQL cluster: the postmaster and its
+    children (backends, background workers), from /proc; and how many processes."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total, count = 0.0, 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", encoding="ascii", errors="replace") as f:
+                stat = f.read()
+        except OSError:
+            continue  # ended meanwhile
+        rest = stat[stat.rfind(")") + 2:].split()
+        pid, ppid = int(entry.name), int(rest[1])
+        if pid == postmaster or ppid == postmaster:
+            total += (int(rest[11]) + int(rest[12])) / tick
+            count += 1
+    return total, count
+
+
+class DbCpu:
+    """The database host's CPU over a window: the cluster's CPU time ÷ (wall × cores)."""
+
+    def __init__(self, postmaster: int):
+        self.postmaster = postmaster
+        self.cpu0, _ = _cluster_cpu(postmaster)
+        self.t0 = time.monotonic()
+
+    def stop(self) -> dict:
+        cpu1, procs = _cluster_cpu(self.postmaster)
+        wall = time.monotonic() - self.t0
+        cores = os.cpu_count() or 1
+        return {
+            "db_cpu_percent": round(min(100.0, 100.0 * (cpu1 - self.cpu0) / (wall * cores)), 1),
+            "cpu_seconds": round(cpu1 - self.cpu0, 3),
+            "wall_seconds": round(wall, 3),
+            "cores": cores,
+            "processes": procs,
+            "how": "CPU time of the postmaster and its children (/proc/<pid>/stat utime+stime) "
+                   "while break_down_latency sampled, ÷ (wall time × cores)",
+        }
+
+
 async def run_tools(a) -> None:
     import anyio
     from mcp import Client, StdioServerParameters
@@ -127,8 +185,16 @@ async def run_tools(a) -> None:
                     "samples": 5,
                     "sample_interval_ms": 800,
                 }
+                if a.scenario in BASELINE:
+                    args1["baseline"] = BASELINE[a.scenario]
+                db_cpu = DbCpu(a.db_pid) if a.db_pid and a.scenario in DB_CPU_SCENARIOS else None
                 r1 = await _call(client, "break_down_latency", args1)
                 _save(out, "break_down_latency", args1, r1)
+                db_cpu_measured = db_cpu.stop() if db_cpu else None
+                if db_cpu_measured:
+                    (out / "db_cpu.json").write_text(json.dumps(db_cpu_measured, indent=2) + "\n")
+                    print(f"agent: database CPU while step 1 sampled: {db_cpu_measured['db_cpu_percent']} %",
+                          file=sys.stderr)
                 s1 = r1["structured"] if not r1["is_error"] else {}
                 s1 = s1 or {}
 
@@ -139,6 +205,8 @@ async def run_tools(a) -> None:
 
                 # 3. The database: the default target (DATABASE_URL).
                 args3: dict = {}
+                if db_cpu_measured:
+                    args3["db_cpu_percent"] = db_cpu_measured["db_cpu_percent"]
                 r3 = await _call(client, "slow_queries", args3)
                 _save(out, "slow_queries", args3, r3)
 
@@ -163,6 +231,9 @@ async def run_tools(a) -> None:
                 rps = (s1.get("access_log") or {}).get("arrival_rps")
                 if rps:
                     args4["arrival_rps"] = rps
+                db_layer = next((x for x in s1.get("layers") or [] if x.get("layer") == "db"), None)
+                if db_layer and db_layer.get("percent_of_total") is not None:
+                    args4["db_time_percent"] = db_layer["percent_of_total"]
                 r4 = await _call(client, "capacity_math", args4)
                 _save(out, "capacity_math", args4, r4)
 
@@ -304,12 +375,23 @@ def run_truth(a) -> None:
             s_win["routes"].get(slow, {}).get("share_of_handler_time_percent"))
     if a.pgss and Path(a.pgss).exists():
         truth["pg_stat_statements"] = json.loads(Path(a.pgss).read_text() or "[]")
+    if a.scenario == "slow_db":
+        pgss = truth.get("pg_stat_statements") or []
+        session = [r for r in pgss if re.search(r"from sessions", r["query"], re.I)]
+        truth["session_statement"] = session[0] if len(session) == 1 else session
+        # The database's share of the handlers' time over the whole load (pg_stat_statements
+        # was reset just before it).
+        handler_ms = sum(h[2] for h in h_all)
+        truth["db_percent_of_handler_time"] = (
+            round(100.0 * sum(r["total_ms"] for r in pgss) / handler_ms, 1) if handler_ms else None)
     (out / "ground_truth.json").write_text(json.dumps(truth, indent=2) + "\n")
     print(
-        "truth %s: service %.1f ms, queue %s ms, %.1f rps%s"
+        "truth %s: service %.1f ms, queue %s ms, %.1f rps%s%s"
         % (a.scenario, s_win["mean_service_ms"] or 0, truth["queue_wait_ms"], truth["throughput_rps"],
            ", slow route %.1f %% of handler time" % truth["slow_route_share_of_handler_time_percent"]
-           if truth.get("slow_route_share_of_handler_time_percent") is not None else ""),
+           if truth.get("slow_route_share_of_handler_time_percent") is not None else "",
+           ", database %.1f %% of handler time" % truth["db_percent_of_handler_time"]
+           if truth.get("db_percent_of_handler_time") is not None else ""),
         file=sys.stderr,
     )
 
@@ -328,6 +410,7 @@ def main() -> None:
     p.add_argument("--timing-dir")
     p.add_argument("--load-dir")
     p.add_argument("--pgss")
+    p.add_argument("--db-pid", type=int, help="the PostgreSQL postmaster's pid (tools: the DB CPU)")
     a = p.parse_args()
     if a.mode == "tools":
         import anyio

@@ -1,6 +1,6 @@
 """The WSGI app of the live incident test (tests/incident/run.sh), and its database setup.
 
-Two scenarios, chosen by INCIDENT_SCENARIO:
+Three scenarios, chosen by INCIDENT_SCENARIO:
 
 - `missing_index`: `GET /api/customers/{id}/orders` runs
   `SELECT id, total, created_at FROM orders WHERE customer_id = %s` on a table of ~1.5 M
@@ -10,6 +10,15 @@ Two scenarios, chosen by INCIDENT_SCENARIO:
 - `cpu_bound`: every route burns ~18 ms of Python CPU (APP_CPU_MS, measured
   with the thread's own CPU clock, so it is CPU time and not wall time) and runs one
   trivial primary-key lookup.
+- `slow_db`: every route first checks the caller's session,
+  `SELECT user_id, expires_at, pg_sleep(0.040) FROM sessions WHERE token = %s` (the token
+  from the `session` cookie; a request without one is checked as `tok-1`), then runs its
+  own trivial lookup. The session check takes ~40 ms in the database (APP_DB_MS) on every
+  request: every route is slow, the database holds the time, and the Python work stays
+  ~1 ms. The 40 ms is `pg_sleep` on purpose: a real 40 ms query over cached tables is
+  ~40 ms of PostgreSQL CPU, and four busy workers would then need ~4 cores of database CPU
+  on this 2-core machine — a saturated database (symptom C), not a slow statement. The sleep is a statement that
+  waits (slow storage, a far-away database) without burning CPU, and its text shows it.
 
 One psycopg 3 connection per worker (opened when gunicorn imports the app in the worker),
 autocommit, server-side parameter binding: psycopg binds a Python int as int2 when it
@@ -34,12 +43,14 @@ import time
 
 SCENARIO = os.environ.get("INCIDENT_SCENARIO", "missing_index")
 CPU_MS = float(os.environ.get("APP_CPU_MS", "18"))
+DB_MS = float(os.environ.get("APP_DB_MS", "40"))
 
 # Customer ids span int2 (< 32768) and int4 (> 32767).
 CUSTOMERS = 60_000
 ITEMS = 10_000
 USERS = 20_000
 CATEGORIES = 40
+SESSIONS = 5_000
 
 _conn = None
 _timing = None
@@ -62,6 +73,22 @@ def _query(sql, params=()):
     with db().cursor() as cur:
         cur.execute(sql, params)
         return cur.fetchall()
+
+
+# slow_db: the statement every route runs before its own work. The sleep is a literal, so
+# pg_stat_statements keeps one text (with the token and the literal as $n).
+SESSION_SQL = "SELECT user_id, expires_at, pg_sleep(%.3f) FROM sessions WHERE token = %%s" % (DB_MS / 1000.0)
+
+
+def check_session(environ):
+    """slow_db: look up the caller's session (cookie `session`, `tok-1` without one)."""
+    token = "tok-1"
+    for part in environ.get("HTTP_COOKIE", "").split(";"):
+        name, _, value = part.strip().partition("=")
+        if name == "session" and value:
+            token = value
+    rows = _query(SESSION_SQL, (token,))
+    return rows[0][0] if rows else None
 
 
 def burn_cpu(ms):
@@ -130,13 +157,15 @@ ROUTES = [
 ]
 
 
-def _dispatch(method, path):
+def _dispatch(method, path, environ):
     for m, rx, template, handler in ROUTES:
         match = rx.match(path)
         if match and m == method:
             if SCENARIO == "cpu_bound":
                 burn_cpu(CPU_MS)
             else:
+                if SCENARIO == "slow_db":
+                    check_session(environ)
                 extra = FAST_EXTRA_MS.get(template, 0.0)
                 if extra:
                     time.sleep(extra / 1000.0)
@@ -160,7 +189,7 @@ def app(environ, start_response):
     method = environ.get("REQUEST_METHOD", "GET")
     path = environ.get("PATH_INFO", "/")
     try:
-        template, status, data = _dispatch(method, path)
+        template, status, data = _dispatch(method, path, environ)
     except Exception as exc:  # noqa: BLE001 - a test app: report, do not die
         global _conn
         template, status, data = "GET ?", "500 Internal Server Error", {"error": type(exc).__name__}
@@ -224,10 +253,30 @@ def _scan_ms(conn, runs=3):
     return best
 
 
+SESSIONS_FILL = """
+DROP TABLE IF EXISTS sessions;
+CREATE TABLE sessions (token text PRIMARY KEY, user_id int NOT NULL, expires_at timestamptz NOT NULL);
+INSERT INTO sessions SELECT 'tok-' || g, 1 + (g * 7) % {users}, timestamptz '2030-01-01'
+FROM generate_series(1, {sessions}) g;
+"""
+
+
+def _session_ms(conn, runs=3):
+    best = None
+    for _ in range(runs):
+        row = conn.execute(
+            "EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) " + SESSION_SQL.replace("%s", "'tok-42'")
+        ).fetchone()
+        ms = float(row[0][0]["Execution Time"])
+        best = ms if best is None else min(best, ms)
+    return best
+
+
 def setup(scenario, dsn):
     """Create the scenario's tables. missing_index: fill orders with ~1.5 M rows, no index
     on customer_id, and calibrate the row count so one scan takes 80–250 ms here.
-    cpu_bound: a small orders table with the index, so every statement is sub-millisecond."""
+    cpu_bound and slow_db: a small orders table with the index, so every route's own
+    statement is sub-millisecond; slow_db adds the sessions table its ~40 ms check reads."""
     import psycopg
 
     with psycopg.connect(dsn, autocommit=True) as conn:
@@ -262,8 +311,13 @@ def setup(scenario, dsn):
         indexed = conn.execute(
             "SELECT count(*) FROM pg_indexes WHERE tablename = 'orders' AND indexdef LIKE '%(customer_id)%'"
         ).fetchone()[0]
+        extra = {}
+        if scenario == "slow_db":
+            conn.execute(SESSIONS_FILL.format(users=USERS, sessions=SESSIONS))
+            conn.execute("VACUUM ANALYZE sessions")
+            extra = {"sessions_rows": SESSIONS, "session_check_ms": round(_session_ms(conn), 3)}
     print(json.dumps({"scenario": scenario, "orders_rows": rows, "customer_id_indexed": bool(indexed),
-                      "orders_by_customer_ms": round(ms, 3), "calibration_rows_ms": calibration}))
+                      "orders_by_customer_ms": round(ms, 3), "calibration_rows_ms": calibration, **extra}))
 
 
 if __name__ == "__main__":

@@ -293,6 +293,95 @@ def cpu_bound(out: Path) -> None:
           {"workers": evidence_source(m, r"worker|busy"), "backlog": evidence_source(m, r"backlog|queue")})
 
 
+# --------------------------------------------------------------------------- slow_db
+
+SESSION = re.compile(r"from\s+sessions\b", re.I)
+
+
+def slow_db(out: Path) -> None:
+    s = "slow_db"
+    d = out / s
+    truth = load(d / "ground_truth.json")
+    b, m, q, c = (load(d / f"{t}.json") for t in TOOLS)
+    service = truth.get("service") or {}
+    routes = service.get("routes") or {}
+    session = truth.get("session_statement") or {}
+    session = session if isinstance(session, dict) else {}
+
+    # The incident itself.
+    check(s, "setup: the session statement's mean is 30–60 ms (pg_stat_statements)",
+          30 <= (session.get("mean_ms") or 0) <= 60,
+          {k: session.get(k) for k in ("query", "calls", "mean_ms")} if session else truth.get("session_statement"))
+    check(s, "setup: every route's handler mean is >= 30 ms",
+          routes and all(v["mean_service_ms"] >= 30 for v in routes.values()),
+          {k: v["mean_service_ms"] for k, v in routes.items()})
+    cpu = service.get("mean_cpu_ms")
+    check(s, "setup: the app's own CPU per request is < 5 ms", cpu is not None and cpu < 5, f"{cpu} ms")
+    dbp = truth.get("db_percent_of_handler_time")
+    check(s, "setup: the database holds most of the handler time (>= 80 %)", (dbp or 0) >= 80, f"{dbp} %")
+    busy = truth.get("worker_busy_percent_by_handler_time")
+    check(s, "setup: the workers are busy (>= 70 % of the time in handlers)", (busy or 0) >= 70, f"{busy} %")
+
+    # break_down_latency, judged against the service's normal.
+    args = load(d / "break_down_latency.args.json")
+    check(s, "break_down_latency: latency_pattern is system_wide", b.get("latency_pattern") == "system_wide",
+          b.get("_missing") or {"latency_pattern": b.get("latency_pattern"),
+                                "slow": [(e.get("endpoint"), e.get("p99_ms")) for e in b.get("endpoints") or []
+                                         if e.get("slow")]})
+    check(s, "break_down_latency: judged against the baseline (slow_threshold_basis baseline)",
+          b.get("slow_threshold_basis") == "baseline" and args.get("baseline"),
+          {"basis": b.get("slow_threshold_basis"), "threshold_ms": b.get("slow_threshold_ms"),
+           "baseline passed": args.get("baseline")})
+    obs = b.get("observations") or {}
+    check(s, "break_down_latency: no head_of_line (every route is slow by itself)",
+          not b.get("head_of_line") and not obs.get("head_of_line_endpoint"),
+          {"head_of_line": b.get("head_of_line"), "observations.head_of_line_endpoint": obs.get("head_of_line_endpoint")})
+    svc = layer(b, "app_service")
+    check(s, "break_down_latency: app_service within a factor 2 of the handler mean",
+          within_factor(svc.get("ms"), service.get("mean_service_ms")),
+          f"tool {svc.get('ms')} ms, truth {service.get('mean_service_ms')} ms")
+    check(s, "break_down_latency: the first next step does not add capacity", not adds_capacity(first_step(b)),
+          step_text(first_step(b)))
+
+    # match_symptom.
+    matches = m.get("matches") or []
+    top = matches[0] if matches else {}
+    ranked = [(x.get("symptom"), x.get("confidence")) for x in matches]
+    check(s, "match_symptom: the top match is F (everything slow: systemic latency)", top.get("symptom") == "F",
+          m.get("_missing") or ranked)
+    check(s, "match_symptom: no match that adds replicas/workers ranks first",
+          top and top.get("symptom") != "A" and not adds_capacity(top),
+          f"top {top.get('symptom')}: {top.get('action')!r}")
+    check(s, "match_symptom: the first next step does not add capacity", not adds_capacity(first_step(m)),
+          step_text(first_step(m)))
+
+    # slow_queries.
+    stmts = q.get("statements") or []
+    st = stmts[0] if stmts else {}
+    check(s, "slow_queries: the session statement is listed first", SESSION.search(st.get("query", "")),
+          q.get("_missing") or [(x.get("query", "")[:70], x.get("mean_ms")) for x in stmts[:3]])
+    check(s, "slow_queries: it holds >= 80 % of DB time", (st.get("percent_of_db_time") or 0) >= 80,
+          f"percent_of_db_time {st.get('percent_of_db_time')}")
+    check(s, "slow_queries: its mean within a factor 2 of pg_stat_statements' (truth)",
+          within_factor(st.get("mean_ms"), session.get("mean_ms")),
+          f"tool {st.get('mean_ms')} ms, truth {session.get('mean_ms')} ms")
+    fs = first_step(q)
+    check(s, "slow_queries: the first next step is EXPLAIN (ANALYZE, BUFFERS) of the session statement",
+          EXPLAIN.search(fs.get("action", "")) and SESSION.search(fs.get("action", "")), step_text(fs))
+    replica = [h for h in q.get("hints") or [] if h.get("symptom") == "C" or READ_REPLICA.search(h.get("reason", ""))]
+    replica += [x for x in q.get("next_steps") or [] if READ_REPLICA.search(x.get("action", ""))]
+    check(s, "slow_queries: no read-replica hint", not q.get("_missing") and not replica, replica)
+
+    # capacity_math.
+    check(s, "capacity_math: the first next step does not add workers/replicas", not adds_capacity(first_step(c)),
+          c.get("_missing") or step_text(first_step(c)))
+
+    # Overall.
+    firsts = {t: step_text(first_step(x)) for t, x in zip(TOOLS, (b, m, q, c))}
+    check(s, "no tool's first next step adds capacity",
+          not any(adds_capacity(first_step(x)) for x in (b, m, q, c)), firsts)
+
+
 def main() -> None:
     out = Path(sys.argv[1])
     ran = [p.name for p in sorted(out.iterdir()) if p.is_dir()] if out.is_dir() else []
@@ -300,6 +389,8 @@ def main() -> None:
         missing_index(out)
     if "cpu_bound" in ran:
         cpu_bound(out)
+    if "slow_db" in ran:
+        slow_db(out)
     if not ran:
         check("-", "a scenario ran", False, f"no scenario output under {out}")
     passed = sum(results)

@@ -25,6 +25,7 @@ import time
 from urllib.parse import urlsplit
 
 MAX_REQUESTS_PER_CLIENT = 3000
+SESSIONS = 5000  # app.py's sessions table: tok-1 … tok-5000
 TIMEOUT_S = 30
 
 # scenario -> (clients, think mean s, [(weight, route template, path maker)])
@@ -52,6 +53,20 @@ SCENARIOS = {
             (10, "GET /api/health", lambda r: "/api/health"),
         ],
     ),
+    # Workers busy (~85–90 % of the time) without a runaway queue: every route is slow by its
+    # own ~40 ms database statement, not by waiting for a worker.
+    "slow_db": (
+        16,
+        0.15,
+        [
+            (15, "GET /api/customers/{id}/orders", lambda r: "/api/customers/%d/orders" % r.randint(1, 60000)),
+            (15, "GET /api/orders/{id}", lambda r: "/api/orders/%d" % r.randint(1, 100_000)),
+            (25, "GET /api/items/{id}", lambda r: "/api/items/%d" % r.randint(1, 10000)),
+            (20, "GET /api/users/{id}/profile", lambda r: "/api/users/%d/profile" % r.randint(1, 20000)),
+            (10, "GET /api/categories", lambda r: "/api/categories"),
+            (15, "GET /api/health", lambda r: "/api/health"),
+        ],
+    ),
 }
 
 
@@ -65,6 +80,8 @@ def percentile(sorted_values, q):
 def client(host, port, seconds, think, mix, seed, out, lock):
     r = random.Random(seed)
     weights = [w for w, _, _ in mix]
+    # Each client is one logged-in user (slow_db checks the session; the others ignore it).
+    headers = {"Cookie": "session=tok-%d" % (1 + seed % SESSIONS)}
     deadline = time.monotonic() + seconds
     conn = None
     mine = []
@@ -81,7 +98,7 @@ def client(host, port, seconds, think, mix, seed, out, lock):
         try:
             if conn is None:
                 conn = http.client.HTTPConnection(host, port, timeout=TIMEOUT_S)
-            conn.request("GET", path)
+            conn.request("GET", path, headers=headers)
             resp = conn.getresponse()
             resp.read()
             status = resp.status

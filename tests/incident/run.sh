@@ -2,7 +2,7 @@
 # Live incidents: the whole procedure of skill.md against a real stack under load, judged
 # against the ground truth the app itself measures.
 #
-#   bash tests/incident/run.sh [--report-only] [--scenario missing_index|cpu_bound]... [--out DIR]
+#   bash tests/incident/run.sh [--report-only] [--scenario missing_index|cpu_bound|slow_db]... [--out DIR]
 #
 # For each scenario, all on 127.0.0.1 and all started and stopped here:
 #   - a throwaway PostgreSQL (initdb in a temp dir, its own port and socket directory,
@@ -13,16 +13,19 @@
 #     (one psycopg 3 connection per worker; every handler time logged per worker);
 #   - nginx (Debian) in front, with a custom log_format recording $time_iso8601, $status,
 #     $request, $request_time, $upstream_response_time and $upstream_connect_time;
-#   - bounded closed-loop load through nginx (load.py, 32 or 24 clients, LOAD_SECONDS = 20 s);
+#   - bounded closed-loop load through nginx (load.py, 32, 24 or 16 clients, LOAD_SECONDS = 20 s);
 #   - while it runs, agent.py drives the real binary over stdio with the Python `mcp` SDK
 #     (venv target/pyenv, tests/interop/setup-venv.sh) the way skill.md says:
 #     break_down_latency → match_symptom → slow_queries → capacity_math;
 #   - agent.py truth computes the ground truth; check.py judges the tools' answers.
 #
 # Scenarios: `missing_index` (4 workers, one route seq-scanning ~1.5 M rows holds
-# the workers, every route queues behind it; the answer is an index, not capacity) and
+# the workers, every route queues behind it; the answer is an index, not capacity),
 # `cpu_bound` (2 workers on 2 cores, ~18 ms of Python CPU per request, idle
-# database; the answer is replicas on more cores or less CPU per request).
+# database; the answer is replicas on more cores or less CPU per request) and `slow_db`
+# (4 workers, every route runs one ~40 ms statement, ~1 ms of Python; the service's normal
+# p99 is 15 ms: everything is slow because of the database — fix the statement, not the
+# capacity).
 #
 # --report-only: run everything and print the checks, but exit 0 whatever they say (the
 #   setup failing still fails the run). Outputs go to --out DIR (default
@@ -53,14 +56,14 @@ while (($#)); do
     --report-only) report_only=1 ;;
     --scenario) shift; scenarios+=("${1:?--scenario needs a name}") ;;
     --out) shift; out="${1:?--out needs a directory}" ;;
-    -h|--help) sed -n '2,34p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    -h|--help) sed -n '2,37p' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) die "unknown argument $1 (see --help)" ;;
   esac
   shift
 done
-((${#scenarios[@]})) || scenarios=(missing_index cpu_bound)
+((${#scenarios[@]})) || scenarios=(missing_index cpu_bound slow_db)
 for s in "${scenarios[@]}"; do
-  case "$s" in missing_index|cpu_bound) ;; *) die "unknown scenario $s" ;; esac
+  case "$s" in missing_index|cpu_bound|slow_db) ;; *) die "unknown scenario $s" ;; esac
 done
 
 [[ -x "$bin" ]] || die "binary $bin missing: run cargo build --bins first"
@@ -200,7 +203,7 @@ user_line=""
 run_scenario() {
   local scenario="$1" workers db sdir app_port metrics_port nginx_port gpid npid lpid t0
   case "$scenario" in
-    missing_index) workers=4 ;;
+    missing_index|slow_db) workers=4 ;;
     cpu_bound) workers=2 ;;
   esac
   db="shop_$scenario"
@@ -282,7 +285,8 @@ EOF
     "$agent_py" "$here/agent.py" tools "$scenario" "$out" --bin "$bin" \
       --access-log "$sdir/logs/access.log" --log-format-file "$tmp/log_format.conf" \
       --metrics-url "http://127.0.0.1:$metrics_port/metrics" --listen-port "$app_port" \
-      --workers "$workers" || die "[$scenario] the agent's session failed"
+      --workers "$workers" --db-pid "$(head -1 "$tmp/pg/postmaster.pid")" \
+      || die "[$scenario] the agent's session failed"
   wait "$lpid" || die "[$scenario] the load generator failed"
   forget "$lpid"
 
