@@ -1159,10 +1159,15 @@ fn settle_opposites(matches: &mut [SymptomMatch], o: &Observations) {
         (
             f,
             a,
-            if db_busy {
-                "the database holds the time: more app capacity adds DB load".to_owned()
-            } else {
-                "app CPU is not high: the latency is not CPU in the app, so more replicas do not shorten it".to_owned()
+            match (db_busy, o.app_cpu_percent) {
+                (true, _) => {
+                    "the database holds the time: more app capacity adds DB load".to_owned()
+                }
+                (false, Some(cpu)) => format!(
+                    "app CPU is not high ({}%): the latency is not CPU in the app, so more replicas do not shorten it",
+                    fmt_num(cpu)
+                ),
+                (false, None) => "app CPU is not known: without it the slowness reads as systemic latency, which more replicas do not shorten; pass app_cpu_percent (container CPU) to tell".to_owned(),
             },
         )
     };

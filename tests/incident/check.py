@@ -375,6 +375,12 @@ def slow_db(out: Path) -> None:
     # capacity_math.
     check(s, "capacity_math: the first next step does not add workers/replicas", not adds_capacity(first_step(c)),
           c.get("_missing") or step_text(first_step(c)))
+    backlog = (b.get("accept_queue") or {}).get("samples") or []
+    empty = bool(backlog) and all(v == 0 for v in backlog)
+    check(s, "capacity_math: no 'queue grows without bound' while the accept queue was empty in every sample",
+          not empty or c.get("stable") is not False or c.get("latency_includes_queueing") is True,
+          {"accept_queue": backlog, "stable": c.get("stable"),
+           "latency_includes_queueing": c.get("latency_includes_queueing")})
 
     # Overall.
     firsts = {t: step_text(first_step(x)) for t, x in zip(TOOLS, (b, m, q, c))}
