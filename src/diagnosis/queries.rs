@@ -1349,19 +1349,7 @@ fn verdict(v: Verdict<'_>) -> String {
 
 /// "reads 11,020 blocks per call (2,204 per row returned): a full scan of orders"
 fn scan_phrase(scan: &FullScan) -> String {
-    let read = match (scan.blocks_per_call, scan.rows_examined_per_call) {
-        (Some(b), _) => format!(
-            "reads {} blocks per call ({} per row returned)",
-            advice::fmt_count(b),
-            advice::fmt_count(scan.blocks_per_row.unwrap_or(0.0))
-        ),
-        (None, Some(e)) => format!(
-            "examines {} rows per call ({} per row returned) with no index",
-            advice::fmt_count(e),
-            advice::fmt_count(scan.rows_examined_per_row.unwrap_or(0.0))
-        ),
-        _ => "reads far more than it returns".to_owned(),
-    };
+    let read = scan.reads();
     match &scan.table {
         Some(t) => format!("{read}: a full scan of {t}"),
         None => format!("{read}: a full scan"),

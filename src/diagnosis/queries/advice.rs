@@ -58,6 +58,26 @@ pub struct FullScan {
     pub filter_columns: Vec<String>,
 }
 
+impl FullScan {
+    /// What one call reads, in words: "reads 11,020 blocks per call (2,204 per row
+    /// returned)", or the rows examined on MySQL/MariaDB.
+    pub fn reads(&self) -> String {
+        match (self.blocks_per_call, self.rows_examined_per_call) {
+            (Some(b), _) => format!(
+                "reads {} blocks per call ({} per row returned)",
+                fmt_count(b),
+                fmt_count(self.blocks_per_row.unwrap_or(0.0))
+            ),
+            (None, Some(e)) => format!(
+                "examines {} rows per call ({} per row returned) with no index",
+                fmt_count(e),
+                fmt_count(self.rows_examined_per_row.unwrap_or(0.0))
+            ),
+            _ => "reads far more than it returns".to_owned(),
+        }
+    }
+}
+
 /// Whether `r` reads far more than it returns, on every call (thresholds above), with the
 /// table and filter its text shows.
 pub fn full_scan(r: &StatementRow, engine: Engine) -> Option<FullScan> {
@@ -127,19 +147,7 @@ fn round0(v: f64) -> f64 {
 /// A 0.15 ms statement never gets it, however high it ranks.
 pub fn explain_reason(mean_ms: f64, scan: Option<&FullScan>, median_ms: f64) -> Option<String> {
     if let Some(scan) = scan {
-        let read = match (scan.blocks_per_call, scan.rows_examined_per_call) {
-            (Some(b), _) => format!(
-                "reads {} blocks per call ({} per row returned)",
-                fmt_count(b),
-                fmt_count(scan.blocks_per_row.unwrap_or(0.0))
-            ),
-            (None, Some(e)) => format!(
-                "examines {} rows per call ({} per row returned) without a usable index",
-                fmt_count(e),
-                fmt_count(scan.rows_examined_per_row.unwrap_or(0.0))
-            ),
-            _ => "reads far more than it returns".to_owned(),
-        };
+        let read = scan.reads();
         let of = scan
             .table
             .as_deref()
@@ -238,19 +246,7 @@ pub fn explain_steps(
             "InnoDB builds it online (ALGORITHM=INPLACE, LOCK=NONE) while reads and writes go on.",
         ),
     };
-    let cost = match (scan.blocks_per_call, scan.rows_examined_per_call) {
-        (Some(b), _) => format!(
-            "each call reads {} blocks, {} per row it returns",
-            fmt_count(b),
-            fmt_count(scan.blocks_per_row.unwrap_or(0.0))
-        ),
-        (None, Some(e)) => format!(
-            "each call examines {} rows, {} per row it returns",
-            fmt_count(e),
-            fmt_count(scan.rows_examined_per_row.unwrap_or(0.0))
-        ),
-        _ => "each call reads far more than it returns".to_owned(),
-    };
+    let cost = format!("it {}", scan.reads());
     steps.push(NextStep::new(
         format!("If the plan shows {plan_says}, add an index on {table}({columns}): {ddl}"),
         format!(
