@@ -199,7 +199,6 @@ fn is_local(ip: IpAddr) -> bool {
 /// The resolved allow-lists.
 #[derive(Debug, Clone)]
 pub struct Reach {
-    mode: Mode,
     log_dirs: Vec<PathBuf>,
     /// Files a person named on the command line.
     files: Vec<PathBuf>,
@@ -237,7 +236,6 @@ impl Reach {
             .map(|h| HostRule::parse(h))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
-            mode,
             log_dirs,
             files: Vec::new(),
             hosts,
@@ -468,11 +466,6 @@ impl Reach {
             ));
         }
         Ok(addrs)
-    }
-
-    /// Where the server runs.
-    pub fn mode(&self) -> Mode {
-        self.mode
     }
 }
 
