@@ -5,16 +5,18 @@
 //! - [`diagnosis`]: the pure core — numbers in, findings out;
 //! - [`input`]: turns JSON arguments (from MCP or a file) into the core's typed inputs;
 //! - [`render`]: the human-readable summary of each report;
-//! - [`sources`]: I/O adapters (access logs, worker metrics, the accept queue);
+//! - [`sources`]: I/O adapters that turn outside systems (access logs, worker metrics, the
+//!   accept queue, databases, CloudWatch, RDS) into plain data;
+//! - [`flows`]: one call of each tool that reaches outside — validate once, gather from the
+//!   sources, analyse with the core, combine by value;
 //! - [`server`]: the MCP server (tools, prompts, instructions);
-//! - [`sources`]: I/O adapters that turn outside systems (databases, CloudWatch, RDS) into
-//!   plain data;
 //! - [`config`]: the operator's database targets and settings;
 //! - [`cli`]: the same analyses for a person at a terminal.
 
 pub mod cli;
 pub mod config;
 pub mod diagnosis;
+pub mod flows;
 pub mod input;
 pub mod render;
 pub mod server;

@@ -1,0 +1,14 @@
+//! Flows: one file per tool that reaches outside this process.
+//!
+//! A flow is the whole of one call: it parses and validates its input once into a checked
+//! type, gathers what the checked input names from [`crate::sources`], hands the checked
+//! input and the gathered data to the pure core ([`crate::diagnosis`]), and combines reports
+//! by returning values. The core and the sources never call each other; only flows join
+//! them. The MCP tools and the CLI both call these functions, so the two cannot disagree.
+//!
+//! Every flow fails with one [`ToolError`], whose [`ErrorKind`] says what the caller can do
+//! about it.
+
+mod error;
+
+pub use error::{ErrorKind, ToolError};
