@@ -173,6 +173,37 @@ impl NextStep {
     }
 }
 
+/// What one report adds to another's conclusion, as a value (a storage verdict folded into
+/// a latency breakdown, for instance): the report that receives it is rebuilt with
+/// [`Conclusion::with`], never edited by the one that gives it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Addendum {
+    /// Evidence to append.
+    pub evidence: Vec<Evidence>,
+    /// Warnings to append.
+    pub warnings: Vec<String>,
+    /// A step that goes before every other.
+    pub first_step: Option<NextStep>,
+    /// A tool whose work is done: next steps that call it are dropped.
+    pub done_tool: Option<&'static str>,
+}
+
+impl Conclusion {
+    /// This conclusion with `a` added: its evidence and warnings appended, the steps that
+    /// call `a.done_tool` dropped, and `a.first_step` put first.
+    pub fn with(mut self, a: Addendum) -> Conclusion {
+        self.evidence.extend(a.evidence);
+        self.warnings.extend(a.warnings);
+        if let Some(tool) = a.done_tool {
+            self.next_steps.retain(|s| s.tool.as_deref() != Some(tool));
+        }
+        if let Some(step) = a.first_step {
+            self.next_steps.insert(0, step);
+        }
+        self
+    }
+}
+
 /// An input that a report cannot be computed from. The message says what is wrong and how
 /// to fix it; `field` is the JSON path of the argument (e.g. `observations.db_cpu_percent`).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -21,7 +21,7 @@ use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
 
 use super::{cloudwatch, rds};
-use crate::diagnosis::storage::{Query, Sample};
+use crate::diagnosis::storage::{InstanceWindow, Sample};
 
 /// Upper bound for one check_rds_iops collection, credentials included.
 pub const COLLECT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -210,7 +210,7 @@ fn shorten(text: &str) -> String {
     }
 }
 
-/// Loads the AWS configuration for a query: default chain, with `region` and `profile`
+/// Loads the AWS configuration for a check: default chain, with `region` and `profile`
 /// overriding it, bounded timeouts and retries, and an HTTPS client (rustls, ring).
 pub async fn load(region: Option<&str>, profile: Option<&str>) -> Result<SdkConfig, SourceError> {
     let http = aws_smithy_http_client::Builder::new()
@@ -247,7 +247,7 @@ pub async fn load(region: Option<&str>, profile: Option<&str>) -> Result<SdkConf
     Ok(config)
 }
 
-/// The window for a query: `end` is now aligned down to the period (the current, partial
+/// The window to read: `end` is now aligned down to the period (the current, partial
 /// period is left out), `start` is `window_minutes` before it.
 pub fn window(now: i64, window_minutes: u32, period_seconds: u32) -> (i64, i64) {
     let period = i64::from(period_seconds.max(60));
@@ -259,8 +259,8 @@ pub fn window(now: i64, window_minutes: u32, period_seconds: u32) -> (i64, i64) 
 /// instance description and the account id. A denied DescribeDBInstances or
 /// GetCallerIdentity is a caveat, not a failure; a denied GetMetricData, an unknown instance,
 /// bad credentials, throttling and timeouts are failures.
-pub async fn collect_storage_sample(query: &Query) -> Result<Sample, SourceError> {
-    match tokio::time::timeout(COLLECT_TIMEOUT, collect(query)).await {
+pub async fn collect_storage_sample(check: &InstanceWindow) -> Result<Sample, SourceError> {
+    match tokio::time::timeout(COLLECT_TIMEOUT, collect(check)).await {
         Ok(result) => result,
         Err(_) => Err(SourceError::Timeout {
             service: "AWS".to_owned(),
@@ -269,8 +269,8 @@ pub async fn collect_storage_sample(query: &Query) -> Result<Sample, SourceError
     }
 }
 
-async fn collect(query: &Query) -> Result<Sample, SourceError> {
-    let config = load(query.region.as_deref(), query.profile.as_deref()).await?;
+async fn collect(check: &InstanceWindow) -> Result<Sample, SourceError> {
+    let config = load(check.region.as_deref(), check.profile.as_deref()).await?;
     let region = config
         .region()
         .map(|r| r.as_ref().to_owned())
@@ -279,14 +279,14 @@ async fn collect(query: &Query) -> Result<Sample, SourceError> {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
-    let (start, end) = window(now, query.window_minutes, query.period_seconds);
+    let (start, end) = window(now, check.window_minutes, check.period_seconds);
 
     let cw = aws_sdk_cloudwatch::Client::new(&config);
     let rds_client = aws_sdk_rds::Client::new(&config);
     let sts = aws_sdk_sts::Client::new(&config);
-    let id = query.db_instance_identifier.as_str();
+    let id = check.db_instance_identifier.as_str();
     let (series, description, identity) = tokio::join!(
-        cloudwatch::fetch(&cw, id, start, end, query.period_seconds),
+        cloudwatch::fetch(&cw, id, start, end, check.period_seconds),
         rds::describe(&rds_client, id),
         sts.get_caller_identity().send(),
     );

@@ -44,7 +44,7 @@ use crate::diagnosis::InputError;
 use crate::diagnosis::access_log::{LogOptions, RouteTemplate};
 use crate::diagnosis::latency::{self, LatencyInput, LatencyReport, Measured, WorkerMetrics};
 use crate::diagnosis::nginx_format::LogFormat;
-use crate::diagnosis::storage::{self, RdsIopsInput, StorageReport};
+use crate::diagnosis::storage::{self, InstanceWindow, RdsIopsInput, StorageReport};
 use reach::Reach;
 
 /// Why check_rds_iops produced no report.
@@ -60,9 +60,14 @@ pub enum CheckError {
 
 /// check_rds_iops: validate → read CloudWatch, RDS and STS → decide.
 pub async fn check_rds_iops(input: &RdsIopsInput) -> Result<StorageReport, CheckError> {
-    let query = storage::validate(input)?;
-    let sample = aws::collect_storage_sample(&query).await?;
-    Ok(storage::analyze(input, &sample)?)
+    let check = storage::validate(input)?;
+    Ok(storage_report(&check).await?)
+}
+
+/// The storage verdict for an already checked request.
+async fn storage_report(check: &InstanceWindow) -> Result<StorageReport, aws::SourceError> {
+    let sample = aws::collect_storage_sample(check).await?;
+    Ok(storage::analyze(check, &sample))
 }
 
 /// break_down_latency with its sources: what the input names is read (log, worker state,
@@ -74,13 +79,8 @@ pub async fn break_down_latency(
     reach: &Reach,
 ) -> Result<LatencyReport, InputError> {
     latency::check(&input)?;
-    let rds_input = match &input.rds_instance {
-        Some(r) => {
-            let i = r.to_input();
-            storage::validate(&i)
-                .map_err(|e| InputError::new(format!("rds_instance.{}", e.field), e.message))?;
-            Some(i)
-        }
+    let rds_check = match &input.rds_instance {
+        Some(r) => Some((r.db_instance_identifier.clone(), r.check()?)),
         None => None,
     };
     let mut report = if wants_sources(&input) {
@@ -96,12 +96,18 @@ pub async fn break_down_latency(
     } else {
         latency::analyze(&input)?
     };
-    if let Some(i) = rds_input {
-        match check_rds_iops(&i).await {
-            Ok(storage_report) => storage::fold_into_latency(&storage_report, &mut report),
+    if let Some((identifier, check)) = rds_check {
+        match storage_report(&check).await {
+            Ok(storage_report) => {
+                let (observations, addendum) = storage::fold(&storage_report, report.observations);
+                report = LatencyReport {
+                    observations,
+                    conclusion: report.conclusion.with(addendum),
+                    ..report
+                };
+            }
             Err(e) => report.conclusion.warnings.push(format!(
-                "rds_instance {}: the storage check failed, so db_io_saturated and disk_queue_depth stay unknown: {e}",
-                i.db_instance_identifier
+                "rds_instance {identifier}: the storage check failed, so db_io_saturated and disk_queue_depth stay unknown: {e}"
             )),
         }
     }

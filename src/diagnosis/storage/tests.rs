@@ -1,6 +1,10 @@
 //! Unit tests for the limits table (with AWS's published examples) and the verdict rules.
 
+use super::fold::fill;
+use super::limits::{MIB, VolumeLimits, mb_to_mib, volume_limits};
 use super::*;
+use crate::diagnosis::round;
+use crate::diagnosis::symptoms::Observations;
 
 const HOUR: i64 = 3600;
 const END: i64 = 1_700_000_100;
@@ -17,6 +21,11 @@ fn input(id: &str) -> RdsIopsInput {
         storage_type: None,
         allocated_storage_gib: None,
     }
+}
+
+/// The report for `input` over `s`, the arguments checked first as the tool does.
+fn report(input: &RdsIopsInput, s: &Sample) -> StorageReport {
+    analyze(&validate(input).unwrap(), s)
 }
 
 fn described(
@@ -300,7 +309,7 @@ fn gp3_saturated_on_iops_with_a_sustained_queue() {
         Some(described("gp3", 100.0, Some(3_000.0), Some(125.0))),
         io(1_900.0, 1_050.0, 6.0),
     );
-    let r = analyze(&input("orders-db"), &s).unwrap();
+    let r = report(&input("orders-db"), &s);
     assert_eq!(r.status, Status::Saturated);
     assert_eq!(r.storage.effective_iops_limit, Some(3_000.0));
     let u = r.iops_utilization_percent.as_ref().unwrap();
@@ -344,7 +353,7 @@ fn gp3_striped_saturated_gets_a_concrete_iops_number() {
         Some(described("gp3", 1_000.0, Some(12_000.0), Some(500.0))),
         io(8_000.0, 3_500.0, 3.0),
     );
-    let r = analyze(&input("orders-db"), &s).unwrap();
+    let r = report(&input("orders-db"), &s);
     assert_eq!(r.status, Status::Saturated);
     let rec = &r.recommendations[0];
     assert_eq!(rec.kind, "raise_iops");
@@ -359,7 +368,7 @@ fn healthy_storage_points_back_to_step_1_and_2() {
         Some(described("gp3", 500.0, Some(12_000.0), Some(500.0))),
         io(900.0, 300.0, 0.2),
     );
-    let r = analyze(&input("orders-db"), &s).unwrap();
+    let r = report(&input("orders-db"), &s);
     assert_eq!(r.status, Status::Healthy);
     assert_eq!(r.iops_utilization_percent.as_ref().unwrap().peak, 10.0);
     assert_eq!(r.recommendations[0].kind, "storage_healthy");
@@ -374,7 +383,7 @@ fn near_limit_between_70_and_90_percent() {
         Some(described("gp3", 100.0, None, None)),
         io(1_600.0, 700.0, 0.4),
     );
-    let r = analyze(&input("orders-db"), &s).unwrap();
+    let r = report(&input("orders-db"), &s);
     assert_eq!(r.status, Status::NearLimit);
     assert_eq!(r.observations.db_io_saturated, Some(false));
 }
@@ -387,14 +396,14 @@ fn queue_alone_in_one_period_of_five_is_near_limit_and_in_half_saturated() {
         Metric::DiskQueueDepth,
         series(|i| if i % 4 == 0 { 2.0 } else { 0.1 }),
     );
-    let r = analyze(&input("db"), &sample(d.clone(), m)).unwrap();
+    let r = report(&input("db"), &sample(d.clone(), m));
     assert_eq!(r.status, Status::NearLimit, "{:?}", r.disk_queue_depth);
     let mut m = io(900.0, 300.0, 0.0);
     m[2] = (
         Metric::DiskQueueDepth,
         series(|i| if i % 2 == 0 { 2.0 } else { 0.1 }),
     );
-    let r = analyze(&input("db"), &sample(d, m)).unwrap();
+    let r = report(&input("db"), &sample(d, m));
     assert_eq!(r.status, Status::Saturated);
     assert!(r.disk_queue_depth.unwrap().sustained_above_1);
 }
@@ -407,7 +416,7 @@ fn gp2_with_exhausted_burst_balance() {
         series(|i| (60.0 - i as f64 * 10.0).max(0.0)),
     ));
     let s = sample(Some(described("gp2", 100.0, None, None)), m);
-    let r = analyze(&input("legacy-db"), &s).unwrap();
+    let r = report(&input("legacy-db"), &s);
     assert_eq!(r.status, Status::Saturated);
     assert!(r.burst.burst_exhausted);
     assert_eq!(r.burst.burst_balance_min_percent, Some(0.0));
@@ -427,7 +436,7 @@ fn throughput_bound_gp3() {
     m[3] = (Metric::ReadThroughput, series(|_| 100.0 * MIB));
     m[4] = (Metric::WriteThroughput, series(|_| 22.0 * MIB));
     let s = sample(Some(described("gp3", 100.0, Some(3_000.0), Some(125.0))), m);
-    let r = analyze(&input("etl-db"), &s).unwrap();
+    let r = report(&input("etl-db"), &s);
     assert_eq!(r.status, Status::Saturated);
     assert_eq!(r.binding_limit.as_deref(), Some("throughput"));
     let t = r.throughput.as_ref().unwrap();
@@ -443,7 +452,7 @@ fn throughput_bound_gp3() {
 #[test]
 fn no_datapoints_is_unknown_and_says_what_is_missing() {
     let s = sample(Some(described("gp3", 100.0, None, None)), vec![]);
-    let r = analyze(&input("idle-db"), &s).unwrap();
+    let r = report(&input("idle-db"), &s);
     assert_eq!(r.status, Status::Unknown);
     assert!(
         r.conclusion
@@ -461,7 +470,7 @@ fn no_datapoints_is_unknown_and_says_what_is_missing() {
 fn unknown_limit_without_describe_asks_for_overrides_and_overrides_decide() {
     let mut s = sample(None, io(2_000.0, 900.0, 0.3));
     s.description_note = Some("DescribeDBInstances was not allowed".to_owned());
-    let r = analyze(&input("locked-db"), &s).unwrap();
+    let r = report(&input("locked-db"), &s);
     assert_eq!(r.status, Status::Unknown);
     assert!(
         r.conclusion.verdict.contains("provisioned_iops"),
@@ -471,7 +480,7 @@ fn unknown_limit_without_describe_asks_for_overrides_and_overrides_decide() {
     assert_eq!(r.storage.source, "none");
     let mut i = input("locked-db");
     i.provisioned_iops = Some(3_000.0);
-    let r = analyze(&i, &s).unwrap();
+    let r = report(&i, &s);
     assert_eq!(r.status, Status::Saturated);
     assert_eq!(r.storage.source, "caller");
     assert_eq!(r.storage.iops_limited_by.as_deref(), Some("caller"));
@@ -488,7 +497,7 @@ fn instance_class_ceiling_binds_before_the_volume() {
     let mut d = described("io1", 1_000.0, Some(40_000.0), None);
     d.instance_class = Some("db.m5.large".to_owned());
     let s = sample(Some(d), io(12_000.0, 6_000.0, 2.0));
-    let r = analyze(&input("big-db"), &s).unwrap();
+    let r = report(&input("big-db"), &s);
     assert_eq!(r.storage.effective_iops_limit, Some(18_750.0));
     assert_eq!(r.storage.iops_limited_by.as_deref(), Some("instance_class"));
     assert_eq!(r.status, Status::Saturated);
@@ -501,7 +510,7 @@ fn unknown_class_is_said_not_guessed() {
         Some(described("gp3", 500.0, Some(12_000.0), Some(500.0))),
         io(900.0, 300.0, 0.2),
     );
-    let r = analyze(&input("db"), &s).unwrap();
+    let r = report(&input("db"), &s);
     assert!(r.storage.instance_class_limit.is_none());
     assert!(
         r.conclusion
@@ -517,7 +526,7 @@ fn evidence_names_cloudwatch_sources() {
         Some(described("gp3", 100.0, None, None)),
         io(1_900.0, 1_050.0, 6.0),
     );
-    let r = analyze(&input("orders-db"), &s).unwrap();
+    let r = report(&input("orders-db"), &s);
     let sources: Vec<&str> = r
         .conclusion
         .evidence
@@ -540,17 +549,17 @@ fn evidence_names_cloudwatch_sources() {
 }
 
 #[test]
-fn fold_into_keeps_what_the_caller_gave() {
+fn fold_keeps_what_the_caller_gave() {
     let s = sample(
         Some(described("gp3", 100.0, None, None)),
         io(1_900.0, 1_050.0, 6.0),
     );
-    let r = analyze(&input("orders-db"), &s).unwrap();
-    let mut o = Observations {
+    let r = report(&input("orders-db"), &s);
+    let o = Observations {
         db_cpu_percent: Some(35.0),
         ..Default::default()
     };
-    let ev = fold_into(&r, &mut o);
+    let (o, ev) = fill(&r, o);
     assert_eq!(o.db_cpu_percent, Some(35.0));
     assert_eq!(o.db_io_saturated, Some(true));
     assert_eq!(o.disk_queue_depth, Some(6.0));
@@ -595,7 +604,7 @@ fn recommendation_warns_when_the_class_cannot_push_the_new_iops() {
     let mut d = described("gp3", 200.0, Some(3_000.0), Some(125.0));
     d.instance_class = Some("db.r5.large".to_owned());
     let s = sample(Some(d), io(1_900.0, 1_050.0, 6.0));
-    let r = analyze(&input("orders-db"), &s).unwrap();
+    let r = report(&input("orders-db"), &s);
     assert_eq!(r.storage.iops_limited_by.as_deref(), Some("volume"));
     let rec = &r.recommendations[0];
     assert_eq!(rec.provisioned_iops, Some(12_000.0));
@@ -604,4 +613,64 @@ fn recommendation_warns_when_the_class_cannot_push_the_new_iops() {
         "{}",
         rec.action
     );
+}
+
+#[test]
+fn fold_adds_the_verdict_and_puts_the_storage_change_first() {
+    let s = sample(
+        Some(described("gp3", 100.0, None, None)),
+        io(1_900.0, 1_050.0, 6.0),
+    );
+    let r = report(&input("orders-db"), &s);
+    let (o, add) = fold(&r, Observations::default());
+    assert_eq!(o.db_io_saturated, Some(true));
+    assert_eq!(add.evidence.len(), 4);
+    let status = add.evidence.last().unwrap();
+    assert_eq!(status.metric, "rds_storage_status");
+    assert_eq!(status.source, "check_rds_iops:orders-db");
+    assert!(
+        add.warnings[0].starts_with(
+            "RDS storage (eu-west-1, 123456789012): Storage of orders-db is SATURATED"
+        )
+    );
+    let before = crate::diagnosis::Conclusion {
+        next_steps: vec![
+            crate::diagnosis::NextStep::new("check storage", "why").with_tool("check_rds_iops"),
+            crate::diagnosis::NextStep::new("list queries", "why").with_tool("slow_queries"),
+        ],
+        ..Default::default()
+    };
+    let after = before.with(add);
+    let tools: Vec<_> = after.next_steps.iter().map(|s| s.tool.as_deref()).collect();
+    assert_eq!(tools, [Some("check_rds_iops"), Some("slow_queries")]);
+    assert_eq!(after.next_steps[0].action, r.recommendations[0].action);
+    assert_eq!(after.evidence.len(), 4);
+
+    let healthy = sample(
+        Some(described("gp3", 100.0, None, None)),
+        io(300.0, 100.0, 0.1),
+    );
+    let (_, add) = fold(
+        &report(&input("orders-db"), &healthy),
+        Observations::default(),
+    );
+    assert!(add.first_step.is_none());
+    assert_eq!(add.done_tool, Some("check_rds_iops"));
+}
+
+#[test]
+fn an_instance_reference_names_its_fields_under_rds_instance() {
+    let r = RdsInstanceRef {
+        db_instance_identifier: "orders-db".to_owned(),
+        region: None,
+        window_minutes: 1,
+    };
+    assert_eq!(r.check().unwrap_err().field, "rds_instance.window_minutes");
+    let r = RdsInstanceRef {
+        window_minutes: 60,
+        ..r
+    };
+    let checked = r.check().unwrap();
+    assert_eq!(checked.period_seconds, DEFAULT_PERIOD_SECONDS);
+    assert_eq!(checked.stated, StatedStorage::default());
 }
