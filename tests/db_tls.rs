@@ -11,7 +11,8 @@ use std::time::Instant;
 
 use common::*;
 use python_web_troubleshooter::diagnosis::queries::Engine;
-use python_web_troubleshooter::sources::{self, Connections};
+use python_web_troubleshooter::flows;
+use python_web_troubleshooter::sources::Connections;
 use serde_json::json;
 
 fn pg_port() -> String {
@@ -69,7 +70,7 @@ async fn pg_session_encrypted(application_name: &str) -> bool {
 async fn call_and_check_encryption(target_toml: &str, application_name: &str) -> bool {
     let config = config_with(target_toml, 5.0);
     let connections = Connections::default();
-    let r = sources::slow_queries(
+    let r = flows::slow_queries::run(
         &config,
         &connections,
         &args(json!({"limit": 3, "include_running": false})),

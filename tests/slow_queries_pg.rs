@@ -436,7 +436,8 @@ async fn the_server_keeps_serving_while_a_database_hangs() {
 
 #[tokio::test]
 async fn kept_connection_is_reused_and_replaced_when_it_dies() {
-    use python_web_troubleshooter::sources::{self, Connections};
+    use python_web_troubleshooter::flows;
+    use python_web_troubleshooter::sources::Connections;
     let port = env("PWT_TEST_PG_ADMIN_URL")
         .rsplit(':')
         .next()
@@ -451,7 +452,7 @@ async fn kept_connection_is_reused_and_replaced_when_it_dies() {
     );
     let connections = Connections::default();
     let input = args(json!({"limit": 1, "include_running": false}));
-    let first = sources::slow_queries(&config, &connections, &input)
+    let first = flows::slow_queries::run(&config, &connections, &input)
         .await
         .unwrap();
     assert_eq!(first.statements.len(), 1);
@@ -470,7 +471,7 @@ async fn kept_connection_is_reused_and_replaced_when_it_dies() {
         .map(|r| r.get(0))
         .collect();
     assert_eq!(pids.len(), 1, "one kept connection: {pids:?}");
-    let second = sources::slow_queries(&config, &connections, &input)
+    let second = flows::slow_queries::run(&config, &connections, &input)
         .await
         .unwrap();
     assert_eq!(second.statements[0].query, first.statements[0].query);
@@ -488,7 +489,7 @@ async fn kept_connection_is_reused_and_replaced_when_it_dies() {
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let third = sources::slow_queries(&config, &connections, &input)
+    let third = flows::slow_queries::run(&config, &connections, &input)
         .await
         .unwrap();
     assert_eq!(third.statements.len(), 1);
@@ -509,14 +510,15 @@ async fn kept_connection_is_reused_and_replaced_when_it_dies() {
 /// but this test while the suite runs, and this tool's own statements are left out.
 #[tokio::test]
 async fn remembered_kinds_give_the_same_report() {
-    use python_web_troubleshooter::sources::{self, Connections};
+    use python_web_troubleshooter::flows;
+    use python_web_troubleshooter::sources::Connections;
     let config = config();
     let input = args(json!({"target": "stable", "limit": 50, "include_running": false}));
     let connections = Connections::default();
-    let first = sources::slow_queries(&config, &connections, &input)
+    let first = flows::slow_queries::run(&config, &connections, &input)
         .await
         .unwrap();
-    let second = sources::slow_queries(&config, &connections, &input)
+    let second = flows::slow_queries::run(&config, &connections, &input)
         .await
         .unwrap();
     // By now every statement of ours is known too: the next call reads no text at all.
@@ -540,11 +542,11 @@ async fn remembered_kinds_give_the_same_report() {
     };
     let before = texts_read().await;
     assert!(before >= 1, "the first call read texts");
-    let third = sources::slow_queries(&config, &connections, &input)
+    let third = flows::slow_queries::run(&config, &connections, &input)
         .await
         .unwrap();
     assert_eq!(texts_read().await, before, "the third call read no text");
-    let fresh = sources::slow_queries(&config, &Connections::default(), &input)
+    let fresh = flows::slow_queries::run(&config, &Connections::default(), &input)
         .await
         .unwrap();
     for (name, other) in [("second", &second), ("third", &third), ("fresh", &fresh)] {
@@ -598,15 +600,17 @@ async fn remembered_kinds_give_the_same_report() {
     );
     let kept = Connections::default();
     let narrow = args(json!({"target": "stable", "limit": 1, "include_running": false}));
-    sources::slow_queries(&config, &kept, &narrow)
+    flows::slow_queries::run(&config, &kept, &narrow)
         .await
         .unwrap();
     for order in ["calls", "total_time", "mean_time"] {
         let input = args(
             json!({"target": "stable", "limit": 4, "order_by": order, "include_running": false}),
         );
-        let again = sources::slow_queries(&config, &kept, &input).await.unwrap();
-        let fresh = sources::slow_queries(&config, &Connections::default(), &input)
+        let again = flows::slow_queries::run(&config, &kept, &input)
+            .await
+            .unwrap();
+        let fresh = flows::slow_queries::run(&config, &Connections::default(), &input)
             .await
             .unwrap();
         assert_eq!(again.statements, fresh.statements, "{order}");

@@ -678,7 +678,7 @@ pub fn run(command: Command, config: &crate::config::Config, reach: Reach) -> Re
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
-            let report = runtime.block_on(crate::sources::slow_queries(
+            let report = runtime.block_on(crate::flows::slow_queries::run(
                 config,
                 &crate::sources::Connections::default(),
                 &input,

@@ -8,7 +8,6 @@
 
 pub mod access_log;
 pub mod capacity;
-pub mod known;
 pub mod latency;
 pub mod nginx_format;
 pub mod queries;

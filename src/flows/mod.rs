@@ -10,5 +10,6 @@
 //! about it.
 
 mod error;
+pub mod slow_queries;
 
 pub use error::{ErrorKind, ToolError};

@@ -17,10 +17,11 @@ use super::schema::{input_schema, output_schema};
 use super::{Troubleshooter, failure, invalid, success};
 use crate::config::Config;
 use crate::diagnosis::{InputError, capacity, latency, queries, storage, symptoms};
+use crate::flows::{self, ErrorKind};
 use crate::input;
 use crate::render::Summary;
 use crate::sources::reach::Reach;
-use crate::sources::{self, CallError, CheckError};
+use crate::sources::{self, CheckError};
 
 const CAPACITY_MATH: &str = "\
 Capacity arithmetic for a Gunicorn/uWSGI fleet (Steps 4–5 of the order): the throughput ceiling \
@@ -134,12 +135,15 @@ async fn run_slow_queries(
     let started = std::time::Instant::now();
     let out = match input::parse::<queries::SlowQueriesInput>(args) {
         Err(err) => invalid(TOOL, &err),
-        Ok(input) => match sources::slow_queries(config, connections, &input).await {
+        Ok(input) => match flows::slow_queries::run(config, connections, &input).await {
             Ok(report) => success(&report),
-            Err(CallError::Input(err)) => invalid(TOOL, &err),
             Err(err) => {
-                tracing::warn!(tool = TOOL, error = %err, "database call failed");
-                failure(&format!("{TOOL}: {err}"))
+                if err.kind == ErrorKind::BadInput {
+                    err.log(TOOL);
+                } else {
+                    tracing::warn!(tool = TOOL, kind = err.kind.as_str(), error = %err, "database call failed");
+                }
+                failure(&err.text(TOOL))
             }
         },
     };

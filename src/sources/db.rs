@@ -1,34 +1,52 @@
-//! The rules the database adapters ([`super::postgres`], [`super::mysql`]) share, and the
-//! `slow_queries` call that drives them:
-//! - a fixed catalogue of SQL in the code; anything that varies is a bind parameter;
+//! The rules the database adapters ([`super::postgres`], [`super::mysql`]) share, and
+//! [`read_snapshot`], which picks the adapter for a target and bounds the read in time:
+//! - a fixed catalogue of SQL in the code, every statement marked as this tool's
+//!   ([`monitor_marker!`]); anything that varies is a bind parameter;
 //! - every session read-only at the server, with a statement timeout and a lock timeout;
 //! - one overall deadline per call ([`crate::config::DbSettings::timeout`], plus the sampling
 //!   interval when one is asked for), so a dead or hung server gives a clear error in
 //!   bounded time while the MCP server goes on serving other calls;
-//! - errors name the target and never contain its password ([`DbError`] scrubs it).
+//! - errors name the target, say what kind of failure they are, and never contain its
+//!   password ([`DbError`] scrubs it).
 
 use std::time::Duration;
 
 use super::{mysql, postgres};
-use crate::config::{Config, EngineKind, LookupError, Secret, Target, resolve_password};
-use crate::diagnosis::InputError;
-use crate::diagnosis::queries::{
-    self, Presentation, Request, SlowQueriesInput, SlowQueriesReport, Snapshot,
-};
+use crate::config::{Config, EngineKind, Secret, Target, resolve_password};
+use crate::diagnosis::queries::{self, Request, Snapshot};
+use crate::flows::ErrorKind;
 
-/// Why a slow_queries call produced no report.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum CallError {
-    /// The arguments are wrong (names the field).
-    #[error(transparent)]
-    Input(#[from] InputError),
-    /// The target is not configured.
-    #[error(transparent)]
-    Target(#[from] LookupError),
-    /// The database could not be read.
-    #[error(transparent)]
-    Db(#[from] DbError),
+/// The marker in every statement this tool sends to a database (a comment, `/* pwt:monitor
+/// */`), by which its own statements are recognised in the statistics and left out of what
+/// it reports. A macro, so that the adapters' SQL constants carry it through `concat!`
+/// ([`marked!`]); [`MONITOR_MARKER`] is the same text as a value.
+macro_rules! monitor_marker {
+    () => {
+        "pwt:monitor"
+    };
 }
+pub(crate) use monitor_marker;
+
+/// The monitor marker ([`monitor_marker!`]) as a value, for SQL built at run time.
+pub const MONITOR_MARKER: &str = monitor_marker!();
+
+/// `<verb> /* pwt:monitor */ <rest>`: a statement of the fixed catalogue, marked as this
+/// tool's own.
+macro_rules! marked {
+    ($verb:literal) => {
+        concat!($verb, " /* ", $crate::sources::db::monitor_marker!(), " */")
+    };
+    ($verb:literal, $rest:literal) => {
+        concat!(
+            $verb,
+            " /* ",
+            $crate::sources::db::monitor_marker!(),
+            " */ ",
+            $rest
+        )
+    };
+}
+pub(crate) use marked;
 
 /// What is kept between calls: PostgreSQL connections and what is known about each
 /// target's statements (MySQL connects per call).
@@ -37,55 +55,49 @@ pub struct Connections {
     pg: postgres::Pool,
 }
 
-/// The slow_queries call: check the arguments, pick the target, read it, let the core
-/// rank and explain. Shared by the MCP tool and the CLI.
-pub async fn slow_queries(
-    config: &Config,
-    connections: &Connections,
-    input: &SlowQueriesInput,
-) -> Result<SlowQueriesReport, CallError> {
-    let req = queries::validate(input)?;
-    let target = config.target(input.target.as_deref())?;
-    let started = std::time::Instant::now();
-    let snapshot = read_snapshot(config, connections, target, &req).await?;
-    tracing::debug!(
-        elapsed_us = started.elapsed().as_micros() as u64,
-        "snapshot read"
-    );
-    let report = queries::analyze(
-        &target.name,
-        &req,
-        &snapshot,
-        Presentation {
-            redact_literals: config.db.redact_literals,
-        },
-    );
-    tracing::debug!(
-        elapsed_us = started.elapsed().as_micros() as u64,
-        "analysed"
-    );
-    Ok(report)
-}
-
 /// Why a database could not be read. Every message names the target and what to do; none
-/// contains a password.
+/// contains a password. The kind says what the caller can do about it: a server that
+/// refuses the connection or cannot be found is [`ErrorKind::Unreachable`], one that refuses
+/// the credentials or a privilege [`ErrorKind::Denied`], a timeout [`ErrorKind::TimedOut`],
+/// and a password or CA file the operator has not set up [`ErrorKind::NotConfigured`].
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{message}")]
 pub struct DbError {
+    kind: ErrorKind,
     message: String,
 }
 
 impl DbError {
     /// Builds the message, removing `secret` (as written and percent-encoded) from it.
-    pub fn new(message: impl Into<String>, secret: Option<&Secret>) -> Self {
+    pub fn new(kind: ErrorKind, message: impl Into<String>, secret: Option<&Secret>) -> Self {
         Self {
+            kind,
             message: scrub(message.into(), secret),
         }
+    }
+
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
     }
 
     pub fn message(&self) -> &str {
         &self.message
     }
+}
+
+/// Whether a driver error comes from an operating-system timeout (a connect or read that
+/// timed out), anywhere in its chain of causes.
+pub(crate) fn timed_out(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(err);
+    while let Some(e) = cause {
+        if e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+        {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
 }
 
 /// Replaces every occurrence of the password in `text` with `***`.
@@ -108,6 +120,7 @@ pub async fn read_snapshot(
 ) -> Result<Snapshot, DbError> {
     let password = resolve_password(config, target).map_err(|why| {
         DbError::new(
+            ErrorKind::NotConfigured,
             format!("cannot connect to {}: {why}", target.describe()),
             None,
         )
@@ -128,6 +141,7 @@ pub async fn read_snapshot(
             snapshot
         }),
         Err(_) => Err(DbError::new(
+            ErrorKind::TimedOut,
             format!(
                 "{} did not answer within {} s (connect + queries{}); the server may be down, \
                  overloaded or unreachable, or a proxy accepts connections without forwarding \

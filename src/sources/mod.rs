@@ -36,7 +36,7 @@ pub mod tls;
 pub mod uwsgi;
 
 pub(crate) use db::{AbortOnDrop, lock_timeout_ms, timeout_ms};
-pub use db::{CallError, Connections, DbError, read_snapshot, scrub, slow_queries};
+pub use db::{Connections, DbError, read_snapshot, scrub};
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

@@ -20,6 +20,7 @@ use std::time::Duration;
 use mysql_async::prelude::{FromValue, Queryable};
 use mysql_async::{Conn, DriverError, OptsBuilder, Row, SslOpts};
 
+use super::db::marked;
 use super::tls::{self, Verify};
 use super::{DbError, lock_timeout_ms, timeout_ms};
 use crate::config::{DbSettings, RootCerts, Secret, SslMode, Target};
@@ -27,9 +28,9 @@ use crate::diagnosis::NextStep;
 use crate::diagnosis::queries::{
     Engine, Request, Session, Snapshot, StatementRow, StatementStats, Statements, delta,
 };
+use crate::flows::ErrorKind;
 
-const SERVER_INFO: &str =
-    "SELECT /* pwt:monitor */ VERSION(), @@performance_schema, CURRENT_USER()";
+const SERVER_INFO: &str = marked!("SELECT", "VERSION(), @@performance_schema, CURRENT_USER()");
 
 const READ_ONLY: &str = "SET SESSION TRANSACTION READ ONLY";
 const BEGIN: &str = "START TRANSACTION READ ONLY";
@@ -46,50 +47,70 @@ const OWN_SCHEMA: &str = "performance_schema";
 /// but this tool's when it is NULL, with the statements run with no default schema when
 /// the third `?` is true. Times are picoseconds in the table; divided by 1e9 they are
 /// milliseconds.
-const DIGESTS: &str = "SELECT /* pwt:monitor */ COALESCE(DIGEST, ''), COALESCE(DIGEST_TEXT, ''), \
+const DIGESTS: &str = marked!(
+    "SELECT",
+    "COALESCE(DIGEST, ''), COALESCE(DIGEST_TEXT, ''), \
     COUNT_STAR + 0e0, SUM_TIMER_WAIT / 1e9, SUM_ROWS_SENT + SUM_ROWS_AFFECTED + 0e0, \
     SUM_ROWS_EXAMINED + 0e0, SUM_NO_INDEX_USED + SUM_NO_GOOD_INDEX_USED + 0e0 \
     FROM performance_schema.events_statements_summary_by_digest \
     WHERE CASE WHEN ? IS NOT NULL THEN SCHEMA_NAME = ? \
         ELSE SCHEMA_NAME <> 'performance_schema' OR (SCHEMA_NAME IS NULL AND ?) END \
-    ORDER BY SUM_TIMER_WAIT DESC LIMIT 20000";
+    ORDER BY SUM_TIMER_WAIT DESC LIMIT 20000"
+);
 
 /// Digests per schema other than `?` (and this tool's), for a schema that has none: where
 /// the application's statements went. The second `?`: count those with no default schema.
-const OTHER_SCHEMAS: &str = "SELECT /* pwt:monitor */ SCHEMA_NAME, COUNT(*) + 0 \
+const OTHER_SCHEMAS: &str = marked!(
+    "SELECT",
+    "SCHEMA_NAME, COUNT(*) + 0 \
     FROM performance_schema.events_statements_summary_by_digest \
     WHERE NOT (SCHEMA_NAME <=> ?) AND NOT (SCHEMA_NAME <=> 'performance_schema') \
     AND (SCHEMA_NAME IS NOT NULL OR ?) \
-    GROUP BY SCHEMA_NAME ORDER BY COUNT(*) DESC LIMIT 1000";
+    GROUP BY SCHEMA_NAME ORDER BY COUNT(*) DESC LIMIT 1000"
+);
 
-const DIGESTS_SINCE: &str = "SELECT /* pwt:monitor */ CAST(MIN(FIRST_SEEN) AS CHAR), \
+const DIGESTS_SINCE: &str = marked!(
+    "SELECT",
+    "CAST(MIN(FIRST_SEEN) AS CHAR), \
     TIMESTAMPDIFF(SECOND, MIN(FIRST_SEEN), NOW()) + 0e0 \
-    FROM performance_schema.events_statements_summary_by_digest";
+    FROM performance_schema.events_statements_summary_by_digest"
+);
 
 /// Non-idle connections, plus idle ones holding an open InnoDB transaction.
-const PROCESSLIST: &str = "SELECT /* pwt:monitor */ p.ID + 0, COALESCE(p.COMMAND, ''), \
+const PROCESSLIST: &str = marked!(
+    "SELECT",
+    "p.ID + 0, COALESCE(p.COMMAND, ''), \
     COALESCE(p.STATE, ''), p.TIME + 0e0, COALESCE(p.INFO, ''), t.trx_id IS NOT NULL \
     FROM information_schema.PROCESSLIST p \
     LEFT JOIN information_schema.INNODB_TRX t ON t.trx_mysql_thread_id = p.ID \
     WHERE p.ID <> CONNECTION_ID() AND (p.DB = ? OR ? IS NULL) \
     AND (p.COMMAND NOT IN ('Sleep', 'Daemon', 'Binlog Dump') OR t.trx_id IS NOT NULL) \
-    ORDER BY p.TIME DESC LIMIT 500";
+    ORDER BY p.TIME DESC LIMIT 500"
+);
 
 /// The same without the transaction join, for accounts without the PROCESS privilege.
-const PROCESSLIST_PLAIN: &str = "SELECT /* pwt:monitor */ ID + 0, COALESCE(COMMAND, ''), \
+const PROCESSLIST_PLAIN: &str = marked!(
+    "SELECT",
+    "ID + 0, COALESCE(COMMAND, ''), \
     COALESCE(STATE, ''), TIME + 0e0, COALESCE(INFO, ''), 0 \
     FROM information_schema.PROCESSLIST \
     WHERE ID <> CONNECTION_ID() AND (DB = ? OR ? IS NULL) \
     AND COMMAND NOT IN ('Sleep', 'Daemon', 'Binlog Dump') \
-    ORDER BY TIME DESC LIMIT 500";
+    ORDER BY TIME DESC LIMIT 500"
+);
 
-const MARIADB_LOCK_WAITS: &str = "SELECT /* pwt:monitor */ r.trx_mysql_thread_id + 0, b.trx_mysql_thread_id + 0 \
+const MARIADB_LOCK_WAITS: &str = marked!(
+    "SELECT",
+    "r.trx_mysql_thread_id + 0, b.trx_mysql_thread_id + 0 \
     FROM information_schema.INNODB_LOCK_WAITS w \
     JOIN information_schema.INNODB_TRX b ON b.trx_id = w.blocking_trx_id \
-    JOIN information_schema.INNODB_TRX r ON r.trx_id = w.requesting_trx_id";
+    JOIN information_schema.INNODB_TRX r ON r.trx_id = w.requesting_trx_id"
+);
 
-const MYSQL_LOCK_WAITS: &str =
-    "SELECT /* pwt:monitor */ waiting_pid + 0, blocking_pid + 0 FROM sys.innodb_lock_waits";
+const MYSQL_LOCK_WAITS: &str = marked!(
+    "SELECT",
+    "waiting_pid + 0, blocking_pid + 0 FROM sys.innodb_lock_waits"
+);
 
 /// Reads the statistics of `target`'s schema. The caller bounds the whole call in time.
 pub async fn snapshot(
@@ -183,6 +204,7 @@ fn ssl_opts(
             // Checked here for a clear message; the driver reads it again itself.
             tls::load_roots(&target.sslrootcert).map_err(|e| {
                 DbError::new(
+                    ErrorKind::NotConfigured,
                     format!("cannot connect to {}: {e}", target.describe()),
                     password,
                 )
@@ -500,6 +522,17 @@ fn get<T: FromValue>(row: &Row, index: usize) -> Option<T> {
         .flatten()
 }
 
+/// A failure the server did not explain: a timeout, or the server unreachable (refused,
+/// unknown host, connection lost) or answering with an error.
+fn failure_kind(e: &mysql_async::Error) -> ErrorKind {
+    if super::db::timed_out(e) {
+        ErrorKind::TimedOut
+    } else {
+        ErrorKind::Unreachable
+    }
+}
+
+/// Why a connection failed, with what to do about it.
 fn connect_error(
     target: &Target,
     password: Option<&Secret>,
@@ -529,7 +562,13 @@ fn connect_error(
         }
         _ => tls::hint(&detail, target, roots),
     };
+    let kind = match &e {
+        // Access denied (1045, 1044), or this account only over TLS (3159).
+        mysql_async::Error::Server(s) if matches!(s.code, 1044 | 1045 | 3159) => ErrorKind::Denied,
+        _ => failure_kind(&e),
+    };
     DbError::new(
+        kind,
         format!(
             "cannot connect to {} with ssl-mode={}: {detail}.{hint}",
             target.describe(),
@@ -539,6 +578,7 @@ fn connect_error(
     )
 }
 
+/// Why a read failed, with what to do about it.
 fn query_error(
     target: &Target,
     password: Option<&Secret>,
@@ -554,7 +594,13 @@ fn query_error(
         }
         _ => "",
     };
+    let kind = match &e {
+        mysql_async::Error::Server(s) if s.code == 1969 || s.code == 3024 => ErrorKind::TimedOut,
+        mysql_async::Error::Server(s) if s.code == 1227 || s.code == 1142 => ErrorKind::Denied,
+        _ => failure_kind(&e),
+    };
     DbError::new(
+        kind,
         format!("{} failed while {what}: {e}.{hint}", target.describe()),
         password,
     )

@@ -9,9 +9,10 @@ use std::time::Duration;
 
 use python_web_troubleshooter::config::Config;
 use python_web_troubleshooter::diagnosis::queries::{SlowQueriesInput, SlowQueriesReport};
+use python_web_troubleshooter::flows::{self, ToolError};
 use python_web_troubleshooter::input;
 use python_web_troubleshooter::render::Summary;
-use python_web_troubleshooter::sources::{self, CallError};
+use python_web_troubleshooter::sources;
 use serde_json::Value;
 
 /// An environment variable set by tests/db/run.sh.
@@ -75,8 +76,8 @@ pub fn args(v: Value) -> SlowQueriesInput {
 }
 
 /// One slow_queries call through the library, as the server and the CLI make it.
-pub async fn call(config: &Config, v: Value) -> Result<SlowQueriesReport, CallError> {
-    sources::slow_queries(config, &sources::Connections::default(), &args(v)).await
+pub async fn call(config: &Config, v: Value) -> Result<SlowQueriesReport, ToolError> {
+    flows::slow_queries::run(config, &sources::Connections::default(), &args(v)).await
 }
 
 pub async fn report(config: &Config, v: Value) -> SlowQueriesReport {

@@ -1,17 +1,118 @@
-//! Statements as a person reads them.
+//! Statements as a person reads them, and the one place where rows are added together.
 //!
-//! The statistics views count one statement under several ids: PostgreSQL gives a statement
-//! one queryid per combination of parameter types (psycopg binds a small Python int as int2
-//! and a larger one as int4, so `WHERE customer_id = $1` becomes two entries with the same
-//! text), per IN-list length, and a utility statement one per literal; MySQL keeps one
-//! digest per schema. Listed apart, each half shows half the time, and the statement that
-//! takes nearly all of the database's time reads as one of several. Rows whose texts key
-//! alike ([`sql::statement_key`]) are therefore merged here, after the rows of one id are
-//! merged ([`super::merge_by_id`]), and the report says how many ids stand behind each.
+//! The statistics views count one statement in several rows. PostgreSQL keeps a row per
+//! role (and nesting level) of one queryid: those are merged first ([`merge_by_id`]). It
+//! also gives a statement one queryid per combination of parameter types (psycopg binds a
+//! small Python int as int2 and a larger one as int4, so `WHERE customer_id = $1` becomes
+//! two entries with the same text), per IN-list length, and a utility statement one per
+//! literal; MySQL keeps one digest per schema. Listed apart, each half shows half the time,
+//! and the statement that takes nearly all of the database's time reads as one of several.
+//! Rows whose texts key alike ([`sql::statement_key`]) are therefore merged next
+//! ([`merge_by_text`]), and the report says how many ids stand behind each. Either way the
+//! counters are added by [`StatementRow::absorb`].
 
-use super::{RowKind, StatementRow, absorb};
+use std::collections::HashSet;
+
+use super::snapshot::{RowKind, StatementRow};
 use crate::diagnosis::FastMap;
 use crate::diagnosis::sql::{self, Dialect};
+
+impl StatementRow {
+    /// Adds `r`'s counters to these: the same statement counted under another role or id.
+    pub fn absorb(&mut self, r: &StatementRow) {
+        self.calls += r.calls;
+        self.total_ms += r.total_ms;
+        self.rows += r.rows;
+        self.io_ms = add(self.io_ms, r.io_ms);
+        self.plan_ms = add(self.plan_ms, r.plan_ms);
+        self.shared_blks_hit = add(self.shared_blks_hit, r.shared_blks_hit);
+        self.shared_blks_read = add(self.shared_blks_read, r.shared_blks_read);
+        self.rows_examined = add(self.rows_examined, r.rows_examined);
+        self.no_index_used = add(self.no_index_used, r.no_index_used);
+    }
+}
+
+/// A figure summed over rows: absent only when absent from both.
+fn add(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (None, None) => None,
+        (a, b) => Some(a.unwrap_or(0.0) + b.unwrap_or(0.0)),
+    }
+}
+
+/// What the rows of one statement id share: the id, or the text of a row without one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum IdKey<'a> {
+    Id(&'a str),
+    Text(&'a str),
+}
+
+fn id_key(r: &StatementRow) -> IdKey<'_> {
+    if r.id.is_empty() {
+        IdKey::Text(&r.query)
+    } else {
+        IdKey::Id(&r.id)
+    }
+}
+
+/// One row per statement id: the same statement run by several roles (or at several
+/// nesting levels) is one statement to the person reading the report. The rows that need no
+/// merging (almost all of them, often all) are borrowed; the few merged rows are built in
+/// `merged`. Order: each id where its first row was.
+pub(super) fn merge_by_id<'o, 'r: 'o>(
+    rows: impl Iterator<Item = &'r StatementRow>,
+    merged: &'o mut Vec<StatementRow>,
+) -> Vec<&'o StatementRow> {
+    let rows: Vec<&'o StatementRow> = rows.map(|r| r as &'o StatementRow).collect();
+    let mut first: FastMap<IdKey<'o>, usize> =
+        FastMap::with_capacity_and_hasher(rows.len(), Default::default());
+    // (index of the id's first row, index of a later row of the same id)
+    let mut repeats: Vec<(usize, usize)> = Vec::new();
+    for (i, &r) in rows.iter().enumerate() {
+        match first.get(&id_key(r)) {
+            Some(&f) => repeats.push((f, i)),
+            None => {
+                first.insert(id_key(r), i);
+            }
+        }
+    }
+    if repeats.is_empty() {
+        return rows;
+    }
+    // Merge each repeated id into one owned row.
+    let mut merged_at: FastMap<usize, usize> = FastMap::default();
+    for &(f, i) in &repeats {
+        let m = *merged_at.entry(f).or_insert_with(|| {
+            merged.push(rows[f].clone());
+            merged.len() - 1
+        });
+        merged[m].absorb(rows[i]);
+    }
+    let later: HashSet<usize> = repeats.iter().map(|&(_, i)| i).collect();
+    let merged: &'o Vec<StatementRow> = merged;
+    rows.iter()
+        .enumerate()
+        .filter(|(i, _)| !later.contains(i))
+        .map(|(i, r)| merged_at.get(&i).map_or(*r, |&m| &merged[m]))
+        .collect()
+}
+
+/// [`merge_by_id`] as owned rows, each row without an id given `text:<its text>` as one,
+/// so that two snapshots can be matched row by row ([`super::delta`]).
+pub(super) fn aggregate(rows: &[StatementRow]) -> Vec<StatementRow> {
+    let mut merged = Vec::new();
+    merge_by_id(rows.iter(), &mut merged)
+        .into_iter()
+        .map(|r| StatementRow {
+            id: if r.id.is_empty() {
+                format!("text:{}", r.query)
+            } else {
+                r.id.clone()
+            },
+            ..r.clone()
+        })
+        .collect()
+}
 
 /// The key a row merges on: the adapter's (computed from the whole text when only part of
 /// it is at hand), else its text's; `None` when neither is known, and the row stays alone.
@@ -107,7 +208,7 @@ pub(super) fn merge_by_text<'o, 'r: 'o>(
         let mut m = rows[lead].clone();
         for &i in ids.iter().filter(|&&i| i != lead) {
             let r = rows[i];
-            absorb(&mut m, r);
+            m.absorb(r);
             if m.query.is_empty() && !r.query.is_empty() {
                 m.query = r.query.clone();
             }
@@ -133,19 +234,14 @@ pub(super) fn merge_by_text<'o, 'r: 'o>(
 
 #[cfg(test)]
 mod tests {
+    use super::super::snapshot::test_row;
     use super::*;
 
     fn row(id: &str, query: &str, calls: f64, total_ms: f64) -> StatementRow {
         StatementRow {
-            id: id.into(),
-            query: query.into(),
-            calls,
-            total_ms,
-            rows: calls,
             shared_blks_hit: Some(10.0 * calls),
-            shared_blks_read: Some(calls),
             io_ms: Some(1.0),
-            ..Default::default()
+            ..test_row(id, query, calls, total_ms)
         }
     }
 

@@ -1,4 +1,4 @@
-//! What the tool remembers about statements between calls to one target.
+//! What the PostgreSQL adapter remembers about statements between calls to one target.
 //!
 //! A pg_stat_statements queryid stands for one normalised statement for as long as the
 //! server runs: its text, and so its kind, never change. Remembering the kind of every
@@ -8,7 +8,7 @@
 //! what is new. Results are the same either way: the kind comes from the same text.
 //!
 //! With the kind goes the statement's key as a person reads it (a hash of its normalised
-//! text, see [`super::sql::statement_key`]), so that the queryids of one text (one per
+//! text, see [`crate::diagnosis::sql::statement_key`]), so that the queryids of one text (one per
 //! parameter type) are counted as one statement on every call without reading text again.
 //!
 //! It also remembers which statements were listed lately, so that the next call can ask
@@ -23,8 +23,8 @@
 
 use std::sync::Arc;
 
-use super::FastMap;
-use super::sql::StatementKind;
+use crate::diagnosis::FastMap;
+use crate::diagnosis::sql::StatementKind;
 
 /// At most this many statements are remembered per target.
 pub const MAX_ENTRIES: usize = 100_000;
