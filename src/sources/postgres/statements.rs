@@ -312,90 +312,62 @@ mod tests {
         "blk_read_time",
         "blk_write_time",
     ];
-    const PGSS_1_8: &[&str] = &[
-        "userid",
-        "dbid",
-        "queryid",
-        "query",
-        "plans",
-        "total_plan_time",
-        "min_plan_time",
-        "max_plan_time",
-        "mean_plan_time",
-        "stddev_plan_time",
-        "calls",
-        "total_exec_time",
-        "min_exec_time",
-        "max_exec_time",
-        "mean_exec_time",
-        "stddev_exec_time",
-        "rows",
-        "shared_blks_hit",
-        "shared_blks_read",
-        "shared_blks_dirtied",
-        "shared_blks_written",
-        "local_blks_hit",
-        "local_blks_read",
-        "local_blks_dirtied",
-        "local_blks_written",
-        "temp_blks_read",
-        "temp_blks_written",
-        "blk_read_time",
-        "blk_write_time",
-        "wal_records",
-        "wal_fpi",
-        "wal_bytes",
-    ];
-    const PGSS_1_10: &[&str] = &[
-        "userid",
-        "dbid",
-        "toplevel",
-        "queryid",
-        "query",
-        "plans",
-        "total_plan_time",
-        "min_plan_time",
-        "max_plan_time",
-        "mean_plan_time",
-        "stddev_plan_time",
-        "calls",
-        "total_exec_time",
-        "min_exec_time",
-        "max_exec_time",
-        "mean_exec_time",
-        "stddev_exec_time",
-        "rows",
-        "shared_blks_hit",
-        "shared_blks_read",
-        "shared_blks_dirtied",
-        "shared_blks_written",
-        "local_blks_hit",
-        "local_blks_read",
-        "local_blks_dirtied",
-        "local_blks_written",
-        "temp_blks_read",
-        "temp_blks_written",
-        "blk_read_time",
-        "blk_write_time",
-        "temp_blk_read_time",
-        "temp_blk_write_time",
-        "wal_records",
-        "wal_fpi",
-        "wal_bytes",
-        "jit_functions",
-        "jit_generation_time",
-        "jit_inlining_count",
-        "jit_inlining_time",
-        "jit_optimization_count",
-        "jit_optimization_time",
-        "jit_emission_count",
-        "jit_emission_time",
-    ];
+    /// 1.8 (PostgreSQL 13): 1.7's columns with planning time added and execution time
+    /// renamed (`total_time` → `total_exec_time`, ...), and the WAL columns added.
+    fn pgss_1_8() -> Vec<&'static str> {
+        let mut columns = Vec::new();
+        for &c in PGSS_1_7 {
+            match c {
+                "total_time" => columns.push("total_exec_time"),
+                "min_time" => columns.push("min_exec_time"),
+                "max_time" => columns.push("max_exec_time"),
+                "mean_time" => columns.push("mean_exec_time"),
+                "stddev_time" => columns.push("stddev_exec_time"),
+                _ => columns.push(c),
+            }
+            if c == "query" {
+                columns.extend([
+                    "plans",
+                    "total_plan_time",
+                    "min_plan_time",
+                    "max_plan_time",
+                    "mean_plan_time",
+                    "stddev_plan_time",
+                ]);
+            }
+        }
+        columns.extend(["wal_records", "wal_fpi", "wal_bytes"]);
+        columns
+    }
+    /// 1.10 (PostgreSQL 15): 1.8's columns with `toplevel`, the temporary blocks' IO times
+    /// and the JIT columns added.
+    fn pgss_1_10() -> Vec<&'static str> {
+        let mut columns = Vec::new();
+        for c in pgss_1_8() {
+            columns.push(c);
+            match c {
+                "dbid" => columns.push("toplevel"),
+                "blk_write_time" => columns.extend(["temp_blk_read_time", "temp_blk_write_time"]),
+                _ => {}
+            }
+        }
+        columns.extend([
+            "jit_functions",
+            "jit_generation_time",
+            "jit_inlining_count",
+            "jit_inlining_time",
+            "jit_optimization_count",
+            "jit_optimization_time",
+            "jit_emission_count",
+            "jit_emission_time",
+        ]);
+        columns
+    }
     /// 1.11 (PostgreSQL 17): 1.10's columns with the block IO times split into shared and
     /// local ones, and the JIT deform and statistics-age columns added.
     fn pgss_1_11() -> Vec<&'static str> {
         let mut columns = Vec::new();
-        for &c in PGSS_1_10 {
+        for c in pgss_1_10() {
             match c {
                 "blk_read_time" => columns.extend([
                     "shared_blk_read_time",
@@ -432,7 +404,7 @@ mod tests {
 
     #[test]
     fn pgss_1_8_has_exec_and_plan_time() {
-        let c = PgssColumns::discover(PGSS_1_8).unwrap();
+        let c = PgssColumns::discover(&pgss_1_8()).unwrap();
         assert_eq!(c.total, "total_exec_time");
         assert_eq!(c.plan, Some("total_plan_time"));
         assert_eq!(c.io, ["blk_read_time", "blk_write_time"]);
@@ -441,7 +413,7 @@ mod tests {
 
     #[test]
     fn pgss_1_10_adds_toplevel_and_temp_io() {
-        let c = PgssColumns::discover(PGSS_1_10).unwrap();
+        let c = PgssColumns::discover(&pgss_1_10()).unwrap();
         assert_eq!(c.total, "total_exec_time");
         assert_eq!(
             c.io,
