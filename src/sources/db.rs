@@ -1,7 +1,7 @@
 //! The rules the database adapters ([`super::postgres`], [`super::mysql`]) share, and
 //! [`read_snapshot`], which picks the adapter for a target and bounds the read in time:
 //! - a fixed catalogue of SQL in the code, every statement marked as this tool's
-//!   ([`monitor_marker!`]); anything that varies is a bind parameter;
+//!   (`monitor_marker!`); anything that varies is a bind parameter;
 //! - every session read-only at the server, with a statement timeout and a lock timeout;
 //! - one overall deadline per call ([`crate::config::DbSettings::timeout`], plus the sampling
 //!   interval when one is asked for), so a dead or hung server gives a clear error in
@@ -19,7 +19,7 @@ use crate::flows::ErrorKind;
 /// The marker in every statement this tool sends to a database (a comment, `/* pwt:monitor
 /// */`), by which its own statements are recognised in the statistics and left out of what
 /// it reports. A macro, so that the adapters' SQL constants carry it through `concat!`
-/// ([`marked!`]); [`MONITOR_MARKER`] is the same text as a value.
+/// (`marked!`); [`MONITOR_MARKER`] is the same text as a value.
 macro_rules! monitor_marker {
     () => {
         "pwt:monitor"
@@ -27,7 +27,7 @@ macro_rules! monitor_marker {
 }
 pub(crate) use monitor_marker;
 
-/// The monitor marker ([`monitor_marker!`]) as a value, for SQL built at run time.
+/// The monitor marker (`monitor_marker!`) as a value, for SQL built at run time.
 pub const MONITOR_MARKER: &str = monitor_marker!();
 
 /// `<verb> /* pwt:monitor */ <rest>`: a statement of the fixed catalogue, marked as this

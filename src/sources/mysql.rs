@@ -1,6 +1,6 @@
 //! MySQL and MariaDB: statement digests, the process list and InnoDB lock waits as plain rows.
 //!
-//! One connection per call, over TLS as the target's `ssl-mode` says ([`connect`]). The
+//! One connection per call, over TLS as the target's `ssl-mode` says (`connect`). The
 //! session is read-only
 //! (`SET SESSION TRANSACTION READ ONLY`, then `START TRANSACTION READ ONLY`) with a statement
 //! time limit (`max_statement_time` on MariaDB, `max_execution_time` on MySQL) and short lock
@@ -624,6 +624,10 @@ mod tests {
             MYSQL_LOCK_WAITS,
         ] {
             assert_eq!(classify(sql, Dialect::MySql), StatementKind::Read, "{sql}");
+            assert!(
+                sql.contains(crate::sources::db::MONITOR_MARKER),
+                "unmarked: {sql}"
+            );
         }
         for sql in [
             MARIADB_TIMEOUT,

@@ -3,17 +3,17 @@
 //!
 //! The adapters (`sources::postgres`, `sources::mysql`) turn a server's statistics views into
 //! a [`Snapshot`] of plain rows; everything that decides something happens here:
-//! - [`validate`] checks the arguments once into a [`Request`] ([`input`]);
+//! - [`validate`] checks the arguments once into a [`Request`] (`input`);
 //! - [`top_ids`] tells an adapter that reads counters without text which statements will be
-//!   listed, so that it fetches text for those alone ([`ranking`]);
+//!   listed, so that it fetches text for those alone (`ranking`);
 //! - [`delta`] turns two snapshots into "what ran in between" (what is slow *now*)
-//!   ([`snapshot`]);
-//! - [`analyze`] merges the ids of one statement ([`merge`]), ranks, classifies reads and
-//!   writes, computes shares of database time, counts waits ([`sessions`]), detects lock
-//!   contention and full scans, redacts and bounds query text ([`text`]), and concludes
-//!   ([`advice`], [`verdict`]): EXPLAIN and index steps for the statements slow against the
+//!   (`snapshot`);
+//! - [`analyze`] merges the ids of one statement (`merge`), ranks, classifies reads and
+//!   writes, computes shares of database time, counts waits (`sessions`), detects lock
+//!   contention and full scans, redacts and bounds query text (`text`), and concludes
+//!   (`advice`, `verdict`): EXPLAIN and index steps for the statements slow against the
 //!   service's own normal, and hints for symptoms C (read-heavy on a saturated primary) and
-//!   D (write-heavy or locks). The report is [`report`]'s.
+//!   D (write-heavy or locks). The report is `report`'s.
 
 mod advice;
 mod analysis;

@@ -54,7 +54,7 @@ pub(super) fn rank_cmp(
 /// The statements [`super::analyze`] will list for `req`, in order, each as the ids that stand
 /// behind it: an adapter that reads counters without text fetches text (and details) for
 /// these alone. `rows` may hold several rows per id (one per role) and several ids per text
-/// (see [`super::merge`]); rows whose text is not at hand merge on their [`StatementRow::text_key`].
+/// (see `super::merge`); rows whose text is not at hand merge on their [`StatementRow::text_key`].
 pub fn top_ids<'a>(
     rows: impl Iterator<Item = &'a StatementRow>,
     req: &Request,

@@ -121,7 +121,7 @@ pub struct StatementRow {
     pub rows_examined: Option<f64>,
     /// Executions that used no index, or no good one (MySQL/MariaDB digests).
     pub no_index_used: Option<f64>,
-    /// The statement's key as a person reads it ([`sql::statement_key`] of its whole text),
+    /// The statement's key as a person reads it ([`crate::diagnosis::sql::statement_key`] of its whole text),
     /// from an adapter that does not pass every statement's text; computed from `query`
     /// when absent.
     pub text_key: Option<u64>,

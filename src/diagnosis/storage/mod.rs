@@ -61,17 +61,17 @@
 //! allocated storage raised when the IOPS-per-GiB ratio or the gp3 400 GiB rule requires it.
 //!
 //! ## Where things are
-//! - [`input`]: the arguments, and [`validate`] which checks them once into an
+//! - `input`: the arguments, and [`validate`] which checks them once into an
 //!   [`InstanceWindow`] — everything after it takes that checked value;
-//! - [`sample`]: what the adapters fetch (CloudWatch series, the instance description);
-//! - [`limits`]: the thresholds, the limits table, the instance classes' EBS ceilings and
+//! - `sample`: what the adapters fetch (CloudWatch series, the instance description);
+//! - `limits`: the thresholds, the limits table, the instance classes' EBS ceilings and
 //!   the volume limits they give;
-//! - [`analysis`]: [`analyze`], the verdict in named steps; [`verdict`]: its sentence and
+//! - `analysis`: [`analyze`], the verdict in named steps; `verdict`: its sentence and
 //!   the next steps;
-//! - [`recommend`]: what to change, with the figures and the `aws rds` command;
-//! - [`aws_cli`]: the `aws cloudwatch` commands to rerun the reads;
-//! - [`report`]: the report and its parts;
-//! - [`fold`]: what a storage verdict adds to another tool's report, as a value.
+//! - `recommend`: what to change, with the figures and the `aws rds` command;
+//! - `aws_cli`: the `aws cloudwatch` commands to rerun the reads;
+//! - `report`: the report and its parts;
+//! - `fold`: what a storage verdict adds to another tool's report, as a value.
 
 mod analysis;
 mod aws_cli;

@@ -1,19 +1,19 @@
 //! PostgreSQL: `pg_stat_statements` and `pg_stat_activity` as plain rows.
 //!
 //! One kept connection per target (see [`Pool`]), over TLS as the target's `sslmode` says
-//! ([`super::tls`], [`connect`]). The session is made read-only and bounded before the
+//! ([`super::tls`], `connect`). The session is made read-only and bounded before the
 //! first read: `statement_timeout`, `lock_timeout`, `idle_in_transaction_session_timeout`
 //! and `default_transaction_read_only` are set with bind parameters, and every read runs
 //! inside `BEGIN READ ONLY`. The SQL is the constants of these files plus the two
-//! pg_stat_statements SELECTs that [`PgssColumns`] builds from constant column names
-//! ([`statements`]).
+//! pg_stat_statements SELECTs that `PgssColumns` builds from constant column names
+//! (`statements`).
 //!
 //! A call costs one round trip once the target is known: BEGIN, the server facts, the
 //! counters of every statement (`pg_stat_statements(false)`, which skips the query-text
-//! file; [`counters`]), the statistics' age, the live sessions ([`activity`]) and COMMIT are
+//! file; `counters`), the statistics' age, the live sessions (`activity`) and COMMIT are
 //! sent together. Statement text is read only for statements never met before and for
 //! listed statements whose text is not remembered ([`KnownStatements`], applied by
-//! [`resolve`]).
+//! `resolve`).
 //!
 //! Two quirks shape the code: `pg_stat_activity` is a per-transaction snapshot, so a sampled
 //! call reads statements in two separate transactions; and the extension may live in any
@@ -376,7 +376,7 @@ async fn sample_again(
     Ok((sampled_delta(before, after), stats_info, sessions))
 }
 
-/// What is known applied to the counters ([`resolve`]). When a statement to be listed was
+/// What is known applied to the counters (`resolve`). When a statement to be listed was
 /// read without its details (the list changed since the last call), every statement's
 /// counters are read again with their details, so that the report comes from one
 /// consistent read.
