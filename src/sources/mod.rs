@@ -5,7 +5,7 @@
 //! - [`prometheus`]: a Prometheus text endpoint with worker-state gauges;
 //! - [`uwsgi`]: uWSGI's stats server;
 //! - [`listen_queue`]: the accept queue of a listening socket, from /proc/net/tcp{,6};
-//! - [`http`]: the bounded HTTP GET the two HTTP sources share;
+//! - [`fetch`]: the bounded HTTP GET the two HTTP sources share;
 //! - [`reach`]: the operator's allow-lists — which log directories and metrics hosts a
 //!   caller may make the server read;
 //! - [`aws`]: region, credentials, timeouts and retries for every AWS client, error
@@ -24,7 +24,7 @@
 pub mod aws;
 pub mod cloudwatch;
 pub mod db;
-pub mod http;
+pub mod fetch;
 pub mod listen_queue;
 pub mod mysql;
 pub mod nginx_log;
@@ -32,6 +32,7 @@ pub mod postgres;
 pub mod prometheus;
 pub mod rds;
 pub mod reach;
+pub mod sampling;
 pub mod tls;
 pub mod uwsgi;
 
@@ -185,7 +186,7 @@ pub fn gather_latency(input: &LatencyInput, reach: &Reach) -> Result<Measured, I
     };
     let selectors = match &input.gunicorn_metrics_url {
         Some(url) => {
-            http::check_url("gunicorn_metrics_url", url)?;
+            fetch::check_url("gunicorn_metrics_url", url)?;
             Some(prometheus::compile(
                 input
                     .worker_metrics
@@ -202,7 +203,7 @@ pub fn gather_latency(input: &LatencyInput, reach: &Reach) -> Result<Measured, I
             "pass either gunicorn_metrics_url or uwsgi_stats, not both: they describe one app server",
         ));
     }
-    let sampling = prometheus::Sampling {
+    let sampling = sampling::Sampling {
         samples: input.samples,
         interval: Duration::from_millis(input.sample_interval_ms),
         timeout: Duration::from_secs(5),
@@ -232,11 +233,9 @@ pub fn gather_latency(input: &LatencyInput, reach: &Reach) -> Result<Measured, I
             ),
             _ => None,
         };
-        let queue = input.listen_port.map(|port| {
-            scope.spawn(move || {
-                listen_queue::sample("listen_port", port, sampling.samples, sampling.interval)
-            })
-        });
+        let queue = input
+            .listen_port
+            .map(|port| scope.spawn(move || listen_queue::sample("listen_port", port, sampling)));
         Ok(Measured {
             access_log: log.map(|h| joined(h.join())).transpose()?,
             workers: workers.map(|h| joined(h.join())).transpose()?,

@@ -14,10 +14,9 @@
 //! spellings of Gunicorn busy/idle gauges, and uWSGI's exporter (`uwsgi_worker_busy`,
 //! `uwsgi_worker_idle`, `uwsgi_listen_queue_length`).
 
-use std::time::{Duration, Instant};
-
-use super::http;
+use super::fetch;
 use super::reach::Reach;
+use super::sampling::Sampling;
 use crate::diagnosis::InputError;
 use crate::diagnosis::latency::{WorkerMetrics, WorkerSample, WorkerSamples};
 
@@ -356,14 +355,6 @@ pub fn read_workers(samples: &[Sample], sel: &Selectors) -> Result<WorkerSample,
     })
 }
 
-/// How often to sample.
-#[derive(Debug, Clone, Copy)]
-pub struct Sampling {
-    pub samples: u32,
-    pub interval: Duration,
-    pub timeout: Duration,
-}
-
 /// Scrapes `url` `sampling.samples` times, `sampling.interval` apart.
 pub fn sample_workers(
     field: &str,
@@ -372,14 +363,8 @@ pub fn sample_workers(
     sampling: Sampling,
     reach: &Reach,
 ) -> Result<WorkerSamples, InputError> {
-    let mut out = Vec::new();
-    let start = Instant::now();
-    for i in 0..sampling.samples.max(1) {
-        if i > 0 {
-            let due = start + sampling.interval * i;
-            std::thread::sleep(due.saturating_duration_since(Instant::now()));
-        }
-        let reply = http::get(field, url, sampling.timeout, reach)?;
+    let samples = sampling.run(|| {
+        let reply = fetch::get(field, url, sampling.timeout, reach)?;
         let samples = parse(&reply.body).map_err(|e| {
             InputError::new(
                 field,
@@ -389,14 +374,11 @@ pub fn sample_workers(
                 ),
             )
         })?;
-        out.push(
-            read_workers(&samples, sel)
-                .map_err(|m| InputError::new(field, format!("{url}: {m}")))?,
-        );
-    }
+        read_workers(&samples, sel).map_err(|m| InputError::new(field, format!("{url}: {m}")))
+    })?;
     Ok(WorkerSamples {
         source: format!("prometheus:{url}"),
-        samples: out,
+        samples,
     })
 }
 

@@ -9,13 +9,13 @@
 
 use std::io::Read;
 use std::net::TcpStream;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::http;
-use super::prometheus::Sampling;
+use super::fetch;
 use super::reach::Reach;
+use super::sampling::Sampling;
 use crate::diagnosis::InputError;
 use crate::diagnosis::latency::{WorkerSample, WorkerSamples};
 
@@ -81,7 +81,7 @@ pub fn parse(text: &str) -> Result<WorkerSample, String> {
 
 fn fetch(field: &str, addr: &str, timeout: Duration, reach: &Reach) -> Result<String, InputError> {
     if addr.starts_with("http://") || addr.starts_with("https://") {
-        return http::get(field, addr, timeout, reach).map(|r| r.body);
+        return fetch::get(field, addr, timeout, reach).map(|r| r.body);
     }
     // Errors say what went wrong, not what the other end sent.
     let err = |e: std::io::Error| {
@@ -138,19 +138,13 @@ pub fn sample_workers(
     sampling: Sampling,
     reach: &Reach,
 ) -> Result<WorkerSamples, InputError> {
-    let mut out = Vec::new();
-    let start = Instant::now();
-    for i in 0..sampling.samples.max(1) {
-        if i > 0 {
-            let due = start + sampling.interval * i;
-            std::thread::sleep(due.saturating_duration_since(Instant::now()));
-        }
+    let samples = sampling.run(|| {
         let text = fetch(field, addr, sampling.timeout, reach)?;
-        out.push(parse(&text).map_err(|m| InputError::new(field, format!("{addr}: {m}")))?);
-    }
+        parse(&text).map_err(|m| InputError::new(field, format!("{addr}: {m}")))
+    })?;
     Ok(WorkerSamples {
         source: format!("uwsgi:{addr}"),
-        samples: out,
+        samples,
     })
 }
 
