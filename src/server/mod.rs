@@ -27,7 +27,6 @@ use rmcp::{
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::diagnosis::InputError;
 use crate::render::Summary;
 use crate::sources::Connections;
 
@@ -135,12 +134,6 @@ pub(crate) fn success<T: Serialize + Summary>(report: &T) -> CallToolResult {
             "internal error: the report could not be serialised ({err})"
         )),
     }
-}
-
-/// A tool error for bad arguments: what is wrong and how to fix it.
-pub(crate) fn invalid(tool: &str, err: &InputError) -> CallToolResult {
-    tracing::info!(tool, field = %err.field, "rejected arguments");
-    failure(&format!("{tool}: {err}"))
 }
 
 pub(crate) fn failure(message: &str) -> CallToolResult {

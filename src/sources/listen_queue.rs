@@ -9,8 +9,8 @@
 
 use super::sampling::Sampling;
 
-use crate::diagnosis::InputError;
 use crate::diagnosis::latency::QueueSamples;
+use crate::error::ToolError;
 
 /// TCP state code of LISTEN in /proc/net/tcp.
 const LISTEN: &str = "0A";
@@ -72,13 +72,14 @@ pub fn read(port: u16) -> std::io::Result<Option<u64>> {
 }
 
 /// Samples the queue on `port` as `sampling` says (a read of /proc takes no time to bound).
-pub fn sample(field: &str, port: u16, sampling: Sampling) -> Result<QueueSamples, InputError> {
+pub fn sample(field: &str, port: u16, sampling: Sampling) -> Result<QueueSamples, ToolError> {
     let samples = sampling.run(|| {
         let q = read(port).map_err(|e| {
-            InputError::new(field, format!("cannot read /proc/net/tcp: {e}; the listen queue can only be read on Linux, on the app's host"))
+            ToolError::io(field, "cannot read /proc/net/tcp", &e)
+                .hint("the listen queue can only be read on Linux, on the app's host")
         })?;
         q.map(|q| q as f64).ok_or_else(|| {
-            InputError::new(
+            ToolError::bad_input(
                 field,
                 format!(
                     "no socket listens on port {port} in this host's network namespace; pass the port Gunicorn/uWSGI binds (not nginx's), and run this on the app's host or inside its container"

@@ -46,21 +46,11 @@ use crate::diagnosis::access_log::{LogOptions, RouteTemplate};
 use crate::diagnosis::latency::{self, LatencyInput, LatencyReport, Measured, WorkerMetrics};
 use crate::diagnosis::nginx_format::LogFormat;
 use crate::diagnosis::storage::{self, RdsIopsInput, StorageReport};
+use crate::error::{ErrorKind, ToolError};
 use reach::Reach;
 
-/// Why check_rds_iops produced no report.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum CheckError {
-    /// The arguments are wrong (a tool error naming the field).
-    #[error(transparent)]
-    Input(#[from] InputError),
-    /// AWS could not be read (a tool error saying what to do).
-    #[error(transparent)]
-    Source(#[from] aws::SourceError),
-}
-
 /// check_rds_iops: validate → read CloudWatch, RDS and STS → decide.
-pub async fn check_rds_iops(input: &RdsIopsInput) -> Result<StorageReport, CheckError> {
+pub async fn check_rds_iops(input: &RdsIopsInput) -> Result<StorageReport, ToolError> {
     let query = storage::validate(input)?;
     let sample = aws::collect_storage_sample(&query).await?;
     Ok(storage::analyze(input, &sample)?)
@@ -73,7 +63,7 @@ pub async fn check_rds_iops(input: &RdsIopsInput) -> Result<StorageReport, Check
 pub async fn break_down_latency(
     input: LatencyInput,
     reach: &Reach,
-) -> Result<LatencyReport, InputError> {
+) -> Result<LatencyReport, ToolError> {
     latency::check(&input)?;
     let rds_input = match &input.rds_instance {
         Some(r) => {
@@ -87,12 +77,16 @@ pub async fn break_down_latency(
     let mut report = if wants_sources(&input) {
         let reach = reach.clone();
         tokio::task::spawn_blocking(move || {
-            gather_latency(&input, &reach).and_then(|m| latency::analyze_measured(&input, &m))
+            let measured = gather_latency(&input, &reach)?;
+            Ok::<_, ToolError>(latency::analyze_measured(&input, &measured)?)
         })
         .await
         .map_err(|err| {
             tracing::error!(%err, "break_down_latency reader failed");
-            InputError::new("arguments", "internal error while reading the sources")
+            ToolError::new(
+                ErrorKind::Unreachable,
+                "internal error while reading the sources; see the server log",
+            )
         })??
     } else {
         latency::analyze(&input)?
@@ -127,7 +121,7 @@ pub fn log_threads() -> usize {
 
 /// Reads every source the input names, concurrently (the log is read while worker state
 /// and the accept queue are sampled). Blocking: call from a blocking thread.
-pub fn gather_latency(input: &LatencyInput, reach: &Reach) -> Result<Measured, InputError> {
+pub fn gather_latency(input: &LatencyInput, reach: &Reach) -> Result<Measured, ToolError> {
     // Everything that can be checked without I/O first, so a typo fails fast.
     let log_setup = match &input.access_log {
         Some(a) => {
@@ -150,13 +144,13 @@ pub fn gather_latency(input: &LatencyInput, reach: &Reach) -> Result<Measured, I
             if let (Some(s), Some(u)) = (since, until)
                 && s >= u
             {
-                return Err(InputError::new(
+                return Err(ToolError::bad_input(
                     "access_log.until",
                     "must be later than `since`",
                 ));
             }
             if (since.is_some() || until.is_some()) && !format.has_time() {
-                return Err(InputError::new(
+                return Err(ToolError::bad_input(
                     "access_log.since",
                     "since/until need a time in the log: the log_format has none of $time_local, $time_iso8601 or $msec",
                 ));
@@ -198,7 +192,7 @@ pub fn gather_latency(input: &LatencyInput, reach: &Reach) -> Result<Measured, I
         None => None,
     };
     if input.gunicorn_metrics_url.is_some() && input.uwsgi_stats.is_some() {
-        return Err(InputError::new(
+        return Err(ToolError::bad_input(
             "uwsgi_stats",
             "pass either gunicorn_metrics_url or uwsgi_stats, not both: they describe one app server",
         ));
@@ -245,10 +239,10 @@ pub fn gather_latency(input: &LatencyInput, reach: &Reach) -> Result<Measured, I
 }
 
 /// The result of a reader thread; a panic in one becomes an error, not a crash.
-fn joined<T>(r: std::thread::Result<Result<T, InputError>>) -> Result<T, InputError> {
+fn joined<T>(r: std::thread::Result<Result<T, ToolError>>) -> Result<T, ToolError> {
     r.unwrap_or_else(|_| {
-        Err(InputError::new(
-            "arguments",
+        Err(ToolError::new(
+            ErrorKind::Unreachable,
             "a source reader failed unexpectedly; see the server log",
         ))
     })

@@ -19,6 +19,7 @@ use flate2::read::MultiGzDecoder;
 use crate::diagnosis::InputError;
 use crate::diagnosis::access_log::{AccessLogData, FirstError, LogOptions, LogStats};
 use crate::diagnosis::nginx_format::{LogFormat, parse_rfc3339, parse_time_local};
+use crate::error::ToolError;
 
 use super::reach::Reach;
 
@@ -49,7 +50,7 @@ struct Part<'f> {
 
 /// Expands the paths (a `*` or `?` in the file name is matched against its directory) and
 /// checks each against what the caller may read; returns the resolved files.
-pub fn expand(paths: &[String], field: &str, reach: &Reach) -> Result<Vec<PathBuf>, InputError> {
+pub fn expand(paths: &[String], field: &str, reach: &Reach) -> Result<Vec<PathBuf>, ToolError> {
     let mut out = Vec::new();
     for (i, p) in paths.iter().enumerate() {
         let field = if paths.len() > 1 {
@@ -68,7 +69,7 @@ pub fn expand(paths: &[String], field: &str, reach: &Reach) -> Result<Vec<PathBu
         }
     }
     if out.is_empty() {
-        return Err(InputError::new(
+        return Err(ToolError::bad_input(
             field,
             "names no file; pass at least one path",
         ));
@@ -90,12 +91,12 @@ pub fn read(
     options: &LogOptions,
     threads: usize,
     field: &str,
-) -> Result<AccessLogData, InputError> {
+) -> Result<AccessLogData, ToolError> {
     let threads = threads.max(1);
     let mut jobs = Vec::new();
     let mut sizes = Vec::new();
     for (i, path) in paths.iter().enumerate() {
-        let io = |e: std::io::Error| InputError::new(field, format!("{}: {e}", path.display()));
+        let io = |e: std::io::Error| ToolError::io(field, path.display(), &e);
         let size = std::fs::metadata(path).map_err(io)?.len();
         let gzip = is_gzip(path).map_err(io)?;
         sizes.push((size, gzip));
@@ -128,7 +129,7 @@ pub fn read(
     }
 
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Result<Part<'_>, InputError>>> = Mutex::new(Vec::new());
+    let results: Mutex<Vec<Result<Part<'_>, ToolError>>> = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
         for _ in 0..threads.min(jobs.len()) {
             scope.spawn(|| {
@@ -177,14 +178,14 @@ fn run_job<'f>(
     format: &'f LogFormat,
     options: &'f LogOptions,
     field: &str,
-) -> Result<Part<'f>, InputError> {
-    let io = |e: std::io::Error| InputError::new(field, format!("{}: {e}", path.display()));
+) -> Result<Part<'f>, ToolError> {
+    let io = |e: std::io::Error| ToolError::io(field, path.display(), &e);
     let mut stats = LogStats::new(format, options);
     let file = File::open(path).map_err(io)?;
     let newlines = if job.gzip {
         let reader = MultiGzDecoder::new(BufReader::with_capacity(BUFFER, file));
         scan(reader, false, u64::MAX, &mut stats).map_err(|e| {
-            InputError::new(
+            ToolError::bad_input(
                 field,
                 format!(
                     "{}: the gzip data is damaged or truncated ({e}); pass only complete rotated files",

@@ -19,6 +19,7 @@ use super::reach::Reach;
 use super::sampling::Sampling;
 use crate::diagnosis::InputError;
 use crate::diagnosis::latency::{WorkerMetrics, WorkerSample, WorkerSamples};
+use crate::error::ToolError;
 
 /// One sample of a scrape.
 #[derive(Debug, Clone, PartialEq)]
@@ -362,11 +363,11 @@ pub fn sample_workers(
     sel: &Selectors,
     sampling: Sampling,
     reach: &Reach,
-) -> Result<WorkerSamples, InputError> {
+) -> Result<WorkerSamples, ToolError> {
     let samples = sampling.run(|| {
         let reply = fetch::get(field, url, sampling.timeout, reach)?;
         let samples = parse(&reply.body).map_err(|e| {
-            InputError::new(
+            ToolError::bad_input(
                 field,
                 format!(
                     "{url} answered {} that are not in the Prometheus text format ({e}); pass the URL of a /metrics page",
@@ -374,7 +375,7 @@ pub fn sample_workers(
                 ),
             )
         })?;
-        read_workers(&samples, sel).map_err(|m| InputError::new(field, format!("{url}: {m}")))
+        read_workers(&samples, sel).map_err(|m| ToolError::bad_input(field, format!("{url}: {m}")))
     })?;
     Ok(WorkerSamples {
         source: format!("prometheus:{url}"),

@@ -651,7 +651,9 @@ fn latency_source_checks(input: &LatencyInput, args: &Value) -> Result<(), TestC
                     e.message
                 );
             }
-            err(e)?;
+            let field = e.field.clone().unwrap_or_default();
+            prop_assert_eq!(field.as_str(), "gunicorn_metrics_url");
+            err(InputError::new(field, e.message))?;
         }
         let metrics = input.worker_metrics.clone().unwrap_or_default();
         if let Err(e) = prometheus::compile(&metrics, "worker_metrics") {
