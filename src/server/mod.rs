@@ -7,6 +7,7 @@
 
 mod call;
 pub mod http;
+mod progress;
 mod prompts;
 mod schema;
 mod tools;

@@ -8,12 +8,14 @@ use std::future::Future;
 use std::sync::Arc;
 
 use rmcp::{
+    Peer, RoleServer,
     handler::server::wrapper::Parameters,
-    model::{CallToolResult, JsonObject},
+    model::{CallToolResult, JsonObject, RequestMetaObject},
     tool, tool_router,
 };
 use serde::{Serialize, de::DeserializeOwned};
 
+use super::progress;
 use super::schema::{input_schema, output_schema};
 use super::{Troubleshooter, failure, success};
 use crate::config::Config;
@@ -186,9 +188,15 @@ impl Troubleshooter {
         output_schema = output_schema::<latency::LatencyReport>(),
         annotations(title = "Break latency down by layer", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true)
     )]
-    async fn break_down_latency(&self, Parameters(args): Parameters<JsonObject>) -> CallToolResult {
-        call("break_down_latency", args, |i| {
-            sources::break_down_latency(i, &self.reach)
+    async fn break_down_latency(
+        &self,
+        Parameters(args): Parameters<JsonObject>,
+        meta: RequestMetaObject,
+        peer: Peer<RoleServer>,
+    ) -> CallToolResult {
+        let progress = progress::for_call(&meta, &peer);
+        call("break_down_latency", args, |i| async move {
+            sources::break_down_latency(i, &self.reach, &progress).await
         })
         .await
     }

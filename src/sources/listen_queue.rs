@@ -11,6 +11,7 @@ use super::sampling::Sampling;
 
 use crate::diagnosis::latency::QueueSamples;
 use crate::error::ToolError;
+use crate::progress::Lane;
 
 /// TCP state code of LISTEN in /proc/net/tcp.
 const LISTEN: &str = "0A";
@@ -72,8 +73,13 @@ pub fn read(port: u16) -> std::io::Result<Option<u64>> {
 }
 
 /// Samples the queue on `port` as `sampling` says (a read of /proc takes no time to bound).
-pub fn sample(field: &str, port: u16, sampling: Sampling) -> Result<QueueSamples, ToolError> {
-    let samples = sampling.run(|| {
+pub fn sample(
+    field: &str,
+    port: u16,
+    sampling: Sampling,
+    lane: &Lane,
+) -> Result<QueueSamples, ToolError> {
+    let samples = sampling.run(lane, "accept queue", || {
         let q = read(port).map_err(|e| {
             ToolError::io(field, "cannot read /proc/net/tcp", &e)
                 .hint("the listen queue can only be read on Linux, on the app's host")
@@ -96,6 +102,7 @@ pub fn sample(field: &str, port: u16, sampling: Sampling) -> Result<QueueSamples
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::progress::Progress;
     use std::time::Duration;
 
     const TCP: &str = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
@@ -134,10 +141,22 @@ mod tests {
             interval: Duration::from_millis(ms),
             timeout: Duration::ZERO,
         };
-        let s = sample("listen_port", port, sampling(2, 5)).unwrap();
+        let s = sample(
+            "listen_port",
+            port,
+            sampling(2, 5),
+            &Progress::none().lane(),
+        )
+        .unwrap();
         assert_eq!(s.samples, vec![3.0, 3.0]);
         drop(listener);
-        let e = sample("listen_port", port, sampling(1, 0)).unwrap_err();
+        let e = sample(
+            "listen_port",
+            port,
+            sampling(1, 0),
+            &Progress::none().lane(),
+        )
+        .unwrap_err();
         assert!(e.message.contains("no socket listens"), "{e}");
     }
 }

@@ -47,6 +47,7 @@ use crate::diagnosis::latency::{self, LatencyInput, LatencyReport, Measured, Wor
 use crate::diagnosis::nginx_format::LogFormat;
 use crate::diagnosis::storage::{self, RdsIopsInput, StorageReport};
 use crate::error::{ErrorKind, ToolError};
+use crate::progress::Progress;
 use reach::Reach;
 
 /// check_rds_iops: validate → read CloudWatch, RDS and STS → decide.
@@ -63,6 +64,7 @@ pub async fn check_rds_iops(input: &RdsIopsInput) -> Result<StorageReport, ToolE
 pub async fn break_down_latency(
     input: LatencyInput,
     reach: &Reach,
+    progress: &Progress,
 ) -> Result<LatencyReport, ToolError> {
     latency::check(&input)?;
     let rds_input = match &input.rds_instance {
@@ -76,8 +78,9 @@ pub async fn break_down_latency(
     };
     let mut report = if wants_sources(&input) {
         let reach = reach.clone();
+        let progress = progress.clone();
         tokio::task::spawn_blocking(move || {
-            let measured = gather_latency(&input, &reach)?;
+            let measured = gather_latency(&input, &reach, &progress)?;
             Ok::<_, ToolError>(latency::analyze_measured(&input, &measured)?)
         })
         .await
@@ -121,7 +124,11 @@ pub fn log_threads() -> usize {
 
 /// Reads every source the input names, concurrently (the log is read while worker state
 /// and the accept queue are sampled). Blocking: call from a blocking thread.
-pub fn gather_latency(input: &LatencyInput, reach: &Reach) -> Result<Measured, ToolError> {
+pub fn gather_latency(
+    input: &LatencyInput,
+    reach: &Reach,
+    progress: &Progress,
+) -> Result<Measured, ToolError> {
     // Everything that can be checked without I/O first, so a typo fails fast.
     let log_setup = match &input.access_log {
         Some(a) => {
@@ -205,6 +212,7 @@ pub fn gather_latency(input: &LatencyInput, reach: &Reach) -> Result<Measured, T
 
     std::thread::scope(|scope| {
         let log = log_setup.as_ref().map(|(format, options, paths)| {
+            let lane = progress.lane();
             scope.spawn(move || {
                 let source = format!(
                     "nginx:{}",
@@ -214,22 +222,43 @@ pub fn gather_latency(input: &LatencyInput, reach: &Reach) -> Result<Measured, T
                         .collect::<Vec<_>>()
                         .join(",")
                 );
-                nginx_log::read(paths, format, options, log_threads(), "access_log.path")
-                    .map(|data| (source, data))
+                nginx_log::read(
+                    paths,
+                    format,
+                    options,
+                    log_threads(),
+                    "access_log.path",
+                    &lane,
+                )
+                .map(|data| (source, data))
             })
         });
         let workers = match (&input.gunicorn_metrics_url, &selectors, &input.uwsgi_stats) {
-            (Some(url), Some(sel), _) => Some(scope.spawn(move || {
-                prometheus::sample_workers("gunicorn_metrics_url", url, sel, sampling, reach)
-            })),
-            (_, _, Some(addr)) => Some(
-                scope.spawn(move || uwsgi::sample_workers("uwsgi_stats", addr, sampling, reach)),
-            ),
+            (Some(url), Some(sel), _) => {
+                let lane = progress.lane();
+                Some(scope.spawn(move || {
+                    prometheus::sample_workers(
+                        "gunicorn_metrics_url",
+                        url,
+                        sel,
+                        sampling,
+                        reach,
+                        &lane,
+                    )
+                }))
+            }
+            (_, _, Some(addr)) => {
+                let lane = progress.lane();
+                Some(scope.spawn(move || {
+                    uwsgi::sample_workers("uwsgi_stats", addr, sampling, reach, &lane)
+                }))
+            }
             _ => None,
         };
-        let queue = input
-            .listen_port
-            .map(|port| scope.spawn(move || listen_queue::sample("listen_port", port, sampling)));
+        let queue = input.listen_port.map(|port| {
+            let lane = progress.lane();
+            scope.spawn(move || listen_queue::sample("listen_port", port, sampling, &lane))
+        });
         Ok(Measured {
             access_log: log.map(|h| joined(h.join())).transpose()?,
             workers: workers.map(|h| joined(h.join())).transpose()?,

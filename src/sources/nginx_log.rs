@@ -12,7 +12,7 @@ use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use flate2::read::MultiGzDecoder;
 
@@ -20,6 +20,7 @@ use crate::diagnosis::InputError;
 use crate::diagnosis::access_log::{AccessLogData, FirstError, LogOptions, LogStats};
 use crate::diagnosis::nginx_format::{LogFormat, parse_rfc3339, parse_time_local};
 use crate::error::ToolError;
+use crate::progress::Lane;
 
 use super::reach::Reach;
 
@@ -84,13 +85,15 @@ fn is_gzip(path: &Path) -> std::io::Result<bool> {
     Ok(n == 2 && magic == [0x1f, 0x8b])
 }
 
-/// Reads the files with `threads` threads and returns what they say.
+/// Reads the files with `threads` threads and returns what they say; `lane` hears how many
+/// of the files' bytes have been read.
 pub fn read(
     paths: &[PathBuf],
     format: &LogFormat,
     options: &LogOptions,
     threads: usize,
     field: &str,
+    lane: &Lane,
 ) -> Result<AccessLogData, ToolError> {
     let threads = threads.max(1);
     let mut jobs = Vec::new();
@@ -129,18 +132,27 @@ pub fn read(
     }
 
     let next = AtomicUsize::new(0);
+    let bytes_read = AtomicU64::new(0);
+    let total_bytes: u64 = sizes.iter().map(|(size, _)| size).sum();
     let results: Mutex<Vec<Result<Part<'_>, ToolError>>> = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
-        for _ in 0..threads.min(jobs.len()) {
-            scope.spawn(|| {
-                loop {
-                    let j = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(job) = jobs.get(j) else { break };
-                    let r = run_job(job, &paths[job.file], format, options, field);
-                    if let Ok(mut all) = results.lock() {
-                        all.push(r);
+        let workers: Vec<_> = (0..threads.min(jobs.len()))
+            .map(|_| {
+                scope.spawn(|| {
+                    loop {
+                        let j = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(job) = jobs.get(j) else { break };
+                        let r = run_job(job, &paths[job.file], format, options, field, &bytes_read);
+                        if let Ok(mut all) = results.lock() {
+                            all.push(r);
+                        }
                     }
-                }
+                })
+            })
+            .collect();
+        if lane.is_listening() {
+            report_bytes(lane, &bytes_read, total_bytes, || {
+                workers.iter().all(|w| w.is_finished())
             });
         }
     });
@@ -172,18 +184,58 @@ pub fn read(
     Ok(total.finish(files, first_error))
 }
 
+/// Tells `lane` how much has been read until `finished`, at the pace progress is sent.
+fn report_bytes(lane: &Lane, bytes_read: &AtomicU64, total: u64, finished: impl Fn() -> bool) {
+    let megabytes = |b: u64| b as f64 / 1_048_576.0;
+    loop {
+        let done = finished();
+        let read = bytes_read.load(Ordering::Relaxed).min(total);
+        lane.report(read as f64, total as f64, || {
+            format!(
+                "read {:.0} of {:.0} MB of access log",
+                megabytes(read),
+                megabytes(total)
+            )
+        });
+        if done {
+            lane.report(1.0, 1.0, || "access log read".to_owned());
+            return;
+        }
+        std::thread::sleep(crate::progress::MIN_INTERVAL);
+    }
+}
+
+/// A reader that adds what it reads to a counter shared by the readers of one call.
+struct Counted<'c, R> {
+    inner: R,
+    bytes: &'c AtomicU64,
+}
+
+impl<R: Read> Read for Counted<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.bytes.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
 fn run_job<'f>(
     job: &Job,
     path: &Path,
     format: &'f LogFormat,
     options: &'f LogOptions,
     field: &str,
+    bytes_read: &AtomicU64,
 ) -> Result<Part<'f>, ToolError> {
     let io = |e: std::io::Error| ToolError::io(field, path.display(), &e);
     let mut stats = LogStats::new(format, options);
     let file = File::open(path).map_err(io)?;
     let newlines = if job.gzip {
-        let reader = MultiGzDecoder::new(BufReader::with_capacity(BUFFER, file));
+        let counted = Counted {
+            inner: file,
+            bytes: bytes_read,
+        };
+        let reader = MultiGzDecoder::new(BufReader::with_capacity(BUFFER, counted));
         scan(reader, false, u64::MAX, &mut stats).map_err(|e| {
             ToolError::bad_input(
                 field,
@@ -206,7 +258,11 @@ fn run_job<'f>(
             // are read to their newline whatever their length.
             job.end - job.start + u64::from(skip_first)
         };
-        scan(file, skip_first, limit, &mut stats).map_err(io)?
+        let counted = Counted {
+            inner: file,
+            bytes: bytes_read,
+        };
+        scan(counted, skip_first, limit, &mut stats).map_err(io)?
     };
     Ok(Part {
         file: job.file,
@@ -395,22 +451,33 @@ mod tests {
             &options,
             1,
             "access_log.path",
+            &crate::progress::Progress::none().lane(),
         )
         .unwrap();
+        let updates = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let sink = updates.clone();
+        let progress = crate::progress::Progress::to(move |u| sink.lock().unwrap().push(u));
         let two = read(
             std::slice::from_ref(&path),
             &format,
             &options,
             2,
             "access_log.path",
+            &progress.lane(),
         )
         .unwrap();
+        // The reader reports how much it has read, and ends at 100 %.
+        let updates = updates.lock().unwrap();
+        let last = updates.last().expect("progress was reported");
+        assert_eq!(last.percent, 100.0, "{updates:?}");
+        assert!(last.message.contains("access log"), "{updates:?}");
         let three = read(
             std::slice::from_ref(&path),
             &format,
             &options,
             3,
             "access_log.path",
+            &crate::progress::Progress::none().lane(),
         )
         .unwrap();
         for r in [&one, &two, &three] {
@@ -464,6 +531,7 @@ mod tests {
             &LogOptions::default(),
             2,
             "access_log.path",
+            &crate::progress::Progress::none().lane(),
         )
         .unwrap();
         assert_eq!(r.parsed, 1001);
@@ -481,6 +549,7 @@ mod tests {
             &LogOptions::default(),
             1,
             "access_log.path",
+            &crate::progress::Progress::none().lane(),
         )
         .unwrap_err();
         assert!(e.message.contains("broken.log.gz"), "{e}");

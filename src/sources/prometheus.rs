@@ -20,6 +20,7 @@ use super::sampling::Sampling;
 use crate::diagnosis::InputError;
 use crate::diagnosis::latency::{WorkerMetrics, WorkerSample, WorkerSamples};
 use crate::error::ToolError;
+use crate::progress::Lane;
 
 /// One sample of a scrape.
 #[derive(Debug, Clone, PartialEq)]
@@ -363,8 +364,9 @@ pub fn sample_workers(
     sel: &Selectors,
     sampling: Sampling,
     reach: &Reach,
+    lane: &Lane,
 ) -> Result<WorkerSamples, ToolError> {
-    let samples = sampling.run(|| {
+    let samples = sampling.run(lane, "worker state", || {
         let reply = fetch::get(field, url, sampling.timeout, reach)?;
         let samples = parse(&reply.body).map_err(|e| {
             ToolError::bad_input(

@@ -3,6 +3,8 @@
 
 use std::time::{Duration, Instant};
 
+use crate::progress::Lane;
+
 /// How often to sample, and how long one read may take.
 #[derive(Debug, Clone, Copy)]
 pub struct Sampling {
@@ -14,8 +16,13 @@ pub struct Sampling {
 impl Sampling {
     /// Calls `read` `samples` times (at least once), `interval` apart measured from the
     /// first call (a slow read does not push the later ones back), and stops at the first
-    /// error.
-    pub fn run<T, E>(self, mut read: impl FnMut() -> Result<T, E>) -> Result<Vec<T>, E> {
+    /// error. `lane` hears each sample taken, as `what: sample i of n`.
+    pub fn run<T, E>(
+        self,
+        lane: &Lane,
+        what: &str,
+        mut read: impl FnMut() -> Result<T, E>,
+    ) -> Result<Vec<T>, E> {
         let count = self.samples.max(1);
         let mut out = Vec::with_capacity(count as usize);
         let start = Instant::now();
@@ -25,6 +32,10 @@ impl Sampling {
                 std::thread::sleep(due.saturating_duration_since(Instant::now()));
             }
             out.push(read()?);
+            let taken = i + 1;
+            lane.report(f64::from(taken), f64::from(count), || {
+                format!("{what}: sample {taken} of {count}")
+            });
         }
         Ok(out)
     }
@@ -33,6 +44,7 @@ impl Sampling {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::progress::Progress;
 
     #[test]
     fn reads_at_a_fixed_pace_and_stops_at_the_first_error() {
@@ -43,7 +55,8 @@ mod tests {
         };
         let started = Instant::now();
         let mut n = 0;
-        let got = sampling.run(|| -> Result<u32, ()> {
+        let lane = Progress::none().lane();
+        let got = sampling.run(&lane, "test", || -> Result<u32, ()> {
             n += 1;
             Ok(n)
         });
@@ -51,7 +64,7 @@ mod tests {
         assert!(started.elapsed() >= Duration::from_millis(40));
 
         let mut calls = 0;
-        let failed = sampling.run(|| {
+        let failed = sampling.run(&lane, "test", || {
             calls += 1;
             if calls == 2 {
                 Err("second read failed")
@@ -66,7 +79,7 @@ mod tests {
             samples: 0,
             ..sampling
         }
-        .run(|| Ok::<_, ()>(7));
+        .run(&lane, "test", || Ok::<_, ()>(7));
         assert_eq!(once, Ok(vec![7]));
     }
 }

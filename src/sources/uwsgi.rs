@@ -18,6 +18,7 @@ use super::reach::Reach;
 use super::sampling::Sampling;
 use crate::diagnosis::latency::{WorkerSample, WorkerSamples};
 use crate::error::ToolError;
+use crate::progress::Lane;
 
 /// Largest stats document read.
 const MAX_STATS: u64 = 16 << 20;
@@ -136,8 +137,9 @@ pub fn sample_workers(
     addr: &str,
     sampling: Sampling,
     reach: &Reach,
+    lane: &Lane,
 ) -> Result<WorkerSamples, ToolError> {
-    let samples = sampling.run(|| {
+    let samples = sampling.run(lane, "worker state", || {
         let text = fetch(field, addr, sampling.timeout, reach)?;
         parse(&text).map_err(|m| ToolError::bad_input(field, format!("{addr}: {m}")))
     })?;
