@@ -16,7 +16,7 @@ use rmcp::{
 use serde::{Serialize, de::DeserializeOwned};
 
 use super::progress;
-use super::schema::{input_schema, output_schema};
+use super::schema::{Detail, input_schema, output_schema};
 use super::{Troubleshooter, failure, success};
 use crate::config::Config;
 use crate::diagnosis::{capacity, latency, queries, storage, symptoms};
@@ -103,18 +103,23 @@ to match_symptom.";
 /// One tool call, whatever the tool: parse the arguments into the tool's input, run its
 /// flow, render the report or the error. Timing and outcome are logged once per call by
 /// `call::run`; a failure is logged here, once, by its kind.
-async fn call<I, R, F>(tool: &str, args: JsonObject, flow: impl FnOnce(I) -> F) -> CallToolResult
+async fn call<I, R, F>(
+    tool: &str,
+    mut args: JsonObject,
+    flow: impl FnOnce(I) -> F,
+) -> CallToolResult
 where
     I: DeserializeOwned,
     R: Serialize + Summary,
     F: Future<Output = Result<R, ToolError>>,
 {
-    let result = match input::parse::<I>(args) {
+    let detail = Detail::take(&mut args);
+    let result = match detail.clone().and_then(|_| input::parse::<I>(args)) {
         Ok(input) => flow(input).await,
         Err(err) => Err(err.into()),
     };
     match result {
-        Ok(report) => success(&report),
+        Ok(report) => success(&report, detail.unwrap_or_default()),
         Err(err) => {
             err.log(tool);
             failure(&err.text(tool))
