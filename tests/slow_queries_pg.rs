@@ -747,33 +747,20 @@ async fn issue_12_one_statement_bound_as_int2_and_int4() {
 async fn every_failure_says_its_kind() {
     use python_web_troubleshooter::flows::ErrorKind;
     let config = config();
-    let kind = |r: Result<_, python_web_troubleshooter::flows::ToolError>| r.unwrap_err().kind;
     assert_eq!(
-        kind(call(&config, json!({"target": "wrongpw"})).await),
+        failure_kind(&config, json!({"target": "wrongpw"})).await,
         ErrorKind::Denied
     );
     assert_eq!(
-        kind(call(&config, json!({"target": "no-such-target"})).await),
+        failure_kind(&config, json!({"target": "no-such-target"})).await,
         ErrorKind::NotConfigured
     );
     assert_eq!(
-        kind(call(&config, json!({"limit": 0})).await),
+        failure_kind(&config, json!({"limit": 0})).await,
         ErrorKind::BadInput
     );
-    let pw = env("PWT_TEST_MONITOR_PASSWORD");
-    let port = closed_port();
-    let refused = config_with(
-        &format!("url = \"postgresql://monitor:{pw}@127.0.0.1:{port}/shop\""),
-        5.0,
-    );
     assert_eq!(
-        kind(call(&refused, json!({})).await),
-        ErrorKind::Unreachable
+        refused_and_hung_kinds("postgresql").await,
+        (ErrorKind::Unreachable, ErrorKind::TimedOut)
     );
-    let (port, _server) = hung_server().await;
-    let hung = config_with(
-        &format!("url = \"postgresql://monitor:{pw}@127.0.0.1:{port}/shop\""),
-        1.0,
-    );
-    assert_eq!(kind(call(&hung, json!({})).await), ErrorKind::TimedOut);
 }

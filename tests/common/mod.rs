@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use python_web_troubleshooter::config::Config;
 use python_web_troubleshooter::diagnosis::queries::{SlowQueriesInput, SlowQueriesReport};
-use python_web_troubleshooter::flows::{self, ToolError};
+use python_web_troubleshooter::flows::{self, ErrorKind, ToolError};
 use python_web_troubleshooter::input;
 use python_web_troubleshooter::render::Summary;
 use python_web_troubleshooter::sources;
@@ -178,4 +178,31 @@ pub fn cli_with(target_toml: &str, extra: &[&str]) -> (bool, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// The kind of failure of one call that must fail.
+pub async fn failure_kind(config: &Config, v: Value) -> ErrorKind {
+    match call(config, v.clone()).await {
+        Ok(r) => panic!("slow_queries {v}: expected an error, got {}", r.summary()),
+        Err(e) => e.kind,
+    }
+}
+
+/// The kinds of failure of a `scheme` target on a port where nothing listens, and of one
+/// whose server accepts connections and never answers.
+pub async fn refused_and_hung_kinds(scheme: &str) -> (ErrorKind, ErrorKind) {
+    let pw = env("PWT_TEST_MONITOR_PASSWORD");
+    let url = |port: u16| format!("url = \"{scheme}://monitor:{pw}@127.0.0.1:{port}/shop\"");
+    let refused = failure_kind(
+        &config_with(&url(closed_port()), 5.0),
+        Value::Object(Default::default()),
+    )
+    .await;
+    let (port, _server) = hung_server().await;
+    let hung = failure_kind(
+        &config_with(&url(port), 1.0),
+        Value::Object(Default::default()),
+    )
+    .await;
+    (refused, hung)
 }
