@@ -18,8 +18,9 @@ pub struct AccessLogData {
     pub sums: Sums,
     pub first_ts: Option<i64>,
     pub last_ts: Option<i64>,
-    /// Requests per second for the last [`RECENT_SECONDS`] seconds up to `last_ts`, oldest
-    /// first: the current throughput, to set against worker state sampled now.
+    /// Requests per second for the last [`RECENT_SECONDS`](super::RECENT_SECONDS) seconds up
+    /// to `last_ts`, oldest first: the current throughput, to set against worker state
+    /// sampled now.
     pub recent_per_second: Vec<(i64, SecondCounts)>,
     pub routes_overflowed: u64,
     pub endpoints: Vec<RouteFigures>,
