@@ -3,6 +3,7 @@
 //! through the same parsing and validation, so the CLI and the server cannot disagree.
 
 mod demo;
+mod progress;
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -753,7 +754,9 @@ fn apply_sources(args: &mut Map<String, Value>, paths: &[String], s: &SourceArgs
 /// break_down_latency from the terminal: the same parsing, sources and core as the tool.
 fn analyze_latency(args: Map<String, Value>, as_json: bool, reach: &Reach) -> Result<()> {
     let input = input::parse::<latency::LatencyInput>(args)?;
-    let report = block_on(sources::break_down_latency(input, reach))??;
+    let bar = progress::on_terminal();
+    let report = block_on(sources::break_down_latency(input, reach, &bar.progress))??;
+    drop(bar);
     print(&report, as_json)
 }
 

@@ -5,7 +5,7 @@
 //! - [`prometheus`]: a Prometheus text endpoint with worker-state gauges;
 //! - [`uwsgi`]: uWSGI's stats server;
 //! - [`listen_queue`]: the accept queue of a listening socket, from /proc/net/tcp{,6};
-//! - [`http`]: the bounded HTTP GET the two HTTP sources share;
+//! - [`fetch`]: the bounded HTTP GET the two HTTP sources share;
 //! - [`reach`]: the operator's allow-lists — which log directories and metrics hosts a
 //!   caller may make the server read;
 //! - [`aws`]: region, credentials, timeouts and retries for every AWS client, error
@@ -24,7 +24,7 @@
 pub mod aws;
 pub mod cloudwatch;
 pub mod db;
-pub mod http;
+pub mod fetch;
 pub mod listen_queue;
 pub mod mysql;
 pub mod nginx_log;
@@ -32,6 +32,7 @@ pub mod postgres;
 pub mod prometheus;
 pub mod rds;
 pub mod reach;
+pub mod sampling;
 pub mod tls;
 pub mod uwsgi;
 
@@ -45,21 +46,12 @@ use crate::diagnosis::latency::{
     self, LatencyCheck, LatencyInput, LatencyReport, Measured, WorkerMetrics,
 };
 use crate::diagnosis::storage::{self, RdsIopsInput, StorageReport};
+use crate::error::{ErrorKind, ToolError};
+use crate::progress::Progress;
 use reach::Reach;
 
-/// Why check_rds_iops produced no report.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum CheckError {
-    /// The arguments are wrong (a tool error naming the field).
-    #[error(transparent)]
-    Input(#[from] InputError),
-    /// AWS could not be read (a tool error saying what to do).
-    #[error(transparent)]
-    Source(#[from] aws::SourceError),
-}
-
 /// check_rds_iops: validate → read CloudWatch, RDS and STS → decide.
-pub async fn check_rds_iops(input: &RdsIopsInput) -> Result<StorageReport, CheckError> {
+pub async fn check_rds_iops(input: &RdsIopsInput) -> Result<StorageReport, ToolError> {
     let query = storage::validate(input)?;
     let sample = aws::collect_storage_sample(&query).await?;
     Ok(storage::analyze(input, &sample)?)
@@ -72,7 +64,8 @@ pub async fn check_rds_iops(input: &RdsIopsInput) -> Result<StorageReport, Check
 pub async fn break_down_latency(
     input: LatencyInput,
     reach: &Reach,
-) -> Result<LatencyReport, InputError> {
+    progress: &Progress,
+) -> Result<LatencyReport, ToolError> {
     let checked = latency::check(input, now_epoch_secs())?;
     let rds_input = match &checked.input().rds_instance {
         Some(r) => {
@@ -85,13 +78,18 @@ pub async fn break_down_latency(
     };
     let mut report = if wants_sources(checked.input()) {
         let reach = reach.clone();
+        let progress = progress.clone();
         tokio::task::spawn_blocking(move || {
-            gather_latency(&checked, &reach).and_then(|m| latency::analyze_measured(&checked, &m))
+            let measured = gather_latency(&checked, &reach, &progress)?;
+            Ok::<_, ToolError>(latency::analyze_measured(&checked, &measured)?)
         })
         .await
         .map_err(|err| {
             tracing::error!(%err, "break_down_latency reader failed");
-            InputError::new("arguments", "internal error while reading the sources")
+            ToolError::new(
+                ErrorKind::Unreachable,
+                "internal error while reading the sources; see the server log",
+            )
         })??
     } else {
         latency::analyze(&checked)?
@@ -134,7 +132,11 @@ pub fn log_threads() -> usize {
 
 /// Reads every source the input names, concurrently (the log is read while worker state
 /// and the accept queue are sampled). Blocking: call from a blocking thread.
-pub fn gather_latency(checked: &LatencyCheck, reach: &Reach) -> Result<Measured, InputError> {
+pub fn gather_latency(
+    checked: &LatencyCheck,
+    reach: &Reach,
+    progress: &Progress,
+) -> Result<Measured, ToolError> {
     let input = checked.input();
     // The paths are the one part of the log plan that needs the operator's allow-list.
     let log_setup = match checked.log_plan() {
@@ -147,7 +149,7 @@ pub fn gather_latency(checked: &LatencyCheck, reach: &Reach) -> Result<Measured,
     };
     let selectors = match &input.gunicorn_metrics_url {
         Some(url) => {
-            http::check_url("gunicorn_metrics_url", url)?;
+            fetch::check_url("gunicorn_metrics_url", url)?;
             Some(prometheus::compile(
                 input
                     .worker_metrics
@@ -159,12 +161,12 @@ pub fn gather_latency(checked: &LatencyCheck, reach: &Reach) -> Result<Measured,
         None => None,
     };
     if input.gunicorn_metrics_url.is_some() && input.uwsgi_stats.is_some() {
-        return Err(InputError::new(
+        return Err(ToolError::bad_input(
             "uwsgi_stats",
             "pass either gunicorn_metrics_url or uwsgi_stats, not both: they describe one app server",
         ));
     }
-    let sampling = prometheus::Sampling {
+    let sampling = sampling::Sampling {
         samples: input.samples,
         interval: Duration::from_millis(input.sample_interval_ms),
         timeout: Duration::from_secs(5),
@@ -172,6 +174,7 @@ pub fn gather_latency(checked: &LatencyCheck, reach: &Reach) -> Result<Measured,
 
     std::thread::scope(|scope| {
         let log = log_setup.as_ref().map(|(format, options, paths)| {
+            let lane = progress.lane();
             scope.spawn(move || {
                 let source = format!(
                     "nginx:{}",
@@ -181,23 +184,42 @@ pub fn gather_latency(checked: &LatencyCheck, reach: &Reach) -> Result<Measured,
                         .collect::<Vec<_>>()
                         .join(",")
                 );
-                nginx_log::read(paths, format, options, log_threads(), "access_log.path")
-                    .map(|data| (source, data))
+                nginx_log::read(
+                    paths,
+                    format,
+                    options,
+                    log_threads(),
+                    "access_log.path",
+                    &lane,
+                )
+                .map(|data| (source, data))
             })
         });
         let workers = match (&input.gunicorn_metrics_url, &selectors, &input.uwsgi_stats) {
-            (Some(url), Some(sel), _) => Some(scope.spawn(move || {
-                prometheus::sample_workers("gunicorn_metrics_url", url, sel, sampling, reach)
-            })),
-            (_, _, Some(addr)) => Some(
-                scope.spawn(move || uwsgi::sample_workers("uwsgi_stats", addr, sampling, reach)),
-            ),
+            (Some(url), Some(sel), _) => {
+                let lane = progress.lane();
+                Some(scope.spawn(move || {
+                    prometheus::sample_workers(
+                        "gunicorn_metrics_url",
+                        url,
+                        sel,
+                        sampling,
+                        reach,
+                        &lane,
+                    )
+                }))
+            }
+            (_, _, Some(addr)) => {
+                let lane = progress.lane();
+                Some(scope.spawn(move || {
+                    uwsgi::sample_workers("uwsgi_stats", addr, sampling, reach, &lane)
+                }))
+            }
             _ => None,
         };
         let queue = input.listen_port.map(|port| {
-            scope.spawn(move || {
-                listen_queue::sample("listen_port", port, sampling.samples, sampling.interval)
-            })
+            let lane = progress.lane();
+            scope.spawn(move || listen_queue::sample("listen_port", port, sampling, &lane))
         });
         Ok(Measured {
             access_log: log.map(|h| joined(h.join())).transpose()?,
@@ -208,10 +230,10 @@ pub fn gather_latency(checked: &LatencyCheck, reach: &Reach) -> Result<Measured,
 }
 
 /// The result of a reader thread; a panic in one becomes an error, not a crash.
-fn joined<T>(r: std::thread::Result<Result<T, InputError>>) -> Result<T, InputError> {
+fn joined<T>(r: std::thread::Result<Result<T, ToolError>>) -> Result<T, ToolError> {
     r.unwrap_or_else(|_| {
-        Err(InputError::new(
-            "arguments",
+        Err(ToolError::new(
+            ErrorKind::Unreachable,
             "a source reader failed unexpectedly; see the server log",
         ))
     })
