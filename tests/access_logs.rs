@@ -153,7 +153,7 @@ fn a_wrong_format_is_an_error_through_the_core_with_the_line_and_byte() {
     assert_eq!(d.parsed, 0);
     let (_, e) = d.first_error.clone().unwrap();
     assert_eq!(e.line, 1);
-    let input = LatencyInput::default();
+    let input = latency::check(LatencyInput::default(), 0).unwrap();
     let r = latency::analyze_measured(
         &input,
         &Measured {

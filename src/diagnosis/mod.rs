@@ -15,6 +15,7 @@ pub mod queueing;
 pub mod sql;
 pub mod storage;
 pub mod symptoms;
+pub mod window;
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};

@@ -41,10 +41,9 @@ pub use db::{Connections, DbError, read_snapshot, scrub};
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::diagnosis::InputError;
-use crate::diagnosis::access_log::{LogOptions, RouteTemplate};
-use crate::diagnosis::latency::{self, LatencyInput, LatencyReport, Measured, WorkerMetrics};
-use crate::diagnosis::nginx_format::LogFormat;
+use crate::diagnosis::latency::{
+    self, LatencyCheck, LatencyInput, LatencyReport, Measured, WorkerMetrics,
+};
 use crate::diagnosis::storage::{self, InstanceWindow, RdsIopsInput, StorageReport};
 use crate::error::{ErrorKind, ToolError};
 use crate::progress::Progress;
@@ -71,17 +70,17 @@ pub async fn break_down_latency(
     reach: &Reach,
     progress: &Progress,
 ) -> Result<LatencyReport, ToolError> {
-    latency::check(&input)?;
-    let rds_check = match &input.rds_instance {
+    let checked = latency::check(input, now_epoch_secs())?;
+    let rds_check = match &checked.input().rds_instance {
         Some(r) => Some((r.db_instance_identifier.clone(), r.check()?)),
         None => None,
     };
-    let mut report = if wants_sources(&input) {
+    let mut report = if wants_sources(checked.input()) {
         let reach = reach.clone();
         let progress = progress.clone();
         tokio::task::spawn_blocking(move || {
-            let measured = gather_latency(&input, &reach, &progress)?;
-            Ok::<_, ToolError>(latency::analyze_measured(&input, &measured)?)
+            let measured = gather_latency(&checked, &reach, &progress)?;
+            Ok::<_, ToolError>(latency::analyze_measured(&checked, &measured)?)
         })
         .await
         .map_err(|err| {
@@ -92,7 +91,7 @@ pub async fn break_down_latency(
             )
         })??
     } else {
-        latency::analyze(&input)?
+        latency::analyze(&checked)?
     };
     if let Some((identifier, check)) = rds_check {
         match storage_report(&check).await {
@@ -110,6 +109,14 @@ pub async fn break_down_latency(
         }
     }
     Ok(report)
+}
+
+/// The clock, in Unix seconds, for `since` / `until` durations.
+fn now_epoch_secs() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 /// Whether the input names any source to read.
@@ -131,64 +138,18 @@ pub fn log_threads() -> usize {
 /// Reads every source the input names, concurrently (the log is read while worker state
 /// and the accept queue are sampled). Blocking: call from a blocking thread.
 pub fn gather_latency(
-    input: &LatencyInput,
+    checked: &LatencyCheck,
     reach: &Reach,
     progress: &Progress,
 ) -> Result<Measured, ToolError> {
-    // Everything that can be checked without I/O first, so a typo fails fast.
-    let log_setup = match &input.access_log {
-        Some(a) => {
-            let format = LogFormat::compile(&a.log_format)
-                .map_err(|e| InputError::new("access_log.log_format", e.0))?;
-            let now = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_secs() as i64)
-                .unwrap_or(0);
-            let since = a
-                .since
-                .as_deref()
-                .map(|t| nginx_log::resolve_time("access_log.since", t, now))
-                .transpose()?;
-            let until = a
-                .until
-                .as_deref()
-                .map(|t| nginx_log::resolve_time("access_log.until", t, now))
-                .transpose()?;
-            if let (Some(s), Some(u)) = (since, until)
-                && s >= u
-            {
-                return Err(ToolError::bad_input(
-                    "access_log.until",
-                    "must be later than `since`",
-                ));
-            }
-            if (since.is_some() || until.is_some()) && !format.has_time() {
-                return Err(ToolError::bad_input(
-                    "access_log.since",
-                    "since/until need a time in the log: the log_format has none of $time_local, $time_iso8601 or $msec",
-                ));
-            }
-            let templates = a
-                .route_patterns
-                .iter()
-                .enumerate()
-                .map(|(i, p)| {
-                    RouteTemplate::parse(p)
-                        .map_err(|m| InputError::new(format!("access_log.route_patterns[{i}]"), m))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            let paths = nginx_log::expand(&a.path.to_vec(), "access_log.path", reach)?;
-            Some((
-                format,
-                LogOptions {
-                    since,
-                    until,
-                    templates,
-                    ..LogOptions::default()
-                },
-                paths,
-            ))
-        }
+    let input = checked.input();
+    // The paths are the one part of the log plan that needs the operator's allow-list.
+    let log_setup = match checked.log_plan() {
+        Some(plan) => Some((
+            &plan.format,
+            &plan.options,
+            nginx_log::expand(&plan.paths, "access_log.path", reach)?,
+        )),
         None => None,
     };
     let selectors = match &input.gunicorn_metrics_url {

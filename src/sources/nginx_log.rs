@@ -16,9 +16,8 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use flate2::read::MultiGzDecoder;
 
-use crate::diagnosis::InputError;
 use crate::diagnosis::access_log::{AccessLogData, FirstError, LogOptions, LogStats};
-use crate::diagnosis::nginx_format::{LogFormat, parse_rfc3339, parse_time_local};
+use crate::diagnosis::nginx_format::LogFormat;
 use crate::error::ToolError;
 use crate::progress::Lane;
 
@@ -367,34 +366,6 @@ fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(total)
 }
 
-/// Resolves a `since` / `until` value to Unix seconds: an RFC 3339 time
-/// (`2024-05-01T12:00:00Z`), nginx's `$time_local` form, or a duration before `now`
-/// (`90s`, `15m`, `2h`, `1d`).
-pub fn resolve_time(field: &str, text: &str, now: i64) -> Result<i64, InputError> {
-    let t = text.trim();
-    if let Some(v) = parse_rfc3339(t.as_bytes()).or_else(|| parse_time_local(t.as_bytes())) {
-        return Ok(v);
-    }
-    let (num, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
-    let unit = unit.trim().trim_end_matches(" ago");
-    let scale = match unit {
-        "s" | "sec" => 1,
-        "m" | "min" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => 0,
-    };
-    match num.parse::<i64>() {
-        Ok(n) if scale > 0 && n <= 3650 * 86_400 => Ok(now - n * scale),
-        _ => Err(InputError::new(
-            field,
-            format!(
-                "`{text}` is not a time; use RFC 3339 (2024-05-01T12:00:00Z) or a duration before now (90s, 15m, 2h, 1d)"
-            ),
-        )),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -563,13 +534,7 @@ mod tests {
     }
 
     #[test]
-    fn times_resolve() {
-        assert_eq!(resolve_time("since", "15m", 10_000).unwrap(), 9_100);
-        assert_eq!(
-            resolve_time("since", "2024-01-01T00:00:00Z", 0).unwrap(),
-            1_704_067_200
-        );
-        assert!(resolve_time("since", "yesterday", 0).is_err());
+    fn globs_match() {
         use super::super::reach::glob_match;
         assert!(glob_match("access.log*", "access.log.1.gz"));
         assert!(!glob_match("access.log*", "error.log"));

@@ -27,11 +27,11 @@ use python_web_troubleshooter::diagnosis::access_log::RouteTemplate;
 use python_web_troubleshooter::diagnosis::latency::{LatencyInput, WorkerMetrics};
 use python_web_troubleshooter::diagnosis::nginx_format::LogFormat;
 use python_web_troubleshooter::diagnosis::{
-    InputError, capacity, latency, queries, storage, symptoms,
+    InputError, capacity, latency, queries, storage, symptoms, window,
 };
 use python_web_troubleshooter::input;
 use python_web_troubleshooter::render::Summary;
-use python_web_troubleshooter::sources::{fetch, nginx_log, prometheus};
+use python_web_troubleshooter::sources::{fetch, prometheus};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -619,7 +619,7 @@ fn latency_source_checks(input: &LatencyInput, args: &Value) -> Result<(), TestC
             ("access_log.until", &a.until),
         ] {
             if let Some(t) = t {
-                match nginx_log::resolve_time(field, t, NOW) {
+                match window::resolve_time(field, t, NOW) {
                     Ok(_) => {}
                     Err(e) => {
                         prop_assert_eq!(&e.field, field);
@@ -680,7 +680,7 @@ fn check_tools(args: &Value) -> Result<(), TestCaseError> {
         analysed(Tool::Match, args, symptoms::analyze(&i))?;
     }
     if let Some(i) = parsed::<LatencyInput>(Tool::Latency, args)? {
-        let checked = latency::check(&i);
+        let checked = latency::check(i.clone(), NOW);
         if let Err(e) = &checked {
             check_error(Tool::Latency, e, args)?;
         }
@@ -694,7 +694,11 @@ fn check_tools(args: &Value) -> Result<(), TestCaseError> {
             rds_instance: None,
             ..i.clone()
         };
-        let ok = analysed(Tool::Latency, args, latency::analyze(&plain))?;
+        let ok = analysed(
+            Tool::Latency,
+            args,
+            latency::check(plain, NOW).and_then(|c| latency::analyze(&c)),
+        )?;
         prop_assert!(
             ok || checked.is_err(),
             "break_down_latency: the input passed its check but the analysis refused it"
