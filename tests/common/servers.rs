@@ -8,6 +8,7 @@
 //! `PWT_REQUIRE_SERVERS=1`, and then a missing variable fails the test instead: there, a
 //! skip would hide a broken set-up.
 
+use std::io::Write;
 use std::sync::Once;
 
 /// A suite and the servers it needs.
@@ -88,11 +89,16 @@ impl Suite {
                 self.runner
             );
         }
+        // Straight to the process's stderr: the test harness captures `eprintln!` and shows
+        // it only for failed tests.
         static SAID: Once = Once::new();
         SAID.call_once(|| {
-            eprintln!(
+            let _ = writeln!(
+                std::io::stderr(),
                 "{}: skipped — needs {}; run bash {} (or scripts/test.sh)",
-                self.name, self.needs, self.runner
+                self.name,
+                self.needs,
+                self.runner
             );
         });
         false
