@@ -9,6 +9,8 @@
 //!   accept queue, databases, CloudWatch, RDS) into plain data;
 //! - [`flows`]: one call of each tool that reaches outside — validate once, gather from the
 //!   sources, analyse with the core, combine by value;
+//! - [`error`]: the one error a tool call ends with, of five kinds;
+//! - [`progress`]: how far a long call has got, for an MCP client or a terminal;
 //! - [`server`]: the MCP server (tools, prompts, instructions);
 //! - [`config`]: the operator's database targets and settings;
 //! - [`cli`]: the same analyses for a person at a terminal.
@@ -16,8 +18,10 @@
 pub mod cli;
 pub mod config;
 pub mod diagnosis;
+pub mod error;
 pub mod flows;
 pub mod input;
+pub mod progress;
 pub mod render;
 pub mod server;
 pub mod sources;

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use python_web_troubleshooter::diagnosis::access_log::LogOptions;
 use python_web_troubleshooter::diagnosis::latency::{self, LatencyInput, Measured};
 use python_web_troubleshooter::diagnosis::nginx_format::LogFormat;
+use python_web_troubleshooter::progress::Progress;
 use python_web_troubleshooter::sources::nginx_log;
 use python_web_troubleshooter::sources::reach::{Mode, Reach, ReachSettings};
 use rmcp::{
@@ -30,7 +31,15 @@ fn read(
     format: &str,
 ) -> python_web_troubleshooter::diagnosis::access_log::AccessLogData {
     let format = LogFormat::compile(format).expect("format compiles");
-    nginx_log::read(files, &format, &LogOptions::default(), 2, "access_log.path").expect("read")
+    nginx_log::read(
+        files,
+        &format,
+        &LogOptions::default(),
+        2,
+        "access_log.path",
+        &Progress::none().lane(),
+    )
+    .expect("read")
 }
 
 fn endpoint<'a>(

@@ -378,7 +378,7 @@ async fn prompts_are_listed_and_rendered() {
     let r = client
         .get_prompt(
             GetPromptRequestParams::new("incident_triage").with_arguments(args(
-                json!({"endpoint": "GET /api/orders/{id}", "time_window": "09:00-09:40 UTC"}),
+                json!({"transaction": "GET /api/orders/{id}", "time_window": "09:00-09:40 UTC"}),
             )),
         )
         .await

@@ -4,6 +4,7 @@
 //! disagree. `serve` starts the MCP server itself ([`serve`]).
 
 mod demo;
+mod progress;
 mod serve;
 mod tool_args;
 
@@ -132,9 +133,12 @@ pub fn run(command: Command, config: &Config, reach: Reach) -> Result<()> {
     }
 }
 
-/// break_down_latency from the terminal: the same sources and core as the tool.
+/// break_down_latency from the terminal: the same sources and core as the tool, with a
+/// progress bar on a terminal.
 fn break_down_latency(input: LatencyInput, reach: &Reach, as_json: bool) -> Result<()> {
-    let report = block_on(sources::break_down_latency(input, reach))??;
+    let bar = progress::on_terminal();
+    let report = block_on(sources::break_down_latency(input, reach, &bar.progress))??;
+    drop(bar);
     print(&report, as_json)
 }
 

@@ -6,9 +6,7 @@
 //! by returning values. The core and the sources never call each other; only flows join
 //! them. The MCP tools and the CLI both call these functions, so the two cannot disagree.
 //!
-//! Every flow fails with one [`ToolError`], whose [`ErrorKind`] says what the caller can do
-//! about it.
+//! Every flow fails with one [`ToolError`] (the sources' error too), whose [`ErrorKind`]
+//! says what the caller can do about it.
 
-mod error;
-
-pub use error::{ErrorKind, ToolError};
+pub use crate::error::{ErrorKind, ToolError};

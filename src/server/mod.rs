@@ -7,6 +7,7 @@
 
 mod call;
 pub mod http;
+mod progress;
 mod prompts;
 mod schema;
 mod tools;
@@ -27,12 +28,12 @@ use rmcp::{
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::diagnosis::InputError;
 use crate::render::Summary;
 use crate::sources::Connections;
 
 pub use call::{ACCESS_LOG, CallInfo};
 pub use prompts::{PromptTemplate, prompt_templates};
+use schema::Detail;
 
 /// What `initialize` tells the client about this server, for the model to read first.
 pub const INSTRUCTIONS: &str = "\
@@ -119,15 +120,16 @@ impl ServerHandler for Troubleshooter {
     }
 }
 
-/// A successful result: the text summary, the JSON (for clients that read only text), and
-/// the structured content validated by the tool's outputSchema.
-pub(crate) fn success<T: Serialize + Summary>(report: &T) -> CallToolResult {
+/// A successful result: the text summary (and, with `detail: full`, the JSON for clients
+/// that read only text), and the structured content validated by the tool's outputSchema.
+pub(crate) fn success<T: Serialize + Summary>(report: &T, detail: Detail) -> CallToolResult {
     match serde_json::to_value(report) {
         Ok(value) => {
-            let mut result = CallToolResult::success(vec![
-                ContentBlock::text(report.summary()),
-                ContentBlock::text(value.to_string()),
-            ]);
+            let mut content = vec![ContentBlock::text(report.summary())];
+            if detail == Detail::Full {
+                content.push(ContentBlock::text(value.to_string()));
+            }
+            let mut result = CallToolResult::success(content);
             result.structured_content = Some(value);
             result
         }
@@ -135,12 +137,6 @@ pub(crate) fn success<T: Serialize + Summary>(report: &T) -> CallToolResult {
             "internal error: the report could not be serialised ({err})"
         )),
     }
-}
-
-/// A tool error for bad arguments: what is wrong and how to fix it.
-pub(crate) fn invalid(tool: &str, err: &InputError) -> CallToolResult {
-    tracing::info!(tool, field = %err.field, "rejected arguments");
-    failure(&format!("{tool}: {err}"))
 }
 
 pub(crate) fn failure(message: &str) -> CallToolResult {

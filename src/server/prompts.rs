@@ -207,9 +207,17 @@ mod tests {
             .iter()
             .find(|t| t.name == "incident_triage")
             .unwrap();
-        let args = json!({"endpoint": "GET /api/orders/{id}"});
+        let args = json!({"transaction": "GET /api/orders/{id}", "span_sql": "SELECT * FROM orders WHERE id = %s"});
         let body = render(t, args.as_object()).unwrap();
         assert!(body.contains("GET /api/orders/{id}"));
+        // Each Sentry field is mapped to the tool argument it feeds.
+        assert!(
+            body.contains(
+                "| span SQL | SELECT * FROM orders WHERE id = %s | `slow_queries` `query_text`"
+            ),
+            "{body}"
+        );
+        assert!(body.contains("`break_down_latency` `endpoint`"), "{body}");
         assert!(body.contains(NOT_GIVEN));
         assert!(!body.contains("{{"), "unreplaced placeholder in {body}");
     }

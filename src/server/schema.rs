@@ -13,6 +13,7 @@
 
 use std::sync::Arc;
 
+use crate::diagnosis::InputError;
 use rmcp::{
     handler::server::common::{schema_for_input, schema_for_output},
     model::JsonObject,
@@ -58,7 +59,46 @@ pub fn input_schema<T: JsonSchema + 'static>() -> Arc<JsonObject> {
         .unwrap_or_else(|e| panic!("input schema of {}: {e}", std::any::type_name::<T>()));
     let mut schema = Value::Object(schema.as_ref().clone());
     strip_nullable(&mut schema);
+    if let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut) {
+        properties.insert("detail".into(), Detail::schema());
+    }
     standard_formats(schema)
+}
+
+/// How much of a result goes into its text content, an argument every tool takes.
+///
+/// The text is the summary a person or a model reads first; the whole result is always in
+/// `structuredContent`. `full` adds the result as JSON text too, for clients that read only
+/// text content.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Detail {
+    #[default]
+    Summary,
+    Full,
+}
+
+impl Detail {
+    /// Takes `detail` out of the arguments (the tool's own input does not know it).
+    pub fn take(args: &mut JsonObject) -> Result<Self, InputError> {
+        match args.remove("detail") {
+            None => Ok(Self::Summary),
+            Some(Value::String(s)) if s == "summary" => Ok(Self::Summary),
+            Some(Value::String(s)) if s == "full" => Ok(Self::Full),
+            Some(_) => Err(InputError::new(
+                "detail",
+                "use \"summary\" (the default: the readable summary as text) or \"full\" (the summary and the whole result as JSON text)",
+            )),
+        }
+    }
+
+    fn schema() -> Value {
+        serde_json::json!({
+            "type": "string",
+            "enum": ["summary", "full"],
+            "default": "summary",
+            "description": "full: also the whole result as JSON text (it is always in structuredContent)"
+        })
+    }
 }
 
 /// The advertised output schema of `T` (what the result serialises to), with standard

@@ -4,23 +4,27 @@
 //! type or an unknown enum value becomes a tool error naming the field; the advertised
 //! `inputSchema` is still generated from the typed input.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use rmcp::{
+    Peer, RoleServer,
     handler::server::wrapper::Parameters,
-    model::{CallToolResult, JsonObject},
+    model::{CallToolResult, JsonObject, RequestMetaObject},
     tool, tool_router,
 };
 use serde::{Serialize, de::DeserializeOwned};
 
-use super::schema::{input_schema, output_schema};
-use super::{Troubleshooter, failure, invalid, success};
+use super::progress;
+use super::schema::{Detail, input_schema, output_schema};
+use super::{Troubleshooter, failure, success};
 use crate::config::Config;
-use crate::diagnosis::{InputError, capacity, latency, queries, storage, symptoms};
+use crate::diagnosis::{capacity, latency, queries, storage, symptoms};
+use crate::error::ToolError;
 use crate::input;
 use crate::render::Summary;
+use crate::sources;
 use crate::sources::reach::Reach;
-use crate::sources::{self, CallError, CheckError};
 
 const CAPACITY_MATH: &str = "\
 Capacity arithmetic for a Gunicorn/uWSGI fleet (Steps 4–5 of the order): the throughput ceiling \
@@ -96,60 +100,31 @@ text are redacted; every session is read-only and bounded in time. Use it when \
 break_down_latency shows the DB layer dominating, or to decide C vs D; pass `observations` on \
 to match_symptom.";
 
-/// Parses, runs the core, renders: the shape of every tool call.
-fn run<I, R>(
+/// One tool call, whatever the tool: parse the arguments into the tool's input, run its
+/// flow, render the report or the error. Timing and outcome are logged once per call by
+/// `call::run`; a failure is logged here, once, by its kind.
+async fn call<I, R, F>(
     tool: &str,
-    args: JsonObject,
-    analyze: impl FnOnce(&I) -> Result<R, InputError>,
+    mut args: JsonObject,
+    flow: impl FnOnce(I) -> F,
 ) -> CallToolResult
 where
     I: DeserializeOwned,
     R: Serialize + Summary,
+    F: Future<Output = Result<R, ToolError>>,
 {
-    // Timing and outcome are logged once per call by `call::run`, for every transport.
-    match input::parse::<I>(args).and_then(|input| analyze(&input)) {
-        Ok(report) => success(&report),
-        Err(err) => invalid(tool, &err),
-    }
-}
-
-/// Reports a check_rds_iops failure: bad arguments name the field, AWS failures say what to do.
-fn check_failed(tool: &str, err: &CheckError) -> CallToolResult {
-    match err {
-        CheckError::Input(e) => invalid(tool, e),
-        CheckError::Source(e) => {
-            tracing::warn!(tool, error = %e, "AWS read failed");
-            failure(&format!("{tool}: {e}"))
+    let detail = Detail::take(&mut args);
+    let result = match detail.clone().and_then(|_| input::parse::<I>(args)) {
+        Ok(input) => flow(input).await,
+        Err(err) => Err(err.into()),
+    };
+    match result {
+        Ok(report) => success(&report, detail.unwrap_or_default()),
+        Err(err) => {
+            err.log(tool);
+            failure(&err.text(tool))
         }
     }
-}
-
-/// Reads a database, runs the core, renders: the shape of a tool call that does I/O.
-async fn run_slow_queries(
-    config: &Config,
-    connections: &sources::Connections,
-    args: JsonObject,
-) -> CallToolResult {
-    const TOOL: &str = "slow_queries";
-    let started = std::time::Instant::now();
-    let out = match input::parse::<queries::SlowQueriesInput>(args) {
-        Err(err) => invalid(TOOL, &err),
-        Ok(input) => match sources::slow_queries(config, connections, &input).await {
-            Ok(report) => success(&report),
-            Err(CallError::Input(err)) => invalid(TOOL, &err),
-            Err(err) => {
-                tracing::warn!(tool = TOOL, error = %err, "database call failed");
-                failure(&format!("{TOOL}: {err}"))
-            }
-        },
-    };
-    tracing::debug!(
-        tool = TOOL,
-        elapsed_us = started.elapsed().as_micros() as u64,
-        is_error = out.is_error.unwrap_or(false),
-        "tool call"
-    );
-    out
 }
 
 impl Troubleshooter {
@@ -187,7 +162,12 @@ impl Troubleshooter {
         annotations(title = "Capacity math (Little's law, Erlang C, what-if)", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
     async fn capacity_math(&self, Parameters(args): Parameters<JsonObject>) -> CallToolResult {
-        run("capacity_math", args, capacity::analyze)
+        call(
+            "capacity_math",
+            args,
+            |i: capacity::CapacityInput| async move { Ok(capacity::analyze(&i)?) },
+        )
+        .await
     }
 
     #[tool(
@@ -198,7 +178,12 @@ impl Troubleshooter {
         annotations(title = "Match the symptom (A–F) and death spirals", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
     async fn match_symptom(&self, Parameters(args): Parameters<JsonObject>) -> CallToolResult {
-        run("match_symptom", args, symptoms::analyze)
+        call(
+            "match_symptom",
+            args,
+            |i: symptoms::MatchInput| async move { Ok(symptoms::analyze(&i)?) },
+        )
+        .await
     }
 
     #[tool(
@@ -208,16 +193,17 @@ impl Troubleshooter {
         output_schema = output_schema::<latency::LatencyReport>(),
         annotations(title = "Break latency down by layer", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true)
     )]
-    async fn break_down_latency(&self, Parameters(args): Parameters<JsonObject>) -> CallToolResult {
-        let tool = "break_down_latency";
-        let input = match input::parse::<latency::LatencyInput>(args) {
-            Ok(i) => i,
-            Err(e) => return invalid(tool, &e),
-        };
-        match sources::break_down_latency(input, &self.reach).await {
-            Ok(report) => success(&report),
-            Err(e) => invalid(tool, &e),
-        }
+    async fn break_down_latency(
+        &self,
+        Parameters(args): Parameters<JsonObject>,
+        meta: RequestMetaObject,
+        peer: Peer<RoleServer>,
+    ) -> CallToolResult {
+        let progress = progress::for_call(&meta, &peer);
+        call("break_down_latency", args, |i| async move {
+            sources::break_down_latency(i, &self.reach, &progress).await
+        })
+        .await
     }
 
     #[tool(
@@ -228,23 +214,12 @@ impl Troubleshooter {
         annotations(title = "Check RDS storage: IOPS, throughput, DiskQueueDepth", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true)
     )]
     async fn check_rds_iops(&self, Parameters(args): Parameters<JsonObject>) -> CallToolResult {
-        let tool = "check_rds_iops";
-        let started = std::time::Instant::now();
-        let input = match input::parse::<storage::RdsIopsInput>(args) {
-            Ok(i) => i,
-            Err(e) => return invalid(tool, &e),
-        };
-        let out = match sources::check_rds_iops(&input).await {
-            Ok(report) => success(&report),
-            Err(e) => check_failed(tool, &e),
-        };
-        tracing::debug!(
-            tool,
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            is_error = out.is_error.unwrap_or(false),
-            "tool call"
-        );
-        out
+        call(
+            "check_rds_iops",
+            args,
+            |i: storage::RdsIopsInput| async move { sources::check_rds_iops(&i).await },
+        )
+        .await
     }
 
     #[tool(
@@ -255,6 +230,15 @@ impl Troubleshooter {
         annotations(title = "Slow queries, live activity and locks (PostgreSQL, MySQL)", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true)
     )]
     async fn slow_queries(&self, Parameters(args): Parameters<JsonObject>) -> CallToolResult {
-        run_slow_queries(&self.config, &self.connections, args).await
+        call(
+            "slow_queries",
+            args,
+            |i: queries::SlowQueriesInput| async move {
+                sources::slow_queries(&self.config, &self.connections, &i)
+                    .await
+                    .map_err(ToolError::from)
+            },
+        )
+        .await
     }
 }

@@ -69,6 +69,24 @@ pub enum SourceError {
     Other { service: String, detail: String },
 }
 
+impl From<SourceError> for crate::error::ToolError {
+    fn from(err: SourceError) -> Self {
+        use crate::error::ErrorKind;
+        let kind = match &err {
+            SourceError::NoRegion | SourceError::NoCredentials { .. } => ErrorKind::NotConfigured,
+            SourceError::ExpiredCredentials { .. }
+            | SourceError::InvalidCredentials { .. }
+            | SourceError::AccessDenied { .. } => ErrorKind::Denied,
+            SourceError::NotFound { .. } => ErrorKind::BadInput,
+            SourceError::Timeout { .. } => ErrorKind::TimedOut,
+            SourceError::Throttled { .. }
+            | SourceError::Unreachable { .. }
+            | SourceError::Other { .. } => ErrorKind::Unreachable,
+        };
+        Self::new(kind, err.to_string())
+    }
+}
+
 impl SourceError {
     fn is_access_denied(&self) -> bool {
         matches!(self, Self::AccessDenied { .. })

@@ -30,6 +30,17 @@ pub enum CallError {
     Db(#[from] DbError),
 }
 
+impl From<CallError> for crate::error::ToolError {
+    fn from(err: CallError) -> Self {
+        use crate::error::{ErrorKind, ToolError};
+        match err {
+            CallError::Input(e) => e.into(),
+            CallError::Target(e) => ToolError::new(ErrorKind::NotConfigured, e.to_string()),
+            CallError::Db(e) => ToolError::new(ErrorKind::Unreachable, e.to_string()),
+        }
+    }
+}
+
 /// What is kept between calls: PostgreSQL connections and what is known about each
 /// target's statements (MySQL connects per call).
 #[derive(Debug, Default)]

@@ -7,10 +7,11 @@
 //! are saturated. It needs nothing installed and no access to the app, only to run on the
 //! same host (and network namespace) as the app server.
 
-use std::time::{Duration, Instant};
+use super::sampling::Sampling;
 
-use crate::diagnosis::InputError;
 use crate::diagnosis::latency::QueueSamples;
+use crate::error::ToolError;
+use crate::progress::Lane;
 
 /// TCP state code of LISTEN in /proc/net/tcp.
 const LISTEN: &str = "0A";
@@ -71,44 +72,38 @@ pub fn read(port: u16) -> std::io::Result<Option<u64>> {
     Ok(found.then_some(total))
 }
 
-/// Samples the queue on `port` `samples` times, `interval` apart.
+/// Samples the queue on `port` as `sampling` says (a read of /proc takes no time to bound).
 pub fn sample(
     field: &str,
     port: u16,
-    samples: u32,
-    interval: Duration,
-) -> Result<QueueSamples, InputError> {
-    let mut out = Vec::new();
-    let start = Instant::now();
-    for i in 0..samples.max(1) {
-        if i > 0 {
-            let due = start + interval * i;
-            std::thread::sleep(due.saturating_duration_since(Instant::now()));
-        }
+    sampling: Sampling,
+    lane: &Lane,
+) -> Result<QueueSamples, ToolError> {
+    let samples = sampling.run(lane, "accept queue", || {
         let q = read(port).map_err(|e| {
-            InputError::new(field, format!("cannot read /proc/net/tcp: {e}; the listen queue can only be read on Linux, on the app's host"))
+            ToolError::io(field, "cannot read /proc/net/tcp", &e)
+                .hint("the listen queue can only be read on Linux, on the app's host")
         })?;
-        match q {
-            Some(q) => out.push(q as f64),
-            None => {
-                return Err(InputError::new(
-                    field,
-                    format!(
-                        "no socket listens on port {port} in this host's network namespace; pass the port Gunicorn/uWSGI binds (not nginx's), and run this on the app's host or inside its container"
-                    ),
-                ));
-            }
-        }
-    }
+        q.map(|q| q as f64).ok_or_else(|| {
+            ToolError::bad_input(
+                field,
+                format!(
+                    "no socket listens on port {port} in this host's network namespace; pass the port Gunicorn/uWSGI binds (not nginx's), and run this on the app's host or inside its container"
+                ),
+            )
+        })
+    })?;
     Ok(QueueSamples {
         source: format!("proc:/proc/net/tcp:{port}"),
-        samples: out,
+        samples,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::progress::Progress;
+    use std::time::Duration;
 
     const TCP: &str = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
    0: 0100007F:1F90 00000000:0000 0A 00000000:00000011 00:00000000 00000000     0        0 9511 1 0000000006e52389 100 0 0 10 0
@@ -141,10 +136,27 @@ mod tests {
         let _clients: Vec<_> = (0..3)
             .map(|_| std::net::TcpStream::connect(("127.0.0.1", port)).unwrap())
             .collect();
-        let s = sample("listen_port", port, 2, Duration::from_millis(5)).unwrap();
+        let sampling = |samples, ms| Sampling {
+            samples,
+            interval: Duration::from_millis(ms),
+            timeout: Duration::ZERO,
+        };
+        let s = sample(
+            "listen_port",
+            port,
+            sampling(2, 5),
+            &Progress::none().lane(),
+        )
+        .unwrap();
         assert_eq!(s.samples, vec![3.0, 3.0]);
         drop(listener);
-        let e = sample("listen_port", port, 1, Duration::ZERO).unwrap_err();
+        let e = sample(
+            "listen_port",
+            port,
+            sampling(1, 0),
+            &Progress::none().lane(),
+        )
+        .unwrap_err();
         assert!(e.message.contains("no socket listens"), "{e}");
     }
 }

@@ -5,7 +5,7 @@
 //! - [`prometheus`]: a Prometheus text endpoint with worker-state gauges;
 //! - [`uwsgi`]: uWSGI's stats server;
 //! - [`listen_queue`]: the accept queue of a listening socket, from /proc/net/tcp{,6};
-//! - [`http`]: the bounded HTTP GET the two HTTP sources share;
+//! - [`fetch`]: the bounded HTTP GET the two HTTP sources share;
 //! - [`reach`]: the operator's allow-lists — which log directories and metrics hosts a
 //!   caller may make the server read;
 //! - [`aws`]: region, credentials, timeouts and retries for every AWS client, error
@@ -24,7 +24,7 @@
 pub mod aws;
 pub mod cloudwatch;
 pub mod db;
-pub mod http;
+pub mod fetch;
 pub mod listen_queue;
 pub mod mysql;
 pub mod nginx_log;
@@ -32,6 +32,7 @@ pub mod postgres;
 pub mod prometheus;
 pub mod rds;
 pub mod reach;
+pub mod sampling;
 pub mod tls;
 pub mod uwsgi;
 
@@ -45,21 +46,12 @@ use crate::diagnosis::access_log::{LogOptions, RouteTemplate};
 use crate::diagnosis::latency::{self, LatencyInput, LatencyReport, Measured, WorkerMetrics};
 use crate::diagnosis::nginx_format::LogFormat;
 use crate::diagnosis::storage::{self, RdsIopsInput, StorageReport};
+use crate::error::{ErrorKind, ToolError};
+use crate::progress::Progress;
 use reach::Reach;
 
-/// Why check_rds_iops produced no report.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum CheckError {
-    /// The arguments are wrong (a tool error naming the field).
-    #[error(transparent)]
-    Input(#[from] InputError),
-    /// AWS could not be read (a tool error saying what to do).
-    #[error(transparent)]
-    Source(#[from] aws::SourceError),
-}
-
 /// check_rds_iops: validate → read CloudWatch, RDS and STS → decide.
-pub async fn check_rds_iops(input: &RdsIopsInput) -> Result<StorageReport, CheckError> {
+pub async fn check_rds_iops(input: &RdsIopsInput) -> Result<StorageReport, ToolError> {
     let query = storage::validate(input)?;
     let sample = aws::collect_storage_sample(&query).await?;
     Ok(storage::analyze(input, &sample)?)
@@ -72,7 +64,8 @@ pub async fn check_rds_iops(input: &RdsIopsInput) -> Result<StorageReport, Check
 pub async fn break_down_latency(
     input: LatencyInput,
     reach: &Reach,
-) -> Result<LatencyReport, InputError> {
+    progress: &Progress,
+) -> Result<LatencyReport, ToolError> {
     latency::check(&input)?;
     let rds_input = match &input.rds_instance {
         Some(r) => {
@@ -85,13 +78,18 @@ pub async fn break_down_latency(
     };
     let mut report = if wants_sources(&input) {
         let reach = reach.clone();
+        let progress = progress.clone();
         tokio::task::spawn_blocking(move || {
-            gather_latency(&input, &reach).and_then(|m| latency::analyze_measured(&input, &m))
+            let measured = gather_latency(&input, &reach, &progress)?;
+            Ok::<_, ToolError>(latency::analyze_measured(&input, &measured)?)
         })
         .await
         .map_err(|err| {
             tracing::error!(%err, "break_down_latency reader failed");
-            InputError::new("arguments", "internal error while reading the sources")
+            ToolError::new(
+                ErrorKind::Unreachable,
+                "internal error while reading the sources; see the server log",
+            )
         })??
     } else {
         latency::analyze(&input)?
@@ -126,7 +124,11 @@ pub fn log_threads() -> usize {
 
 /// Reads every source the input names, concurrently (the log is read while worker state
 /// and the accept queue are sampled). Blocking: call from a blocking thread.
-pub fn gather_latency(input: &LatencyInput, reach: &Reach) -> Result<Measured, InputError> {
+pub fn gather_latency(
+    input: &LatencyInput,
+    reach: &Reach,
+    progress: &Progress,
+) -> Result<Measured, ToolError> {
     // Everything that can be checked without I/O first, so a typo fails fast.
     let log_setup = match &input.access_log {
         Some(a) => {
@@ -149,13 +151,13 @@ pub fn gather_latency(input: &LatencyInput, reach: &Reach) -> Result<Measured, I
             if let (Some(s), Some(u)) = (since, until)
                 && s >= u
             {
-                return Err(InputError::new(
+                return Err(ToolError::bad_input(
                     "access_log.until",
                     "must be later than `since`",
                 ));
             }
             if (since.is_some() || until.is_some()) && !format.has_time() {
-                return Err(InputError::new(
+                return Err(ToolError::bad_input(
                     "access_log.since",
                     "since/until need a time in the log: the log_format has none of $time_local, $time_iso8601 or $msec",
                 ));
@@ -185,7 +187,7 @@ pub fn gather_latency(input: &LatencyInput, reach: &Reach) -> Result<Measured, I
     };
     let selectors = match &input.gunicorn_metrics_url {
         Some(url) => {
-            http::check_url("gunicorn_metrics_url", url)?;
+            fetch::check_url("gunicorn_metrics_url", url)?;
             Some(prometheus::compile(
                 input
                     .worker_metrics
@@ -197,12 +199,12 @@ pub fn gather_latency(input: &LatencyInput, reach: &Reach) -> Result<Measured, I
         None => None,
     };
     if input.gunicorn_metrics_url.is_some() && input.uwsgi_stats.is_some() {
-        return Err(InputError::new(
+        return Err(ToolError::bad_input(
             "uwsgi_stats",
             "pass either gunicorn_metrics_url or uwsgi_stats, not both: they describe one app server",
         ));
     }
-    let sampling = prometheus::Sampling {
+    let sampling = sampling::Sampling {
         samples: input.samples,
         interval: Duration::from_millis(input.sample_interval_ms),
         timeout: Duration::from_secs(5),
@@ -210,6 +212,7 @@ pub fn gather_latency(input: &LatencyInput, reach: &Reach) -> Result<Measured, I
 
     std::thread::scope(|scope| {
         let log = log_setup.as_ref().map(|(format, options, paths)| {
+            let lane = progress.lane();
             scope.spawn(move || {
                 let source = format!(
                     "nginx:{}",
@@ -219,23 +222,42 @@ pub fn gather_latency(input: &LatencyInput, reach: &Reach) -> Result<Measured, I
                         .collect::<Vec<_>>()
                         .join(",")
                 );
-                nginx_log::read(paths, format, options, log_threads(), "access_log.path")
-                    .map(|data| (source, data))
+                nginx_log::read(
+                    paths,
+                    format,
+                    options,
+                    log_threads(),
+                    "access_log.path",
+                    &lane,
+                )
+                .map(|data| (source, data))
             })
         });
         let workers = match (&input.gunicorn_metrics_url, &selectors, &input.uwsgi_stats) {
-            (Some(url), Some(sel), _) => Some(scope.spawn(move || {
-                prometheus::sample_workers("gunicorn_metrics_url", url, sel, sampling, reach)
-            })),
-            (_, _, Some(addr)) => Some(
-                scope.spawn(move || uwsgi::sample_workers("uwsgi_stats", addr, sampling, reach)),
-            ),
+            (Some(url), Some(sel), _) => {
+                let lane = progress.lane();
+                Some(scope.spawn(move || {
+                    prometheus::sample_workers(
+                        "gunicorn_metrics_url",
+                        url,
+                        sel,
+                        sampling,
+                        reach,
+                        &lane,
+                    )
+                }))
+            }
+            (_, _, Some(addr)) => {
+                let lane = progress.lane();
+                Some(scope.spawn(move || {
+                    uwsgi::sample_workers("uwsgi_stats", addr, sampling, reach, &lane)
+                }))
+            }
             _ => None,
         };
         let queue = input.listen_port.map(|port| {
-            scope.spawn(move || {
-                listen_queue::sample("listen_port", port, sampling.samples, sampling.interval)
-            })
+            let lane = progress.lane();
+            scope.spawn(move || listen_queue::sample("listen_port", port, sampling, &lane))
         });
         Ok(Measured {
             access_log: log.map(|h| joined(h.join())).transpose()?,
@@ -246,10 +268,10 @@ pub fn gather_latency(input: &LatencyInput, reach: &Reach) -> Result<Measured, I
 }
 
 /// The result of a reader thread; a panic in one becomes an error, not a crash.
-fn joined<T>(r: std::thread::Result<Result<T, InputError>>) -> Result<T, InputError> {
+fn joined<T>(r: std::thread::Result<Result<T, ToolError>>) -> Result<T, ToolError> {
     r.unwrap_or_else(|_| {
-        Err(InputError::new(
-            "arguments",
+        Err(ToolError::new(
+            ErrorKind::Unreachable,
             "a source reader failed unexpectedly; see the server log",
         ))
     })

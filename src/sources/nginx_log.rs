@@ -12,13 +12,15 @@ use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use flate2::read::MultiGzDecoder;
 
 use crate::diagnosis::InputError;
 use crate::diagnosis::access_log::{AccessLogData, FirstError, LogOptions, LogStats};
 use crate::diagnosis::nginx_format::{LogFormat, parse_rfc3339, parse_time_local};
+use crate::error::ToolError;
+use crate::progress::Lane;
 
 use super::reach::Reach;
 
@@ -49,7 +51,7 @@ struct Part<'f> {
 
 /// Expands the paths (a `*` or `?` in the file name is matched against its directory) and
 /// checks each against what the caller may read; returns the resolved files.
-pub fn expand(paths: &[String], field: &str, reach: &Reach) -> Result<Vec<PathBuf>, InputError> {
+pub fn expand(paths: &[String], field: &str, reach: &Reach) -> Result<Vec<PathBuf>, ToolError> {
     let mut out = Vec::new();
     for (i, p) in paths.iter().enumerate() {
         let field = if paths.len() > 1 {
@@ -68,7 +70,7 @@ pub fn expand(paths: &[String], field: &str, reach: &Reach) -> Result<Vec<PathBu
         }
     }
     if out.is_empty() {
-        return Err(InputError::new(
+        return Err(ToolError::bad_input(
             field,
             "names no file; pass at least one path",
         ));
@@ -83,19 +85,21 @@ fn is_gzip(path: &Path) -> std::io::Result<bool> {
     Ok(n == 2 && magic == [0x1f, 0x8b])
 }
 
-/// Reads the files with `threads` threads and returns what they say.
+/// Reads the files with `threads` threads and returns what they say; `lane` hears how many
+/// of the files' bytes have been read.
 pub fn read(
     paths: &[PathBuf],
     format: &LogFormat,
     options: &LogOptions,
     threads: usize,
     field: &str,
-) -> Result<AccessLogData, InputError> {
+    lane: &Lane,
+) -> Result<AccessLogData, ToolError> {
     let threads = threads.max(1);
     let mut jobs = Vec::new();
     let mut sizes = Vec::new();
     for (i, path) in paths.iter().enumerate() {
-        let io = |e: std::io::Error| InputError::new(field, format!("{}: {e}", path.display()));
+        let io = |e: std::io::Error| ToolError::io(field, path.display(), &e);
         let size = std::fs::metadata(path).map_err(io)?.len();
         let gzip = is_gzip(path).map_err(io)?;
         sizes.push((size, gzip));
@@ -128,18 +132,27 @@ pub fn read(
     }
 
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Result<Part<'_>, InputError>>> = Mutex::new(Vec::new());
+    let bytes_read = AtomicU64::new(0);
+    let total_bytes: u64 = sizes.iter().map(|(size, _)| size).sum();
+    let results: Mutex<Vec<Result<Part<'_>, ToolError>>> = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
-        for _ in 0..threads.min(jobs.len()) {
-            scope.spawn(|| {
-                loop {
-                    let j = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(job) = jobs.get(j) else { break };
-                    let r = run_job(job, &paths[job.file], format, options, field);
-                    if let Ok(mut all) = results.lock() {
-                        all.push(r);
+        let workers: Vec<_> = (0..threads.min(jobs.len()))
+            .map(|_| {
+                scope.spawn(|| {
+                    loop {
+                        let j = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(job) = jobs.get(j) else { break };
+                        let r = run_job(job, &paths[job.file], format, options, field, &bytes_read);
+                        if let Ok(mut all) = results.lock() {
+                            all.push(r);
+                        }
                     }
-                }
+                })
+            })
+            .collect();
+        if lane.is_listening() {
+            report_bytes(lane, &bytes_read, total_bytes, || {
+                workers.iter().all(|w| w.is_finished())
             });
         }
     });
@@ -171,20 +184,60 @@ pub fn read(
     Ok(total.finish(files, first_error))
 }
 
+/// Tells `lane` how much has been read until `finished`, at the pace progress is sent.
+fn report_bytes(lane: &Lane, bytes_read: &AtomicU64, total: u64, finished: impl Fn() -> bool) {
+    let megabytes = |b: u64| b as f64 / 1_048_576.0;
+    loop {
+        let done = finished();
+        let read = bytes_read.load(Ordering::Relaxed).min(total);
+        lane.report(read as f64, total as f64, || {
+            format!(
+                "read {:.0} of {:.0} MB of access log",
+                megabytes(read),
+                megabytes(total)
+            )
+        });
+        if done {
+            lane.report(1.0, 1.0, || "access log read".to_owned());
+            return;
+        }
+        std::thread::sleep(crate::progress::MIN_INTERVAL);
+    }
+}
+
+/// A reader that adds what it reads to a counter shared by the readers of one call.
+struct Counted<'c, R> {
+    inner: R,
+    bytes: &'c AtomicU64,
+}
+
+impl<R: Read> Read for Counted<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.bytes.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
 fn run_job<'f>(
     job: &Job,
     path: &Path,
     format: &'f LogFormat,
     options: &'f LogOptions,
     field: &str,
-) -> Result<Part<'f>, InputError> {
-    let io = |e: std::io::Error| InputError::new(field, format!("{}: {e}", path.display()));
+    bytes_read: &AtomicU64,
+) -> Result<Part<'f>, ToolError> {
+    let io = |e: std::io::Error| ToolError::io(field, path.display(), &e);
     let mut stats = LogStats::new(format, options);
     let file = File::open(path).map_err(io)?;
     let newlines = if job.gzip {
-        let reader = MultiGzDecoder::new(BufReader::with_capacity(BUFFER, file));
+        let counted = Counted {
+            inner: file,
+            bytes: bytes_read,
+        };
+        let reader = MultiGzDecoder::new(BufReader::with_capacity(BUFFER, counted));
         scan(reader, false, u64::MAX, &mut stats).map_err(|e| {
-            InputError::new(
+            ToolError::bad_input(
                 field,
                 format!(
                     "{}: the gzip data is damaged or truncated ({e}); pass only complete rotated files",
@@ -205,7 +258,11 @@ fn run_job<'f>(
             // are read to their newline whatever their length.
             job.end - job.start + u64::from(skip_first)
         };
-        scan(file, skip_first, limit, &mut stats).map_err(io)?
+        let counted = Counted {
+            inner: file,
+            bytes: bytes_read,
+        };
+        scan(counted, skip_first, limit, &mut stats).map_err(io)?
     };
     Ok(Part {
         file: job.file,
@@ -394,22 +451,33 @@ mod tests {
             &options,
             1,
             "access_log.path",
+            &crate::progress::Progress::none().lane(),
         )
         .unwrap();
+        let updates = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let sink = updates.clone();
+        let progress = crate::progress::Progress::to(move |u| sink.lock().unwrap().push(u));
         let two = read(
             std::slice::from_ref(&path),
             &format,
             &options,
             2,
             "access_log.path",
+            &progress.lane(),
         )
         .unwrap();
+        // The reader reports how much it has read, and ends at 100 %.
+        let updates = updates.lock().unwrap();
+        let last = updates.last().expect("progress was reported");
+        assert_eq!(last.percent, 100.0, "{updates:?}");
+        assert!(last.message.contains("access log"), "{updates:?}");
         let three = read(
             std::slice::from_ref(&path),
             &format,
             &options,
             3,
             "access_log.path",
+            &crate::progress::Progress::none().lane(),
         )
         .unwrap();
         for r in [&one, &two, &three] {
@@ -463,6 +531,7 @@ mod tests {
             &LogOptions::default(),
             2,
             "access_log.path",
+            &crate::progress::Progress::none().lane(),
         )
         .unwrap();
         assert_eq!(r.parsed, 1001);
@@ -480,6 +549,7 @@ mod tests {
             &LogOptions::default(),
             1,
             "access_log.path",
+            &crate::progress::Progress::none().lane(),
         )
         .unwrap_err();
         assert!(e.message.contains("broken.log.gz"), "{e}");

@@ -14,12 +14,13 @@
 //! spellings of Gunicorn busy/idle gauges, and uWSGI's exporter (`uwsgi_worker_busy`,
 //! `uwsgi_worker_idle`, `uwsgi_listen_queue_length`).
 
-use std::time::{Duration, Instant};
-
-use super::http;
+use super::fetch;
 use super::reach::Reach;
+use super::sampling::Sampling;
 use crate::diagnosis::InputError;
 use crate::diagnosis::latency::{WorkerMetrics, WorkerSample, WorkerSamples};
+use crate::error::ToolError;
+use crate::progress::Lane;
 
 /// One sample of a scrape.
 #[derive(Debug, Clone, PartialEq)]
@@ -356,14 +357,6 @@ pub fn read_workers(samples: &[Sample], sel: &Selectors) -> Result<WorkerSample,
     })
 }
 
-/// How often to sample.
-#[derive(Debug, Clone, Copy)]
-pub struct Sampling {
-    pub samples: u32,
-    pub interval: Duration,
-    pub timeout: Duration,
-}
-
 /// Scrapes `url` `sampling.samples` times, `sampling.interval` apart.
 pub fn sample_workers(
     field: &str,
@@ -371,17 +364,12 @@ pub fn sample_workers(
     sel: &Selectors,
     sampling: Sampling,
     reach: &Reach,
-) -> Result<WorkerSamples, InputError> {
-    let mut out = Vec::new();
-    let start = Instant::now();
-    for i in 0..sampling.samples.max(1) {
-        if i > 0 {
-            let due = start + sampling.interval * i;
-            std::thread::sleep(due.saturating_duration_since(Instant::now()));
-        }
-        let reply = http::get(field, url, sampling.timeout, reach)?;
+    lane: &Lane,
+) -> Result<WorkerSamples, ToolError> {
+    let samples = sampling.run(lane, "worker state", || {
+        let reply = fetch::get(field, url, sampling.timeout, reach)?;
         let samples = parse(&reply.body).map_err(|e| {
-            InputError::new(
+            ToolError::bad_input(
                 field,
                 format!(
                     "{url} answered {} that are not in the Prometheus text format ({e}); pass the URL of a /metrics page",
@@ -389,14 +377,11 @@ pub fn sample_workers(
                 ),
             )
         })?;
-        out.push(
-            read_workers(&samples, sel)
-                .map_err(|m| InputError::new(field, format!("{url}: {m}")))?,
-        );
-    }
+        read_workers(&samples, sel).map_err(|m| ToolError::bad_input(field, format!("{url}: {m}")))
+    })?;
     Ok(WorkerSamples {
         source: format!("prometheus:{url}"),
-        samples: out,
+        samples,
     })
 }
 

@@ -22,7 +22,7 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::path::{Component, Path, PathBuf};
 
-use crate::diagnosis::InputError;
+use crate::error::ToolError;
 
 /// Where the server runs, which sets the defaults when the operator configured nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -288,7 +288,7 @@ impl Reach {
         }
     }
 
-    fn denied_path(&self, field: &str) -> InputError {
+    fn denied_path(&self, field: &str) -> ToolError {
         let allowed = if self.log_dirs.is_empty() {
             "none: this server reads no log file until the operator allows a directory".to_owned()
         } else {
@@ -298,7 +298,7 @@ impl Reach {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        InputError::new(
+        ToolError::denied(
             field,
             format!(
                 "is not a file in a directory this server may read (allowed: {allowed}; never /proc, /sys or /dev). Pass a log under an allowed directory; the operator allows more with PWT_LOG_DIRS=DIR:DIR, --log-dir DIR or `[logs] dirs` in the config file"
@@ -322,14 +322,14 @@ impl Reach {
 
     /// Checks one file path and returns it resolved (the path to open). A path outside the
     /// allowed directories gets the same answer whether it exists or not.
-    pub fn file(&self, field: &str, path: &str) -> Result<PathBuf, InputError> {
+    pub fn file(&self, field: &str, path: &str) -> Result<PathBuf, ToolError> {
         match resolve(Path::new(path)) {
             Resolved::Found(p) if self.allows(&p) => {
                 let meta = std::fs::metadata(&p).map_err(|e| {
-                    InputError::new(field, format!("cannot read {}: {e}", p.display()))
+                    ToolError::io(field, format_args!("cannot read {}", p.display()), &e)
                 })?;
                 if !meta.is_file() {
-                    return Err(InputError::new(
+                    return Err(ToolError::bad_input(
                         field,
                         format!(
                             "{} is not a regular file; pass the access log file itself",
@@ -339,7 +339,7 @@ impl Reach {
                 }
                 Ok(p)
             }
-            Resolved::Missing(p) if self.allows(&p) => Err(InputError::new(
+            Resolved::Missing(p) if self.allows(&p) => Err(ToolError::bad_input(
                 field,
                 format!(
                     "no file {} in the allowed directories; pass the path of an nginx access log on this host (the one in the `access_log` directive)",
@@ -352,7 +352,7 @@ impl Reach {
 
     /// Expands `pattern` (a `*` or `?` in the file name only) inside an allowed directory and
     /// checks every match on its own.
-    pub fn glob(&self, field: &str, pattern: &str) -> Result<Vec<PathBuf>, InputError> {
+    pub fn glob(&self, field: &str, pattern: &str) -> Result<Vec<PathBuf>, ToolError> {
         let path = Path::new(pattern);
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
         let dir = path
@@ -364,7 +364,7 @@ impl Reach {
             _ => return Err(self.denied_path(field)),
         };
         let entries = std::fs::read_dir(&dir)
-            .map_err(|e| InputError::new(field, format!("cannot list {}: {e}", dir.display())))?;
+            .map_err(|e| ToolError::io(field, format_args!("cannot list {}", dir.display()), &e))?;
         let mut found = Vec::new();
         for entry in entries.filter_map(Result::ok) {
             let Some(entry_name) = entry.file_name().to_str().map(str::to_owned) else {
@@ -378,7 +378,7 @@ impl Reach {
                 continue; // a dangling link: nothing to read
             };
             if !self.allows(&resolved) {
-                return Err(InputError::new(
+                return Err(ToolError::denied(
                     field,
                     format!(
                         "{} matches the pattern but leads outside the directories this server may read; narrow the pattern or remove the link",
@@ -391,7 +391,7 @@ impl Reach {
             }
         }
         if found.is_empty() {
-            return Err(InputError::new(
+            return Err(ToolError::bad_input(
                 field,
                 format!("no file matches {pattern}; check the directory and the pattern"),
             ));
@@ -402,10 +402,10 @@ impl Reach {
     }
 
     /// Checks a unix socket path (uWSGI's stats socket): the same directories as logs.
-    pub fn socket(&self, field: &str, path: &str) -> Result<PathBuf, InputError> {
+    pub fn socket(&self, field: &str, path: &str) -> Result<PathBuf, ToolError> {
         match resolve(Path::new(path)) {
             Resolved::Found(p) if self.allows(&p) => Ok(p),
-            _ => Err(InputError::new(
+            _ => Err(ToolError::denied(
                 field,
                 format!(
                     "is not a socket in a directory this server may read (allowed: {}). The operator allows more with PWT_LOG_DIRS, --log-dir or `[logs] dirs`; or pass the stats server's HOST:PORT",
@@ -426,7 +426,7 @@ impl Reach {
         field: &str,
         host: &str,
         port: u16,
-    ) -> Result<Vec<SocketAddr>, InputError> {
+    ) -> Result<Vec<SocketAddr>, ToolError> {
         let bare = host.trim_start_matches('[').trim_end_matches(']');
         let lower = bare.to_ascii_lowercase();
         let addrs: Vec<SocketAddr> = match bare.parse::<IpAddr>() {
@@ -434,7 +434,7 @@ impl Reach {
             Err(_) => (lower.as_str(), port)
                 .to_socket_addrs()
                 .map_err(|_| {
-                    InputError::new(
+                    ToolError::unreachable(
                         field,
                         format!("the host `{host}` does not resolve; check the name"),
                     )
@@ -442,13 +442,13 @@ impl Reach {
                 .collect(),
         };
         if addrs.is_empty() {
-            return Err(InputError::new(
+            return Err(ToolError::unreachable(
                 field,
                 format!("the host `{host}` resolves to no address"),
             ));
         }
         if addrs.iter().any(|a| is_forbidden_ip(a.ip())) {
-            return Err(InputError::new(
+            return Err(ToolError::denied(
                 field,
                 "is a link-local or instance-metadata address, which this server never reaches; pass the metrics endpoint of the app server",
             ));
@@ -457,7 +457,7 @@ impl Reach {
         let covered =
             |ip: IpAddr| (self.loopback && is_local(ip)) || self.hosts.iter().any(|r| r.covers(ip));
         if !named && !addrs.iter().all(|a| covered(a.ip())) {
-            return Err(InputError::new(
+            return Err(ToolError::denied(
                 field,
                 format!(
                     "the host `{host}` is not one this server may reach (allowed: {}). The operator allows more with PWT_METRICS_HOSTS=HOST,CIDR, --metrics-host or `[metrics] hosts` in the config file",

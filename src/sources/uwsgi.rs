@@ -9,15 +9,16 @@
 
 use std::io::Read;
 use std::net::TcpStream;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::http;
-use super::prometheus::Sampling;
+use super::fetch;
 use super::reach::Reach;
-use crate::diagnosis::InputError;
+use super::sampling::Sampling;
 use crate::diagnosis::latency::{WorkerSample, WorkerSamples};
+use crate::error::ToolError;
+use crate::progress::Lane;
 
 /// Largest stats document read.
 const MAX_STATS: u64 = 16 << 20;
@@ -79,19 +80,18 @@ pub fn parse(text: &str) -> Result<WorkerSample, String> {
     })
 }
 
-fn fetch(field: &str, addr: &str, timeout: Duration, reach: &Reach) -> Result<String, InputError> {
+fn fetch(field: &str, addr: &str, timeout: Duration, reach: &Reach) -> Result<String, ToolError> {
     if addr.starts_with("http://") || addr.starts_with("https://") {
-        return http::get(field, addr, timeout, reach).map(|r| r.body);
+        return fetch::get(field, addr, timeout, reach).map(|r| r.body);
     }
     // Errors say what went wrong, not what the other end sent.
     let err = |e: std::io::Error| {
-        InputError::new(
+        ToolError::io(
             field,
-            format!(
-                "cannot read uWSGI stats from {addr}: {}; pass the address given to uWSGI's --stats (HOST:PORT, a socket path, or http://HOST:PORT with --stats-http)",
-                e.kind()
-            ),
+            format_args!("cannot read uWSGI stats from {addr}"),
+            &std::io::Error::from(e.kind()),
         )
+        .hint("pass the address given to uWSGI's --stats (HOST:PORT, a socket path, or http://HOST:PORT with --stats-http)")
     };
     let mut body = Vec::new();
     if addr.starts_with('/') {
@@ -103,7 +103,7 @@ fn fetch(field: &str, addr: &str, timeout: Duration, reach: &Reach) -> Result<St
             s.take(MAX_STATS).read_to_end(&mut body).map_err(err)?;
         }
         #[cfg(not(unix))]
-        return Err(InputError::new(
+        return Err(ToolError::bad_input(
             field,
             "unix sockets are not available on this platform",
         ));
@@ -112,7 +112,7 @@ fn fetch(field: &str, addr: &str, timeout: Duration, reach: &Reach) -> Result<St
             .rsplit_once(':')
             .and_then(|(h, p)| Some((h, p.parse::<u16>().ok()?)))
             .ok_or_else(|| {
-                InputError::new(
+                ToolError::bad_input(
                     field,
                     format!("`{addr}` is not HOST:PORT, a socket path or an http:// URL; pass the address given to uWSGI's --stats"),
                 )
@@ -124,7 +124,7 @@ fn fetch(field: &str, addr: &str, timeout: Duration, reach: &Reach) -> Result<St
         s.take(MAX_STATS).read_to_end(&mut body).map_err(err)?;
     }
     String::from_utf8(body).map_err(|_| {
-        InputError::new(
+        ToolError::bad_input(
             field,
             format!("{addr} sent data that is not UTF-8 text; pass the address given to --stats"),
         )
@@ -137,20 +137,15 @@ pub fn sample_workers(
     addr: &str,
     sampling: Sampling,
     reach: &Reach,
-) -> Result<WorkerSamples, InputError> {
-    let mut out = Vec::new();
-    let start = Instant::now();
-    for i in 0..sampling.samples.max(1) {
-        if i > 0 {
-            let due = start + sampling.interval * i;
-            std::thread::sleep(due.saturating_duration_since(Instant::now()));
-        }
+    lane: &Lane,
+) -> Result<WorkerSamples, ToolError> {
+    let samples = sampling.run(lane, "worker state", || {
         let text = fetch(field, addr, sampling.timeout, reach)?;
-        out.push(parse(&text).map_err(|m| InputError::new(field, format!("{addr}: {m}")))?);
-    }
+        parse(&text).map_err(|m| ToolError::bad_input(field, format!("{addr}: {m}")))
+    })?;
     Ok(WorkerSamples {
         source: format!("uwsgi:{addr}"),
-        samples: out,
+        samples,
     })
 }
 

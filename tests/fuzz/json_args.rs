@@ -31,7 +31,7 @@ use python_web_troubleshooter::diagnosis::{
 };
 use python_web_troubleshooter::input;
 use python_web_troubleshooter::render::Summary;
-use python_web_troubleshooter::sources::{http, nginx_log, prometheus};
+use python_web_troubleshooter::sources::{fetch, nginx_log, prometheus};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -635,7 +635,7 @@ fn latency_source_checks(input: &LatencyInput, args: &Value) -> Result<(), TestC
         }
     }
     if let Some(url) = &input.gunicorn_metrics_url {
-        if let Err(e) = http::check_url("gunicorn_metrics_url", url) {
+        if let Err(e) = fetch::check_url("gunicorn_metrics_url", url) {
             // Credentials in the URL are never echoed back.
             let authority = url
                 .split_once("://")
@@ -651,7 +651,9 @@ fn latency_source_checks(input: &LatencyInput, args: &Value) -> Result<(), TestC
                     e.message
                 );
             }
-            err(e)?;
+            let field = e.field.clone().unwrap_or_default();
+            prop_assert_eq!(field.as_str(), "gunicorn_metrics_url");
+            err(InputError::new(field, e.message))?;
         }
         let metrics = input.worker_metrics.clone().unwrap_or_default();
         if let Err(e) = prometheus::compile(&metrics, "worker_metrics") {

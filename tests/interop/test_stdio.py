@@ -492,6 +492,43 @@ async def test_break_down_latency_db_dominant_and_chains(pwt_bin, server_env, st
         )
 
 
+async def test_sampling_sends_progress_notifications(pwt_bin, server_env, stderr_path):
+    """A call that samples for about two seconds reports its progress to a client that
+    passed a progress token: percentages that only rise, end at 100, with a message."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    port = listener.getsockname()[1]
+    seen: list[tuple[float, float | None, str | None]] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        seen.append((progress, total, message))
+
+    try:
+        async with connect(pwt_bin, server_env, stderr_path) as conn:
+            await conn.tools()
+            result = await conn.client.call_tool(
+                "break_down_latency",
+                {"listen_port": port, "samples": 5, "sample_interval_ms": 500},
+                progress_callback=on_progress,
+            )
+            assert not result.is_error, dump(result)
+            # Notifications are delivered before the result; give the last one a moment.
+            with anyio.move_on_after(2):
+                while not seen or seen[-1][0] < 100:
+                    await anyio.sleep(0.05)
+    finally:
+        listener.close()
+    assert len(seen) >= 3, f"expected several progress notifications over ~2 s of sampling, got {seen}"
+    percents = [p for p, _, _ in seen]
+    assert percents == sorted(percents) and len(set(percents)) == len(percents), percents
+    assert percents[-1] == 100, percents
+    assert all(total == 100 for _, total, _ in seen), seen
+    assert all(m and "sample" in m for _, _, m in seen), seen
+
+
 # --------------------------------------------------------------------------- bad input
 
 BAD_CALLS = [
@@ -650,6 +687,50 @@ class RawServer:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(timeout=5)
+
+
+def test_no_progress_token_no_progress_notifications(pwt_bin, server_env):
+    """The same sampling call without a progress token: no notifications/progress on the wire."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    port = listener.getsockname()[1]
+    server = RawServer(pwt_bin, server_env)
+    try:
+        server.send(
+            {
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "initialize",
+                "params": {
+                    "protocolVersion": "2025-06-18",
+                    "capabilities": {},
+                    "clientInfo": {"name": "pwt-raw-interop-test", "version": "0.0.0"},
+                },
+            }
+        )
+        server.wait_for(1)
+        server.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        server.send(
+            {
+                "jsonrpc": "2.0",
+                "id": 2,
+                "method": "tools/call",
+                "params": {
+                    "name": "break_down_latency",
+                    "arguments": {"listen_port": port, "samples": 4, "sample_interval_ms": 300},
+                },
+            }
+        )
+        called = server.wait_for(2)
+    finally:
+        server.close_stdin_and_wait()
+        listener.close()
+    assert not called.get("result", {}).get("isError"), called
+    methods = [json.loads(line).get("method") for line in server.lines if line.strip()]
+    assert "notifications/progress" not in methods, methods
 
 
 @pytest.mark.parametrize("protocol_version", ["2025-06-18", "2025-03-26"])

@@ -10,7 +10,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::diagnosis::InputError;
+use crate::error::{ErrorKind, ToolError};
 
 use super::reach::Reach;
 
@@ -18,7 +18,7 @@ use super::reach::Reach;
 pub const MAX_BODY: u64 = 16 << 20;
 
 /// Checks that `url` is an `http://` URL with a host, for the error to name the field.
-pub fn check_url(field: &str, url: &str) -> Result<(), InputError> {
+pub fn check_url(field: &str, url: &str) -> Result<(), ToolError> {
     target(field, url).map(|_| ())
 }
 
@@ -32,7 +32,7 @@ struct Target {
     authority: String,
 }
 
-fn target(field: &str, url: &str) -> Result<Target, InputError> {
+fn target(field: &str, url: &str) -> Result<Target, ToolError> {
     let Some(rest) = url.strip_prefix("http://") else {
         let hint = if url.starts_with("https://") {
             "https is not supported for metrics endpoints; scrape the plain-http port on the host or from a sidecar"
@@ -40,7 +40,7 @@ fn target(field: &str, url: &str) -> Result<Target, InputError> {
             "pass a URL such as http://127.0.0.1:9100/metrics"
         };
         let shown = if url.contains('@') { "the URL" } else { url };
-        return Err(InputError::new(field, format!("`{shown}`: {hint}")));
+        return Err(ToolError::bad_input(field, format!("`{shown}`: {hint}")));
     };
     if rest
         .split('/')
@@ -48,19 +48,19 @@ fn target(field: &str, url: &str) -> Result<Target, InputError> {
         .is_some_and(|authority| authority.contains('@'))
     {
         // Not echoed: the part before `@` may be a password.
-        return Err(InputError::new(
+        return Err(ToolError::bad_input(
             field,
             "carries credentials (user:password@); metrics endpoints are read without them: pass http://HOST:PORT/PATH",
         ));
     }
     if rest.is_empty() || rest.starts_with('/') {
-        return Err(InputError::new(
+        return Err(ToolError::bad_input(
             field,
             format!("`{url}` has no host; pass http://HOST:PORT/PATH"),
         ));
     }
     let parsed = url::Url::parse(url).map_err(|e| {
-        InputError::new(
+        ToolError::bad_input(
             field,
             format!("`{url}` is not a URL ({e}); pass http://HOST:PORT/PATH"),
         )
@@ -70,7 +70,7 @@ fn target(field: &str, url: &str) -> Result<Target, InputError> {
         Some(url::Host::Ipv4(a)) => a.to_string(),
         Some(url::Host::Ipv6(a)) => a.to_string(),
         None => {
-            return Err(InputError::new(
+            return Err(ToolError::bad_input(
                 field,
                 format!("`{url}` has no host; pass http://HOST:PORT/PATH"),
             ));
@@ -138,25 +138,27 @@ fn media_type(value: Option<&str>) -> Option<String> {
     })
 }
 
-/// Why a GET failed, in words of our own (a transport error can carry bytes of the reply).
-fn describe_error(e: &ureq::Error) -> &'static str {
+/// Why a GET failed, in words of our own (a transport error can carry bytes of the reply),
+/// and what kind of failure that is.
+fn describe_error(e: &ureq::Error) -> (ErrorKind, &'static str) {
+    use ErrorKind::{BadInput, TimedOut, Unreachable};
     match e {
-        ureq::Error::Timeout(_) => "no answer in time",
+        ureq::Error::Timeout(_) => (TimedOut, "no answer in time"),
         ureq::Error::Io(io) => match io.kind() {
-            std::io::ErrorKind::ConnectionRefused => "connection refused",
-            std::io::ErrorKind::ConnectionReset => "connection reset",
-            std::io::ErrorKind::TimedOut => "no answer in time",
-            _ => "a network error",
+            std::io::ErrorKind::ConnectionRefused => (Unreachable, "connection refused"),
+            std::io::ErrorKind::ConnectionReset => (Unreachable, "connection reset"),
+            std::io::ErrorKind::TimedOut => (TimedOut, "no answer in time"),
+            _ => (Unreachable, "a network error"),
         },
-        ureq::Error::ConnectionFailed => "the connection failed",
-        ureq::Error::HostNotFound => "the host does not resolve",
-        ureq::Error::BodyExceedsLimit(_) => "the body is larger than 16 MiB",
-        _ => "the answer is not a valid HTTP response",
+        ureq::Error::ConnectionFailed => (Unreachable, "the connection failed"),
+        ureq::Error::HostNotFound => (Unreachable, "the host does not resolve"),
+        ureq::Error::BodyExceedsLimit(_) => (BadInput, "the body is larger than 16 MiB"),
+        _ => (BadInput, "the answer is not a valid HTTP response"),
     }
 }
 
 /// GETs `url` from an address `reach` allows and returns its body as text.
-pub fn get(field: &str, url: &str, timeout: Duration, reach: &Reach) -> Result<Reply, InputError> {
+pub fn get(field: &str, url: &str, timeout: Duration, reach: &Reach) -> Result<Reply, ToolError> {
     let target = target(field, url)?;
     let addrs = reach.metrics_addrs(field, &target.host, target.port)?;
     let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -172,7 +174,7 @@ pub fn get(field: &str, url: &str, timeout: Duration, reach: &Reach) -> Result<R
         ))
         .build()
         .into();
-    let mut last = "no address to connect to";
+    let mut last = (ErrorKind::Unreachable, "no address to connect to");
     for addr in &addrs {
         let direct = format!("http://{}{}", show_addr(addr), target.path);
         let mut response = match agent.get(&direct).header("Host", &target.authority).call() {
@@ -184,13 +186,19 @@ pub fn get(field: &str, url: &str, timeout: Duration, reach: &Reach) -> Result<R
         };
         let status = response.status();
         if !status.is_success() {
-            return Err(InputError::new(
-                field,
+            let kind = match status.as_u16() {
+                401 | 403 => ErrorKind::Denied,
+                404 | 405 | 410 => ErrorKind::BadInput,
+                _ => ErrorKind::Unreachable,
+            };
+            return Err(ToolError::new(
+                kind,
                 format!(
                     "{url} answered HTTP {}; pass the URL of the metrics page itself",
                     status.as_u16()
                 ),
-            ));
+            )
+            .on(field));
         }
         let content_type = media_type(
             response
@@ -204,26 +212,31 @@ pub fn get(field: &str, url: &str, timeout: Duration, reach: &Reach) -> Result<R
             .limit(MAX_BODY)
             .read_to_string()
             .map_err(|e| {
-                let why = match e {
-                    ureq::Error::BodyExceedsLimit(_) => "it is larger than 16 MiB",
-                    ureq::Error::Timeout(_) => "it did not arrive in time",
-                    _ => "it is not UTF-8 text or was cut short",
+                let (kind, why) = match e {
+                    ureq::Error::BodyExceedsLimit(_) => {
+                        (ErrorKind::BadInput, "it is larger than 16 MiB")
+                    }
+                    ureq::Error::Timeout(_) => (ErrorKind::TimedOut, "it did not arrive in time"),
+                    _ => (ErrorKind::BadInput, "it is not UTF-8 text or was cut short"),
                 };
-                InputError::new(
-                    field,
+                ToolError::new(
+                    kind,
                     format!(
                         "the answer of {url} cannot be read: {why}; pass the URL of a /metrics page"
                     ),
                 )
+                .on(field)
             })?;
         return Ok(Reply { body, content_type });
     }
-    Err(InputError::new(
-        field,
+    let (kind, why) = last;
+    Err(ToolError::new(
+        kind,
         format!(
-            "cannot fetch {url}: {last}; check that the endpoint is running and reachable from this host"
+            "cannot fetch {url}: {why}; check that the endpoint is running and reachable from this host"
         ),
-    ))
+    )
+    .on(field))
 }
 
 fn show_addr(addr: &SocketAddr) -> String {
@@ -270,7 +283,66 @@ mod tests {
             &Reach::default(),
         )
         .unwrap_err();
-        assert_eq!(e.field, "gunicorn_metrics_url");
+        assert_eq!(e.field.as_deref(), Some("gunicorn_metrics_url"));
+        assert_eq!(e.kind, ErrorKind::Unreachable, "{e}");
         assert!(e.message.contains("cannot fetch"), "{e}");
+    }
+
+    #[test]
+    fn a_host_the_operator_did_not_allow_is_denied_and_a_bad_url_is_bad_input() {
+        let reach = Reach::default();
+        let e = get(
+            "gunicorn_metrics_url",
+            "http://10.1.2.3:9100/metrics",
+            Duration::from_secs(1),
+            &reach,
+        )
+        .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Denied, "{e}");
+        let e = get(
+            "gunicorn_metrics_url",
+            "ftp://example/metrics",
+            Duration::from_secs(1),
+            &reach,
+        )
+        .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::BadInput, "{e}");
+    }
+
+    #[test]
+    fn a_status_says_whether_the_url_is_wrong_or_the_endpoint_refuses() {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            for status in ["404 Not Found", "403 Forbidden", "503 Service Unavailable"] {
+                let (mut s, _) = listener.accept().unwrap();
+                let mut buf = [0u8; 1024];
+                let _ = s.read(&mut buf);
+                let _ = write!(s, "HTTP/1.1 {status}\r\ncontent-length: 0\r\n\r\n");
+            }
+        });
+        let url = format!("http://127.0.0.1:{port}/metrics");
+        let kinds: Vec<ErrorKind> = (0..3)
+            .map(|_| {
+                get(
+                    "gunicorn_metrics_url",
+                    &url,
+                    Duration::from_secs(2),
+                    &Reach::default(),
+                )
+                .unwrap_err()
+                .kind
+            })
+            .collect();
+        server.join().unwrap();
+        assert_eq!(
+            kinds,
+            [
+                ErrorKind::BadInput,
+                ErrorKind::Denied,
+                ErrorKind::Unreachable
+            ]
+        );
     }
 }

@@ -48,6 +48,43 @@ pub struct ToolError {
 }
 
 impl ToolError {
+    /// A wrong argument: `field` is its JSON path.
+    pub fn bad_input(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::BadInput, message).on(field)
+    }
+
+    /// The operator has not allowed what the argument `field` asks for, or the source
+    /// refused this identity.
+    pub fn denied(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Denied, message).on(field)
+    }
+
+    /// The source the argument `field` names could not be reached.
+    pub fn unreachable(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Unreachable, message).on(field)
+    }
+
+    /// A failed read of a file or socket the argument `field` named: `what` says what was
+    /// being done; the kind follows the operating system's answer.
+    pub fn io(field: impl Into<String>, what: impl fmt::Display, err: &std::io::Error) -> Self {
+        use std::io::ErrorKind as Io;
+        let kind = match err.kind() {
+            Io::PermissionDenied => ErrorKind::Denied,
+            Io::NotFound | Io::InvalidData | Io::InvalidInput | Io::UnexpectedEof => {
+                ErrorKind::BadInput
+            }
+            Io::TimedOut | Io::WouldBlock => ErrorKind::TimedOut,
+            _ => ErrorKind::Unreachable,
+        };
+        Self::new(kind, format!("{what}: {err}")).on(field)
+    }
+
+    /// The same error, with what to do appended to the message.
+    pub fn hint(mut self, what_to_do: &str) -> Self {
+        self.message = format!("{}; {what_to_do}", self.message);
+        self
+    }
+
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         Self {
             kind,
@@ -68,7 +105,6 @@ impl ToolError {
             (ErrorKind::BadInput, Some(field)) => {
                 format!("{tool}: invalid argument `{field}`: {}", self.message)
             }
-            (ErrorKind::BadInput, None) => format!("{tool}: invalid arguments: {}", self.message),
             (_, Some(field)) => format!("{tool}: `{field}`: {}", self.message),
             (_, None) => format!("{tool}: {}", self.message),
         }
