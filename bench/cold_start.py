@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import glob
-import hashlib
 import json
 import math
 import os
@@ -655,46 +654,24 @@ def find_python(min_ver: tuple[int, int], explicit: str | None) -> str:
 
 
 def ensure_venv(spec: dict, explicit_python: str | None, timeout: float) -> Path:
+    """The server's venv, made and kept by scripts/venv.sh with the first Python new enough
+    for it. The requirements pin the whole closure, so they are installed with --no-deps."""
     venv: Path = spec["venv"]
-    req: Path = spec["requirements"]
     script = venv / "bin" / spec["script"]
-    py = venv / "bin" / "python"
-    stamp = venv / ".bench-requirements.sha256"
-    digest = hashlib.sha256(req.read_bytes()).hexdigest()
-
-    def installed_version():
-        if not py.exists():
-            return None
-        r = run_cmd([py, "-c", f"import importlib.metadata as m; print(m.version({spec['dist']!r}))"], 60)
-        return r.stdout.strip() if r.returncode == 0 else None
-
-    if (script.exists() and stamp.exists() and stamp.read_text().strip() == digest
-            and installed_version() == spec["version"]):
-        vlog(f"{spec['label']}: venv {venv} up to date")
-        return script
-
-    pyver = python_version(str(py)) if py.exists() else None
-    if pyver is None or pyver < spec["min_python"]:
-        base = find_python(spec["min_python"], explicit_python)
-        if venv.exists():
-            if not (venv / "pyvenv.cfg").exists():
-                raise BenchError(f"{venv} exists but is not a venv; remove it")
-            shutil.rmtree(venv)
-        log(f"{spec['label']}: creating venv {venv} with {base}")
-        r = run_cmd([base, "-m", "venv", venv], 300)
-        if r.returncode != 0:
-            raise BenchError(f"python -m venv failed:\n{r.stdout}")
-    log(f"{spec['label']}: pip install --no-deps -r {req.relative_to(REPO)} (pinned)")
-    r = run_cmd([py, "-m", "pip", "install", "--no-deps", "--disable-pip-version-check",
-                 *([] if VERBOSE else ["-q"]), "-r", req], timeout, capture=False)
+    base = find_python(spec["min_python"], explicit_python)
+    req: Path = spec["requirements"]
+    vlog(f"{spec['label']}: scripts/venv.sh --no-deps {req.relative_to(REPO)} with {base}")
+    r = run_cmd(["bash", REPO / "scripts" / "venv.sh", "--python", base, "--no-deps",
+                 venv.relative_to(REPO / "target"), req], timeout, capture=False)
     if r.returncode != 0:
-        raise BenchError(f"pip install for {spec['label']} failed (exit {r.returncode})")
-    got = installed_version()
+        raise BenchError(f"scripts/venv.sh for {spec['label']} failed (exit {r.returncode})")
+    v = run_cmd([venv / "bin" / "python", "-c",
+                 f"import importlib.metadata as m; print(m.version({spec['dist']!r}))"], 60)
+    got = v.stdout.strip() if v.returncode == 0 else None
     if got != spec["version"]:
         raise BenchError(f"{spec['dist']} installed version is {got}, expected {spec['version']}")
     if not script.exists():
         raise BenchError(f"{script} missing after install")
-    stamp.write_text(digest + "\n")
     return script
 
 

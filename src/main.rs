@@ -2,14 +2,11 @@
 //! HTTP) or run a CLI command. stdout belongs to the MCP protocol when serving on stdio, so
 //! nothing else writes there.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Parser;
-use python_web_troubleshooter::cli::{self, Cli, Command};
+use python_web_troubleshooter::cli::{self, Cli, Command, serve_http, serve_stdio};
 use python_web_troubleshooter::config::Config;
-use python_web_troubleshooter::server::Troubleshooter;
-use python_web_troubleshooter::server::http::{self, HttpSettings};
 use python_web_troubleshooter::sources::reach::{Mode, Reach};
-use rmcp::{ServiceExt, service::ServerInitializeError};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> Result<()> {
@@ -104,79 +101,4 @@ fn init_logging(default_filter: &str, fixed: &[&str]) {
     } else {
         builder.init();
     }
-}
-
-fn serve_stdio(config: Config, reach: Reach) -> Result<()> {
-    // A current-thread runtime: a stdio session is one client, and it starts faster.
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        tracing::info!(version = env!("CARGO_PKG_VERSION"), "serving MCP on stdio");
-        let service = match Troubleshooter::with_config(config)
-            .with_reach(reach)
-            .serve(rmcp::transport::stdio())
-            .await
-        {
-            Ok(service) => service,
-            // A client that probes and leaves (or a closed stdin) is not a failure.
-            Err(ServerInitializeError::ConnectionClosed(context)) => {
-                tracing::info!(%context, "client left before initializing");
-                return Ok(());
-            }
-            Err(err) => return Err(err.into()),
-        };
-        service.waiting().await?;
-        tracing::info!("client closed the session");
-        Ok(())
-    })
-}
-
-fn serve_http(settings: HttpSettings, config: Config, reach: Reach) -> Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let shutdown = shutdown_signal()?;
-        let listener = http::bind(settings.addr)
-            .await
-            .with_context(|| format!("cannot listen on {}", settings.addr))?;
-        tracing::info!(
-            version = env!("CARGO_PKG_VERSION"),
-            "serving MCP over streamable HTTP"
-        );
-        http::serve_with(
-            listener,
-            settings,
-            Troubleshooter::with_config(config).with_reach(reach),
-            shutdown,
-        )
-        .await?;
-        Ok(())
-    })
-}
-
-/// Resolves on Ctrl-C or SIGTERM (what systemd, Docker and Kubernetes send). The handlers
-/// are installed before the port opens, so a signal is never the default "exit at once".
-#[cfg(unix)]
-fn shutdown_signal() -> Result<impl std::future::Future<Output = ()> + Send + 'static> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut interrupt = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
-    let mut terminate =
-        signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
-    Ok(async move {
-        tokio::select! {
-            _ = interrupt.recv() => {}
-            _ = terminate.recv() => {}
-        }
-    })
-}
-
-#[cfg(not(unix))]
-fn shutdown_signal() -> Result<impl std::future::Future<Output = ()> + Send + 'static> {
-    Ok(async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    })
 }

@@ -1,4 +1,4 @@
-//! TLS to a real PostgreSQL and MariaDB, both started with TLS on by `tests/db/run.sh`
+//! TLS to a real PostgreSQL and MariaDB, both started with TLS on by `scripts/db.sh`
 //! (which runs these tests) with a throwaway CA: libpq's sslmode semantics (verify-full,
 //! verify-ca, require, prefer with its plain retry, disable), a role that may only log in
 //! over TLS, wrong CAs and host names failing with messages that say what to change, and
@@ -9,6 +9,7 @@ mod common;
 
 use std::time::Instant;
 
+use common::servers::DB_TLS;
 use common::*;
 use python_web_troubleshooter::diagnosis::queries::Engine;
 use python_web_troubleshooter::flows;
@@ -85,6 +86,9 @@ async fn call_and_check_encryption(target_toml: &str, application_name: &str) ->
 
 #[tokio::test]
 async fn verify_full_with_the_right_ca_connects_encrypted() {
+    if !DB_TLS.ready() {
+        return;
+    }
     let t = pg(
         "tlsonly",
         "localhost",
@@ -99,6 +103,9 @@ async fn verify_full_with_the_right_ca_connects_encrypted() {
 
 #[tokio::test]
 async fn verify_full_with_a_wrong_ca_fails_clearly() {
+    if !DB_TLS.ready() {
+        return;
+    }
     let wrong = env("PWT_TEST_WRONG_CA");
     let t = pg(
         "tlsonly",
@@ -121,6 +128,9 @@ async fn verify_full_with_a_wrong_ca_fails_clearly() {
 
 #[tokio::test]
 async fn verify_full_checks_the_host_name_and_verify_ca_does_not() {
+    if !DB_TLS.ready() {
+        return;
+    }
     let ca = env("PWT_TEST_CA");
     // The certificate names `localhost` only.
     let t = pg(
@@ -146,6 +156,9 @@ async fn verify_full_checks_the_host_name_and_verify_ca_does_not() {
 
 #[tokio::test]
 async fn require_encrypts_without_checking_the_certificate() {
+    if !DB_TLS.ready() {
+        return;
+    }
     let t = pg(
         "tlsonly",
         "127.0.0.1",
@@ -157,6 +170,9 @@ async fn require_encrypts_without_checking_the_certificate() {
 
 #[tokio::test]
 async fn hostssl_only_role_is_refused_without_tls_and_says_so() {
+    if !DB_TLS.ready() {
+        return;
+    }
     let t = pg("tlsonly", "127.0.0.1", "sslmode=disable", true);
     let err = error(&config_with(&t, 5.0), json!({})).await;
     assert!(
@@ -180,6 +196,9 @@ async fn hostssl_only_role_is_refused_without_tls_and_says_so() {
 
 #[tokio::test]
 async fn prefer_uses_tls_when_offered_and_disable_does_not() {
+    if !DB_TLS.ready() {
+        return;
+    }
     // The default (prefer): the same role that is refused without TLS gets in.
     let t = pg(
         "tlsonly",
@@ -199,6 +218,9 @@ async fn prefer_uses_tls_when_offered_and_disable_does_not() {
 
 #[tokio::test]
 async fn prefer_retries_without_tls_when_the_tls_attempt_fails() {
+    if !DB_TLS.ready() {
+        return;
+    }
     // With a root file, libpq checks the chain even for prefer; a failed check falls back
     // to a plain connection where the server allows one...
     let wrong = env("PWT_TEST_WRONG_CA");
@@ -229,6 +251,9 @@ async fn prefer_retries_without_tls_when_the_tls_attempt_fails() {
 
 #[tokio::test]
 async fn unusable_root_files_are_named() {
+    if !DB_TLS.ready() {
+        return;
+    }
     let t = pg(
         "tlsonly",
         "localhost",
@@ -244,6 +269,9 @@ async fn unusable_root_files_are_named() {
 
 #[tokio::test]
 async fn ssl_settings_in_the_config_file_work_like_url_parameters() {
+    if !DB_TLS.ready() {
+        return;
+    }
     let t = format!(
         "engine = \"postgres\"\nhost = \"localhost\"\nport = {}\nuser = \"tlsonly\"\ndatabase = \"shop\"\npassword_env = \"PWT_TEST_TLS_PASSWORD\"\nsslmode = \"verify-full\"\nsslrootcert = \"{}\"",
         pg_port(),
@@ -266,6 +294,9 @@ fn my(host: &str, params: &str) -> String {
 
 #[tokio::test]
 async fn mariadb_verify_identity_with_the_ca_works() {
+    if !DB_TLS.ready() {
+        return;
+    }
     let t = my(
         "localhost",
         &format!("ssl-mode=VERIFY_IDENTITY&ssl-ca={}", env("PWT_TEST_CA")),
@@ -278,6 +309,9 @@ async fn mariadb_verify_identity_with_the_ca_works() {
 
 #[tokio::test]
 async fn mariadb_preferred_and_required_use_tls() {
+    if !DB_TLS.ready() {
+        return;
+    }
     // tlsmon is REQUIRE SSL: getting in at all proves the session is encrypted.
     for params in ["", "ssl-mode=REQUIRED"] {
         let r = report(
@@ -291,6 +325,9 @@ async fn mariadb_preferred_and_required_use_tls() {
 
 #[tokio::test]
 async fn mariadb_require_ssl_user_without_tls_fails_clearly() {
+    if !DB_TLS.ready() {
+        return;
+    }
     let err = error(
         &config_with(&my("127.0.0.1", "ssl-mode=DISABLED"), 5.0),
         json!({}),
@@ -309,6 +346,9 @@ async fn mariadb_require_ssl_user_without_tls_fails_clearly() {
 
 #[tokio::test]
 async fn mariadb_wrong_ca_fails_clearly() {
+    if !DB_TLS.ready() {
+        return;
+    }
     let wrong = env("PWT_TEST_WRONG_CA");
     let err = error(
         &config_with(

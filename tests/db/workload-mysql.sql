@@ -1,5 +1,5 @@
--- The recorded workload of the throwaway MariaDB (run by tests/db/run.sh as `app` in schema
--- `shop`); run.sh appends the repeated statements.
+-- The recorded workload of the throwaway MariaDB (run by scripts/db.sh as `app` in schema
+-- `shop`); scripts/db.sh appends the repeated statements.
 CREATE TABLE customers (id INT PRIMARY KEY, email VARCHAR(100) NOT NULL);
 CREATE TABLE orders (id BIGINT PRIMARY KEY AUTO_INCREMENT, customer_id INT NOT NULL, amount DECIMAL(10,2) NOT NULL, note VARCHAR(64));
 CREATE TABLE accounts (id INT PRIMARY KEY, balance DECIMAL(10,2) NOT NULL) ENGINE=InnoDB;

@@ -1,4 +1,4 @@
--- Issue 12's incident, in database `scan` (run by tests/db/run.sh as the superuser; nothing
+-- Issue 12's incident, in database `scan` (run by scripts/db.sh as the superuser; nothing
 -- else touches it while the tests run): `orders` has no index on customer_id, enough rows
 -- that every `WHERE customer_id = $1` is a real sequential scan (500,000 rows, ~5,000
 -- blocks, 10 rows per customer), next to fast primary-key lookups that are the service's

@@ -1,4 +1,4 @@
--- A workload in database `stable` (run by tests/db/run.sh as the superuser) that nothing
+-- A workload in database `stable` (run by scripts/db.sh as the superuser) that nothing
 -- else touches while the tests run: reports of two calls must be equal there. It mixes the
 -- kinds the read/write split distinguishes: reads, writes, a data-modifying WITH, COPY,
 -- DDL, a statement behind a leading comment.

@@ -1,4 +1,4 @@
--- The recorded workload of the throwaway PostgreSQL (run by tests/db/run.sh as the superuser
+-- The recorded workload of the throwaway PostgreSQL (run by scripts/db.sh as the superuser
 -- in database `shop`). \gexec runs every generated statement as its own top-level statement,
 -- as an application would, so pg_stat_statements counts each call.
 CREATE EXTENSION pg_stat_statements;

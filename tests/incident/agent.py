@@ -8,7 +8,7 @@
 `tools` plays an agent that follows skill.md, with the official Python `mcp` SDK over stdio
 against the real binary (`serve`), while the load runs. The server's environment is clean
 but for PWT_LOG_DIRS (the nginx log directory) and DATABASE_URL (a read-only role), which
-run.sh exports:
+scripts/incident.sh exports:
 
   1. break_down_latency: the access log (the directive text of nginx.conf as `log_format`,
      since 2m), the gunicorn gauges, the accept queue of gunicorn's port, 5 samples 800 ms

@@ -1,4 +1,4 @@
-"""The WSGI app of the live incident test (tests/incident/run.sh), and its database setup.
+"""The WSGI app of the live incident test (scripts/incident.sh), and its database setup.
 
 Three scenarios, chosen by INCIDENT_SCENARIO:
 

@@ -1,7 +1,7 @@
 // The real server binary driven by the official TypeScript MCP SDK (@modelcontextprotocol/sdk,
 // the client inside Claude Code, Claude Desktop, Gemini CLI, OpenCode and many other clients).
 //
-//   cargo build && bash tests/interop-ts/setup.sh && node --test tests/interop-ts/*.test.mjs
+//   cargo build && bash scripts/interop-ts-setup.sh && node --test tests/interop-ts/*.test.mjs
 //
 // This module holds what both transports share: the server binary, a clean environment, the
 // client's console watched for warnings, and the suite itself (`defineSuite`), which

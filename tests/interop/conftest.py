@@ -1,7 +1,7 @@
 """Fixtures for the stdio interop suite: the real server binary driven by the official
 Python MCP SDK (PyPI `mcp`, see requirements.txt).
 
-    bash tests/interop/setup-venv.sh && target/pyenv/bin/pytest -q tests/interop
+    bash scripts/venv.sh pyenv tests/interop/requirements.txt && target/pyenv/bin/pytest -q tests/interop
 
 Environment:
     PWT_BIN   the server binary (default <repo>/target/debug/python-web-troubleshooter).

@@ -3,7 +3,7 @@ listed with its annotations, and a call that cannot reach a database (unknown ta
 target configured, nothing listening) is a tool error (isError) that says what to do, names
 the target, never contains the password, and leaves the session serving.
 
-The database-backed behaviour is tested against real servers by tests/db/run.sh.
+The database-backed behaviour is tested against real servers by scripts/db.sh.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Assertions of the live test (tests/live/run.sh) on the reports the binary wrote.
+"""Assertions of the live test (scripts/live.sh) on the reports the binary wrote.
 
     python check.py GUNICORN_REPORT.json GUNICORN_REPORT.txt UWSGI_REPORT.json ACCESS_LOG
 

@@ -12,15 +12,15 @@
 #   4. a real uWSGI (Debian package) with its stats server, saturated the same way, read
 #      through `uwsgi_stats` and `listen_port`.
 #
-#   bash tests/live/run.sh          (PWT_BIN overrides the binary; default target/debug)
+#   bash scripts/live.sh          (PWT_BIN overrides the binary; default target/debug)
 #
-# Installs what is missing (apt-get, pip into the venv). Every server is stopped on exit,
-# failure included. Ends with "N passed, N failed".
+# The app, its load and the checks are in tests/live/. Installs what is missing (apt-get;
+# the venv by scripts/venv.sh). Every server is stopped on exit, failure included. Ends with
+# "N passed, N failed".
 set -euo pipefail
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-repo="$(cd "$here/../.." && pwd)"
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+here="$repo/tests/live"
 bin="${PWT_BIN:-$repo/target/debug/python-web-troubleshooter}"
-venv="$repo/target/live-venv"
 
 log() { printf 'live: %s\n' "$*" >&2; }
 
@@ -43,16 +43,8 @@ if ! { command -v uwsgi >/dev/null 2>&1 && [[ -e /usr/lib/uwsgi/plugins/python3_
 fi
 NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
 
-# The gunicorn venv, reinstalled only when requirements.txt changes.
-stamp="$venv/.requirements.sha256"
-want="$(sha256sum "$here/requirements.txt" | cut -d' ' -f1)"
-if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]] || ! "$venv/bin/python" -c 'import gunicorn, prometheus_client' 2>/dev/null; then
-  rm -rf "$venv"
-  python3 -m venv "$venv" 2>/dev/null || { apt_install python3-venv; python3 -m venv "$venv"; }
-  log "installing $(tr '\n' ' ' < <(grep -v '^#' "$here/requirements.txt")) into $venv"
-  "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-input -r "$here/requirements.txt"
-  echo "$want" > "$stamp"
-fi
+# The gunicorn venv.
+venv="$(bash "$repo/scripts/venv.sh" live-venv "$here/requirements.txt")"
 
 tmp="$(mktemp -d /tmp/pwt-live.XXXXXX)"
 pids=()

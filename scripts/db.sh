@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Throwaway PostgreSQL and MariaDB for the slow_queries integration tests.
 #
-#   bash tests/db/run.sh                 # start both, run the workload, run the tests, stop
-#   bash tests/db/run.sh -- CMD ARGS...  # same, but run CMD instead of the tests (bench/)
+#   bash scripts/db.sh                 # start both, run the workload, run the tests, stop
+#   bash scripts/db.sh -- CMD ARGS...  # same, but run CMD instead of the tests (bench/)
 #
 # Starts PostgreSQL (initdb in a temp dir, its own port and socket directory,
 # shared_preload_libraries=pg_stat_statements, track_io_timing=on, ssl=on) and MariaDB
@@ -14,10 +14,10 @@
 # the MariaDB user `tlsmon` is created REQUIRE SSL. Then runs a real workload — fast and slow SELECTs, writes,
 # a transaction holding a row lock with a statement blocked behind it, a long pg_sleep/SLEEP
 # carrying a planted customer e-mail and card number — and the Rust tests
-# tests/slow_queries_pg.rs and tests/slow_queries_mysql.rs against them. Everything is
-# stopped and removed on exit, also on failure.
+# tests/slow_queries_pg.rs, tests/slow_queries_mysql.rs and tests/db_tls.rs against them (the
+# workload's SQL is in tests/db/). Everything is stopped and removed on exit, also on failure.
 set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
 repo="$PWD"
 
 log() { printf 'db: %s\n' "$*" >&2; }
@@ -291,6 +291,8 @@ export PWT_TEST_CA="$tls/ca.pem"
 export PWT_TEST_WRONG_CA="$tls/wrong-ca.pem"
 export PWT_TEST_PG_PORT="$pg_port"
 export PWT_TEST_MY_PORT="$my_port"
+# The suites fail, rather than skip, if one of these is missing.
+export PWT_REQUIRE_SERVERS=1
 
 # Let the live statements pass the 1 s running threshold.
 sleep 1.5

@@ -2,7 +2,7 @@
 # Live incidents: the whole procedure of skill.md against a real stack under load, judged
 # against the ground truth the app itself measures.
 #
-#   bash tests/incident/run.sh [--report-only] [--scenario missing_index|cpu_bound|slow_db]... [--out DIR]
+#   bash scripts/incident.sh [--report-only] [--scenario missing_index|cpu_bound|slow_db]... [--out DIR]
 #
 # For each scenario, all on 127.0.0.1 and all started and stopped here:
 #   - a throwaway PostgreSQL (initdb in a temp dir, its own port and socket directory,
@@ -15,7 +15,7 @@
 #     $request, $request_time, $upstream_response_time and $upstream_connect_time;
 #   - bounded closed-loop load through nginx (load.py, 32, 24 or 16 clients, LOAD_SECONDS = 20 s);
 #   - while it runs, agent.py drives the real binary over stdio with the Python `mcp` SDK
-#     (venv target/pyenv, tests/interop/setup-venv.sh) the way skill.md says:
+#     (venv target/pyenv, as the interop suite uses it) the way skill.md says:
 #     break_down_latency → match_symptom → slow_queries → capacity_math;
 #   - agent.py truth computes the ground truth; check.py judges the tools' answers.
 #
@@ -32,14 +32,14 @@
 #   target/incident-out): <scenario>/<tool>.json|.txt|.args.json, ground_truth.json,
 #   load.json, the access log and the handler logs. PWT_BIN overrides the binary.
 #
-# Installs what is missing on a fresh Debian machine (apt-get: postgresql,
-# postgresql-contrib, nginx, python3-venv; pip: requirements.txt). Everything is stopped and
-# removed on exit, failure included. Ends with check.py's "N passed, N failed".
+# The app, the agent, the load and the checks are in tests/incident/. Installs what is missing
+# on a fresh Debian machine (apt-get: postgresql, postgresql-contrib, nginx; the venvs by
+# scripts/venv.sh). Everything is stopped and removed on exit, failure included. Ends with
+# check.py's "N passed, N failed".
 set -euo pipefail
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-repo="$(cd "$here/../.." && pwd)"
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+here="$repo/tests/incident"
 bin="${PWT_BIN:-$repo/target/debug/python-web-troubleshooter}"
-venv="$repo/target/incident-venv"
 LOAD_SECONDS="${LOAD_SECONDS:-20}"
 # When the agent starts, counted from the start of the load: long enough for the queue to
 # settle, early enough that its 4 s of sampling and the other calls end within the load.
@@ -56,7 +56,7 @@ while (($#)); do
     --report-only) report_only=1 ;;
     --scenario) shift; scenarios+=("${1:?--scenario needs a name}") ;;
     --out) shift; out="${1:?--out needs a directory}" ;;
-    -h|--help) sed -n '2,37p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    -h|--help) sed -n '2,38p' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) die "unknown argument $1 (see --help)" ;;
   esac
   shift
@@ -86,20 +86,10 @@ pg_bin="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
 ls /usr/lib/postgresql/*/lib/pg_stat_statements.so >/dev/null 2>&1 || apt_install postgresql-contrib
 NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
 
-# The app tier's venv, reinstalled only when requirements.txt changes.
-stamp="$venv/.requirements.sha256"
-want="$(sha256sum "$here/requirements.txt" | cut -d' ' -f1)"
-if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]] \
-   || ! "$venv/bin/python" -c 'import gunicorn, prometheus_client, psycopg' 2>/dev/null; then
-  rm -rf "$venv"
-  python3 -m venv "$venv" 2>/dev/null || { rm -rf "$venv"; apt_install python3-venv; python3 -m venv "$venv"; }
-  log "installing $(grep -v '^#' "$here/requirements.txt" | tr '\n' ' ')into $venv"
-  "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-input -r "$here/requirements.txt"
-  echo "$want" > "$stamp"
-fi
-# The agent's venv: the official Python MCP SDK, as the interop suite uses it.
-bash "$repo/tests/interop/setup-venv.sh"
-agent_py="$repo/target/pyenv/bin/python"
+# The app tier's venv, and the agent's: the official Python MCP SDK, as the interop suite
+# uses it.
+venv="$(bash "$repo/scripts/venv.sh" incident-venv "$here/requirements.txt")"
+agent_py="$(bash "$repo/scripts/venv.sh" pyenv "$repo/tests/interop/requirements.txt")/bin/python"
 
 # --------------------------------------------------------------------------- cleanup
 tmp="$(mktemp -d /tmp/pwt-incident.XXXXXX)"

@@ -2,13 +2,13 @@
 # Installs the TypeScript side of the interop suite (tests/interop-ts): the exact
 # @modelcontextprotocol/sdk pinned in package-lock.json, into tests/interop-ts/node_modules.
 #
-#   bash tests/interop-ts/setup.sh && node --test tests/interop-ts/*.test.mjs
+#   bash scripts/interop-ts-setup.sh && node --test tests/interop-ts/*.test.mjs
 #
 # Idempotent: a stamp inside node_modules records the hash of package-lock.json (and the Node
 # version) of the last successful `npm ci`, and nothing is reinstalled while both are unchanged.
 set -euo pipefail
 
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/../tests/interop-ts" && pwd)"
 stamp="$here/node_modules/.pwt-package-lock.sha256"
 
 log() { printf 'interop-ts setup: %s\n' "$*" >&2; }

@@ -6,17 +6,19 @@
 # Both listen on free loopback ports with state in a temp dir. The Rust tests in
 # tests/rds_iops_aws.rs seed the scenarios (PutMetricData, CreateDBInstance) and run the tool
 # through the SDK's standard per-service endpoint variables, exactly as a user would
-# configure it. A missing or unready server fails the run; nothing is skipped.
+# configure it. Both servers are pinned in tests/aws/requirements-*.txt and installed into
+# venvs under target/awsenv by scripts/venv.sh. A missing or unready server fails the run;
+# nothing is skipped.
 #
-#   bash scripts/test-aws.sh
+#   bash scripts/aws.sh
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 repo="$PWD"
 
-log() { printf 'test-aws: %s\n' "$*" >&2; }
+log() { printf 'aws: %s\n' "$*" >&2; }
 
-bash tests/aws/setup-venvs.sh
-venv="${PWT_AWSENV:-$repo/target/awsenv}"
+localstack_venv="$(bash scripts/venv.sh awsenv/localstack tests/aws/requirements-localstack.txt)"
+moto_venv="$(bash scripts/venv.sh awsenv/moto tests/aws/requirements-moto.txt)"
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/pwt-aws.XXXXXX")"
 ls_pid=""
@@ -84,16 +86,16 @@ moto_port="$(free_port)"
 mkdir -p "$work/ls-fs" "$work/ls-config"
 
 log "starting LocalStack core (CloudWatch) on 127.0.0.1:$ls_port"
-env -i PATH="$venv/localstack/bin:/usr/bin:/bin" HOME="$work" \
+env -i PATH="$localstack_venv/bin:/usr/bin:/bin" HOME="$work" \
   SERVICES=cloudwatch GATEWAY_LISTEN="127.0.0.1:$ls_port" GATEWAY_SERVER=hypercorn \
   OVERRIDE_IN_DOCKER=0 FILESYSTEM_ROOT="$work/ls-fs" CONFIG_DIR="$work/ls-config" \
   DNS_ADDRESS=0 DISABLE_EVENTS=1 LOCALSTACK_TELEMETRY_DISABLED=1 SKIP_SSL_CERT_DOWNLOAD=1 \
-  "$venv/localstack/bin/python" -m localstack.runtime.main >"$work/localstack.log" 2>&1 &
+  "$localstack_venv/bin/python" -m localstack.runtime.main >"$work/localstack.log" 2>&1 &
 ls_pid=$!
 
 log "starting moto_server (RDS, STS) on 127.0.0.1:$moto_port"
-env -i PATH="$venv/moto/bin:/usr/bin:/bin" HOME="$work" \
-  "$venv/moto/bin/moto_server" -H 127.0.0.1 -p "$moto_port" >"$work/moto.log" 2>&1 &
+env -i PATH="$moto_venv/bin:/usr/bin:/bin" HOME="$work" \
+  "$moto_venv/bin/moto_server" -H 127.0.0.1 -p "$moto_port" >"$work/moto.log" 2>&1 &
 moto_pid=$!
 
 wait_http localstack "http://127.0.0.1:$ls_port/_localstack/health" "$ls_pid" 60
@@ -111,11 +113,13 @@ export AWS_CONFIG_FILE="$work/aws-config"
 export AWS_SHARED_CREDENTIALS_FILE="$work/aws-credentials"
 unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL || true
 export PWT_AWS_IT=1
+# The suite fails, rather than skips, if one of these is missing.
+export PWT_REQUIRE_SERVERS=1
 export PWT_BIN="$repo/target/debug/python-web-troubleshooter"
 
 log "running tests/rds_iops_aws.rs against them"
 out="$work/cargo-test.out"
-cargo test --locked --test rds_iops_aws -- --include-ignored --test-threads 4 2>&1 | tee "$out"
+cargo test --locked --test rds_iops_aws -- --test-threads 4 2>&1 | tee "$out"
 # Fail loudly if the suite ran nothing (e.g. a filter typo): every scenario must run.
 passed="$(sed -n 's/^test result: ok\. \([0-9]*\) passed.*/\1/p' "$out" | tail -n1)"
 if [[ -z "$passed" || "$passed" -lt 8 ]]; then
