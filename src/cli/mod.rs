@@ -17,6 +17,7 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::diagnosis::latency::LatencyInput;
 use crate::diagnosis::{capacity, symptoms};
+use crate::flows;
 use crate::render::Summary;
 use crate::sources;
 use crate::sources::reach::{Reach, ReachSettings};
@@ -117,13 +118,13 @@ pub fn run(command: Command, config: &Config, reach: Reach) -> Result<()> {
         }
         Command::RdsIops(a) => {
             let as_json = a.common.json;
-            let report = block_on(sources::check_rds_iops(&a.into_input()?))??;
+            let report = block_on(flows::check_rds_iops::run(&a.into_input()?))??;
             print(&report, as_json)
         }
         Command::SlowQueries(a) => {
             let as_json = a.common.json;
             let connections = sources::Connections::default();
-            let report = block_on(crate::flows::slow_queries::run(
+            let report = block_on(flows::slow_queries::run(
                 config,
                 &connections,
                 &a.into_input()?,
@@ -137,7 +138,7 @@ pub fn run(command: Command, config: &Config, reach: Reach) -> Result<()> {
 /// progress bar on a terminal.
 fn break_down_latency(input: LatencyInput, reach: &Reach, as_json: bool) -> Result<()> {
     let bar = progress::on_terminal();
-    let report = block_on(sources::break_down_latency(input, reach, &bar.progress))??;
+    let report = block_on(flows::break_down_latency::run(input, reach, &bar.progress))??;
     drop(bar);
     print(&report, as_json)
 }

@@ -9,6 +9,8 @@
 //! Every flow fails with one [`ToolError`] (the sources' error too), whose [`ErrorKind`]
 //! says what the caller can do about it.
 
+pub mod break_down_latency;
+pub mod check_rds_iops;
 pub mod slow_queries;
 
 pub use crate::error::{ErrorKind, ToolError};

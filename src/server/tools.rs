@@ -202,7 +202,7 @@ impl Troubleshooter {
     ) -> CallToolResult {
         let progress = progress::for_call(&meta, &peer);
         call("break_down_latency", args, |i| async move {
-            sources::break_down_latency(i, &self.reach, &progress).await
+            flows::break_down_latency::run(i, &self.reach, &progress).await
         })
         .await
     }
@@ -218,7 +218,7 @@ impl Troubleshooter {
         call(
             "check_rds_iops",
             args,
-            |i: storage::RdsIopsInput| async move { sources::check_rds_iops(&i).await },
+            |i: storage::RdsIopsInput| async move { flows::check_rds_iops::run(&i).await },
         )
         .await
     }

@@ -29,8 +29,11 @@ use python_web_troubleshooter::diagnosis::nginx_format::LogFormat;
 use python_web_troubleshooter::diagnosis::{
     InputError, capacity, latency, queries, storage, symptoms, window,
 };
+use python_web_troubleshooter::error::ErrorKind;
+use python_web_troubleshooter::flows;
 use python_web_troubleshooter::input;
 use python_web_troubleshooter::render::Summary;
+use python_web_troubleshooter::sources::reach::Reach;
 use python_web_troubleshooter::sources::{fetch, prometheus};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -685,6 +688,18 @@ fn check_tools(args: &Value) -> Result<(), TestCaseError> {
             check_error(Tool::Latency, e, args)?;
         }
         latency_source_checks(&i, args)?;
+        // The flow's own check: every failure is a ToolError with a kind, a message and,
+        // for a bad argument, the field.
+        if let Err(e) = flows::break_down_latency::check(i.clone(), &Reach::default(), NOW) {
+            prop_assert!(!e.message.trim().is_empty(), "{:?}", e);
+            if e.kind == ErrorKind::BadInput {
+                prop_assert!(
+                    e.field.as_deref().is_some_and(|f| !f.trim().is_empty()),
+                    "{:?}",
+                    e
+                );
+            }
+        }
         let plain = LatencyInput {
             access_log: None,
             gunicorn_metrics_url: None,
