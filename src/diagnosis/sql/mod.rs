@@ -13,17 +13,21 @@
 //! - the lexer, a token at a time; [`tokenize`] and [`redact`] here;
 //! - [`classify`]: reads and writes;
 //! - [`statement_key`] and [`placeholders`]: statements as a person reads them;
+//! - [`MatchForm`] and [`match_key`]: one statement however a client library wrote it
+//!   (a query text from a trace against the server's statistics);
 //! - [`scan_target`]: the table a statement scans and the columns it filters on.
 
 mod classify;
 mod key;
 mod lexer;
+mod matching;
 mod scan;
 #[cfg(test)]
 mod tests;
 
 pub use classify::{StatementKind, classify, classify_keyword, classify_lead};
 pub use key::{placeholders, statement_key};
+pub use matching::{MIN_PREFIX_TOKENS, MatchForm, Matching, match_key, match_text};
 pub use scan::{ScanTarget, scan_target};
 
 use lexer::lexer;

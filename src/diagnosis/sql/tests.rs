@@ -268,6 +268,8 @@ fn no_panic_on_odd_input() {
         let _ = my(sql);
         for d in [Dialect::Postgres, Dialect::MySql] {
             let _ = statement_key(sql, d);
+            let _ = match_text(sql, d);
+            let _ = match_text(&format!("SELECT %({sql})s, {sql}..."), d);
             let _ = scan_target(sql, d);
             let _ = scan_target(&format!("SELECT * FROM t WHERE {sql}"), d);
             let _ = scan_target(&format!("UPDATE {sql}"), d);
@@ -285,4 +287,166 @@ fn no_panic_on_odd_input() {
     ] {
         let _ = scan_target(sql, Dialect::Postgres);
     }
+}
+
+/// The SQL of one statement as each client library writes it, and as the servers record it.
+const DJANGO_PG: &str = "SELECT \"orders\".\"id\", \"orders\".\"amount\" FROM \"orders\" WHERE \"orders\".\"customer_id\" = %s LIMIT 21";
+
+#[test]
+fn match_keys_are_one_for_every_spelling_of_a_statement() {
+    let pg = |s: &str| match_key(s, Dialect::Postgres);
+    let recorded = pg(
+        "SELECT \"orders\".\"id\", \"orders\".\"amount\" FROM \"orders\" WHERE \"orders\".\"customer_id\" = $1 LIMIT $2",
+    );
+    for same in [
+        DJANGO_PG,
+        "SELECT \"orders\".\"id\", \"orders\".\"amount\" FROM \"orders\" WHERE \"orders\".\"customer_id\" = %(customer_id)s LIMIT %(limit)s",
+        "SELECT orders.id, orders.amount FROM orders WHERE orders.customer_id = %(customer_id_1)s LIMIT %(param_1)s",
+        "SELECT orders.id, orders.amount FROM orders WHERE orders.customer_id = :customer_id_1 LIMIT :param_1",
+        "SELECT orders.id, orders.amount FROM orders WHERE orders.customer_id = ? LIMIT ?",
+        "select ORDERS.ID,orders.amount\n  from \"Orders\"\twhere orders.customer_id = 42 limit 21;",
+        "/* app:shop */ SELECT orders.id, orders.amount -- by customer\nFROM orders WHERE orders.customer_id = -42 LIMIT 21 ;",
+        "SELECT orders.id, orders.amount FROM orders WHERE orders.customer_id = '42' LIMIT 21",
+        "SELECT orders.id, orders.amount FROM orders WHERE orders.customer_id = %b LIMIT %t",
+    ] {
+        assert_eq!(pg(same), recorded, "{same}");
+    }
+    // MySQL's digest text, against what Django and mysqlclient send.
+    let my = |s: &str| match_key(s, Dialect::MySql);
+    let digest = my(
+        "SELECT `orders` . `id` , `orders` . `amount` FROM `orders` WHERE `orders` . `customer_id` = ? LIMIT ?",
+    );
+    for same in [
+        "SELECT `orders`.`id`, `orders`.`amount` FROM `orders` WHERE `orders`.`customer_id` = %s LIMIT 21",
+        "SELECT ORDERS.ID, orders.amount FROM orders WHERE orders.customer_id = %(customer_id_1)s LIMIT 21",
+        "SELECT orders.id, orders.amount FROM orders WHERE orders.customer_id = 'x' LIMIT 21",
+        "SELECT orders.id, orders.amount FROM orders WHERE orders.customer_id = - ? LIMIT ?",
+    ] {
+        assert_eq!(my(same), digest, "{same}");
+    }
+    for different in [
+        "SELECT orders.id FROM orders WHERE orders.customer_id = %s LIMIT 21",
+        "SELECT orders.id, orders.amount FROM orders WHERE orders.customer_id > %s LIMIT 21",
+        "SELECT orders.id, orders.amount FROM orders WHERE orders.customer_id IS NULL LIMIT 21",
+        "SELECT orders.id, orders.amount FROM orders WHERE orders.note = %s LIMIT 21",
+        "SELECT orders.id, orders.amount FROM orders WHERE orders.customer_id = %s",
+        "SELECT orders.id, orders.amount FROM orders WHERE orders.customer_id = orders.id LIMIT 21",
+    ] {
+        assert_ne!(pg(different), recorded, "{different}");
+    }
+}
+
+#[test]
+fn match_keys_fold_lists_of_values() {
+    let pg = |s: &str| match_key(s, Dialect::Postgres);
+    let my = |s: &str| match_key(s, Dialect::MySql);
+    let listed = pg("SELECT id FROM orders WHERE id IN ($1, $2, $3)");
+    for same in [
+        "SELECT id FROM orders WHERE id IN (%s, %s)",
+        "SELECT id FROM orders WHERE id IN (%s)",
+        "SELECT id FROM orders WHERE id IN %s",
+        "SELECT id FROM orders WHERE id IN (1, -2, 'x', NULL)",
+        "SELECT id FROM orders WHERE id IN ($1 /*, ... */)",
+    ] {
+        assert_eq!(pg(same), listed, "{same}");
+    }
+    // psycopg 2 sends a Python list as an ARRAY.
+    assert_eq!(
+        pg("SELECT id FROM orders WHERE id = any(array[$1,$2,$3])"),
+        pg("SELECT id FROM orders WHERE id = ANY(%s)")
+    );
+    assert_eq!(
+        my("SELECT ID FROM `orders` WHERE ID IN (...)"),
+        my("SELECT id FROM orders WHERE id IN (%s, %s, %s)")
+    );
+    assert_eq!(
+        my("SELECT ID FROM `orders` WHERE ID IN (?)"),
+        my("SELECT id FROM orders WHERE id IN (%s, %s, %s)")
+    );
+    let insert = my("INSERT INTO `orders` ( `customer_id` , `amount` ) VALUES (...)");
+    for same in [
+        "INSERT INTO orders (customer_id, amount) VALUES (%s, %s)",
+        "INSERT INTO orders (customer_id, amount) VALUES (%s, %s), (%s, %s), (%s, %s)",
+        "INSERT INTO `orders` ( `customer_id` , `amount` ) VALUES (...) /* , ... */",
+    ] {
+        assert_eq!(my(same), insert, "{same}");
+    }
+    // A list with anything but values in it is no list of values.
+    assert_ne!(pg("SELECT id FROM orders WHERE id IN (SELECT 1)"), listed);
+    assert_ne!(pg("SELECT id FROM orders WHERE id IN (%s, now())"), listed);
+}
+
+#[test]
+fn match_keys_keep_operators_and_casts() {
+    let pg = |s: &str| match_key(s, Dialect::Postgres);
+    assert_eq!(pg("SELECT a %% 2 FROM t"), pg("SELECT a % 2 FROM t"));
+    assert_ne!(pg("SELECT a % 2 FROM t"), pg("SELECT a %s FROM t"));
+    assert_ne!(pg("SELECT a - 1 FROM t"), pg("SELECT a + 1 FROM t"));
+    assert_eq!(pg("SELECT a - 1 FROM t"), pg("SELECT a - %s FROM t"));
+    assert_eq!(
+        pg("SELECT x::int FROM t WHERE y = %s"),
+        pg("SELECT x :: int FROM t WHERE y = $1")
+    );
+    assert_ne!(pg("SELECT x::int FROM t"), pg("SELECT x::text FROM t"));
+    assert_eq!(
+        pg("SELECT flag FROM t WHERE flag = true"),
+        pg("SELECT flag FROM t WHERE flag = $1")
+    );
+}
+
+#[test]
+fn cut_texts_match_on_what_they_kept() {
+    let columns: Vec<String> = (0..40).map(|i| format!("\"orders\".\"c{i}\"")).collect();
+    let full = format!(
+        "SELECT {} FROM \"orders\" WHERE \"orders\".\"id\" IN (%s, %s, %s) LIMIT 21",
+        columns.join(", ")
+    );
+    let recorded = MatchForm::new(
+        &full
+            .replace("(%s, %s, %s)", "($1, $2)")
+            .replace("LIMIT 21", "LIMIT $3"),
+        Dialect::Postgres,
+    );
+    let whole = MatchForm::new(&full, Dialect::Postgres);
+    assert_eq!(whole.compare(&recorded), Matching::Whole);
+    assert!(!whole.is_cut());
+    // Sentry's cut, in a name, and in the list of ids.
+    for at in [300, full.find("IN (").unwrap() + 8] {
+        let cut = MatchForm::new(&format!("{}...", &full[..at]), Dialect::Postgres);
+        assert!(cut.is_cut());
+        assert_eq!(cut.compare(&recorded), Matching::Prefix, "cut at {at}");
+        assert_eq!(recorded.compare(&cut), Matching::Prefix, "cut at {at}");
+    }
+    let other = MatchForm::new(&full.replace("\"c7\"", "\"c77\""), Dialect::Postgres);
+    let cut = MatchForm::new(&format!("{}…", &full[..300]), Dialect::Postgres);
+    assert_eq!(cut.compare(&other), Matching::No);
+    // Too little kept to say.
+    let short = MatchForm::new("SELECT \"orders\".\"c0\", ...", Dialect::Postgres);
+    assert_eq!(short.compare(&recorded), Matching::No);
+    // MySQL's digest text cut at performance_schema_max_digest_length.
+    let digest = format!(
+        "SELECT {} ...",
+        (0..40)
+            .map(|i| format!("`orders` . `c{i}`"))
+            .collect::<Vec<_>>()
+            .join(" , ")
+    );
+    let digest = MatchForm::new(&digest, Dialect::MySql);
+    let sent = MatchForm::new(&full.replace('"', "`"), Dialect::MySql);
+    assert_eq!(sent.compare(&digest), Matching::Prefix);
+}
+
+#[test]
+fn match_text_shows_the_compared_form() {
+    assert_eq!(
+        match_text(DJANGO_PG, Dialect::Postgres),
+        "select orders.id, orders.amount from orders where orders.customer_id = ? limit ?"
+    );
+    assert_eq!(
+        match_text(
+            "SELECT a FROM t WHERE b IN (%s, %s) AND c = 'alice@example.com'...",
+            Dialect::Postgres
+        ),
+        "select a from t where b in (?) and c = ..."
+    );
 }
