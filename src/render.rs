@@ -443,6 +443,16 @@ impl Summary for SlowQueriesReport {
             self.order_by.as_str(),
             self.statements_source
         );
+        if let Some(q) = &self.query_match {
+            let _ = writeln!(
+                out,
+                "query_text: {} matching statement(s), {} query id(s), {}% of DB time; compared as: {}",
+                q.matched,
+                q.query_ids,
+                fmt_num(q.percent_of_db_time),
+                q.compared_as
+            );
+        }
         if !self.statements.is_empty() {
             let _ = writeln!(
                 out,

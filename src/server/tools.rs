@@ -95,7 +95,8 @@ normal; what runs now longer than running_min_seconds, what it waits on and who 
 the read vs write share of DB time, waits by type, and hints for symptom C (read-heavy with \
 db_cpu_percent high: a replica may help) or D (write-heavy with CPU high, or lock contention: \
 replicas won't). Pass sample_seconds to rank what is slow NOW (two snapshots apart) instead of the cumulative \
-history. `target` is the name of a database the operator \
+history. Pass query_text (a Sentry span's SQL, pasted as is) to list only the statement(s) it names \
+with their figures, or hear that none matches and what to check. `target` is the name of a database the operator \
 configured (default: DATABASE_URL) — never a connection string or password. Literals in query \
 text are redacted; every session is read-only and bounded in time. Use it when \
 break_down_latency shows the DB layer dominating, or to decide C vs D; pass `observations` on \

@@ -9,9 +9,10 @@
 
 use super::advice;
 use super::input::{MAX_LIMIT, OrderBy, Request};
+use super::matching::{Wanted, statistics_name};
 use super::merge::{Merged, merge_by_id, merge_by_text};
 use super::ranking::{effective_order, listable, mean, rank_cmp, top_first};
-use super::report::{Hint, SlowQueriesReport, StatementReport, Workload};
+use super::report::{Hint, QueryMatch, SlowQueriesReport, StatementReport, Workload};
 use super::sessions::{self, Live, MAX_RUNNING, join_pids};
 use super::snapshot::{Engine, RowKind, Snapshot, StatementStats, Statements};
 use super::text::{MAX_QUERY_CHARS, Presentation, Shown};
@@ -33,7 +34,15 @@ pub fn analyze(
         Statements::Available(s) => (Some(s), None),
         Statements::Unavailable(why) => (None, Some(why.as_str())),
     };
-    let ranked = rank(req, snap.engine, stats, &mut text, &mut warnings);
+    let wanted = Wanted::new(req, snap.engine.dialect()).filter(|_| stats.is_some());
+    let ranked = rank(
+        req,
+        snap.engine,
+        stats,
+        wanted.as_ref(),
+        &mut text,
+        &mut warnings,
+    );
     let src = stats.map_or_else(
         || format!("{}:unavailable", snap.engine.prefix()),
         |s| s.source.clone(),
@@ -59,12 +68,12 @@ pub fn analyze(
         lock_contention: live.lock_contention,
         ..Default::default()
     };
-    let explains = choose_explains(&ranked.statements, snap.engine);
+    let explains = choose_explains(&ranked.statements, ranked.normal_ms, snap.engine);
     let dominant = explains.dominant.map(|i| &ranked.statements[i]);
     if let Some(s) = dominant {
         full_scan_evidence(s, &src, &mut evidence);
     }
-    let next_steps = next_steps(
+    let mut next_steps = next_steps(
         &Steps {
             req,
             snap,
@@ -76,6 +85,18 @@ pub fn analyze(
         },
         explains,
     );
+    if let (Some(w), Some(q)) = (&wanted, &ranked.query_match) {
+        w.caveats(snap.engine, q, &mut warnings);
+        if q.matched == 0 {
+            next_steps.splice(0..0, w.no_match_steps(snap.engine, req));
+        }
+        evidence.push(Evidence::number(
+            "query_text_matched",
+            q.matched as f64,
+            "statements",
+            &src,
+        ));
+    }
     output_caveats(req, presentation, &mut text, &mut warnings);
     let blocked = live.blocked.max(live.lock_waiting);
     let verdict = verdict(VerdictParts {
@@ -90,6 +111,8 @@ pub fn analyze(
         blockers: &live.blockers,
         workload: &ranked.workload,
         req,
+        query_match: ranked.query_match.as_ref(),
+        statistics: statistics_name(snap.engine),
     });
 
     SlowQueriesReport {
@@ -115,6 +138,7 @@ pub fn analyze(
         blocked_sessions: blocked,
         hints,
         observations,
+        query_match: ranked.query_match,
         truncated: text.truncated,
         conclusion: Conclusion {
             verdict,
@@ -140,14 +164,21 @@ struct Ranked {
     /// Block IO time and total time of the listed statements, ms.
     listed_io_ms: f64,
     listed_total_ms: f64,
+    /// How a `query_text` matched, when one was given.
+    query_match: Option<QueryMatch>,
+    /// With a `query_text`, the median mean time of every statement that may be listed, ms:
+    /// the database's normal, which the matching statements alone do not show.
+    normal_ms: Option<f64>,
 }
 
 /// Step 1: one row per id (roles, nesting levels), then one per text (parameter types,
-/// schemas); each classified read / write / other, ranked and cut to the limit.
+/// schemas); each classified read / write / other, kept when it is the `query_text`'s
+/// statement, ranked and cut to the limit.
 fn rank(
     req: &Request,
     engine: Engine,
     stats: Option<&StatementStats>,
+    wanted: Option<&Wanted<'_>>,
     text: &mut Shown,
     warnings: &mut Vec<String>,
 ) -> Ranked {
@@ -199,6 +230,18 @@ fn rank(
             "order_by io_time: this engine reports no IO time per statement; ranked by total time instead.".to_owned()
         });
     }
+    let normal_ms = wanted.map(|_| {
+        advice::median(
+            classified
+                .iter()
+                .filter(|(m, _)| listable(m.row, req))
+                .map(|(m, _)| mean(m.row)),
+        )
+    });
+    let query_match = wanted.map(|w| {
+        let tally = w.keep(&mut classified, |(m, _)| *m);
+        w.report(&tally, db_time)
+    });
     classified.retain(|(m, _)| listable(m.row, req));
     text.truncated |= top_first(&mut classified, req.limit, |(a, _), (b, _)| {
         rank_cmp(order, io_timing, a.row, b.row)
@@ -256,6 +299,8 @@ fn rank(
         io_timing,
         listed_io_ms: classified.iter().filter_map(|(m, _)| m.row.io_ms).sum(),
         listed_total_ms: classified.iter().map(|(m, _)| m.row.total_ms).sum(),
+        query_match,
+        normal_ms,
     }
 }
 
@@ -404,9 +449,15 @@ struct Explains {
 
 /// Step 5: which statements deserve an EXPLAIN (the rule is `advice::explain_reason`'s):
 /// full scans by their share of database time, then the others in list order; at most two,
-/// so the steps stay readable.
-fn choose_explains(statements: &[StatementReport], engine: Engine) -> Explains {
-    let median_ms = advice::median(statements.iter().map(|s| s.mean_ms));
+/// so the steps stay readable. The normal is the median of the listed statements unless
+/// `normal_ms` gives it.
+fn choose_explains(
+    statements: &[StatementReport],
+    normal_ms: Option<f64>,
+    engine: Engine,
+) -> Explains {
+    let median_ms =
+        normal_ms.unwrap_or_else(|| advice::median(statements.iter().map(|s| s.mean_ms)));
     let mut worth: Vec<(usize, String)> = statements
         .iter()
         .enumerate()

@@ -5,12 +5,15 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::diagnosis::sql::{Dialect, MatchForm};
 use crate::diagnosis::{InputError, check_opt_range, check_range};
 
 /// `limit` is capped here: more rows do not help a person or a model decide.
 pub const MAX_LIMIT: u64 = 100;
 /// The longest snapshot interval `sample_seconds` accepts.
 pub const MAX_SAMPLE_SECONDS: f64 = 60.0;
+/// The longest `query_text` accepted, in bytes.
+pub const MAX_QUERY_TEXT_BYTES: usize = 100_000;
 
 /// What to look at.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -47,6 +50,15 @@ pub struct SlowQueriesInput {
     /// (read replica) and D need it high; leave it out when unknown.
     #[serde(default)]
     pub db_cpu_percent: Option<f64>,
+    /// The SQL of one statement as a trace shows it — a Sentry span's description, pasted
+    /// as is. Only the statements the server recorded for it are listed (searched among all
+    /// of its statements, ranked as usual), with `query_match` saying how many matched, or
+    /// the verdict says that none does and what to check. Any driver's placeholders (`%s`,
+    /// `%(name)s`, `?`, `:name`, `$1`) or inlined values, quoted or unquoted names, any case,
+    /// comments and `IN` lists of any length match the same statement. At most 100,000
+    /// bytes. Leave it out to rank every statement.
+    #[serde(default)]
+    pub query_text: Option<String>,
 }
 
 fn default_limit() -> u64 {
@@ -96,6 +108,8 @@ pub struct Request {
     pub running_min_seconds: f64,
     pub sample_seconds: Option<f64>,
     pub db_cpu_percent: Option<f64>,
+    /// Only the statements this SQL names (see [`SlowQueriesInput::query_text`]).
+    pub query_text: Option<String>,
 }
 
 /// Checks the arguments before anything connects to a database.
@@ -142,6 +156,11 @@ pub fn validate(input: &SlowQueriesInput) -> Result<Request, InputError> {
         100.0,
         "pass the primary's CPU use as a percentage, 0–100 (CPUUtilization from check_rds_iops, or the database host's CPU)",
     )?;
+    let query_text = input
+        .query_text
+        .as_deref()
+        .map(check_query_text)
+        .transpose()?;
     Ok(Request {
         limit: input.limit.min(MAX_LIMIT) as usize,
         limit_capped: input.limit > MAX_LIMIT,
@@ -151,7 +170,31 @@ pub fn validate(input: &SlowQueriesInput) -> Result<Request, InputError> {
         running_min_seconds,
         sample_seconds,
         db_cpu_percent,
+        query_text,
     })
+}
+
+/// `query_text` holds SQL and is not too long to compare.
+fn check_query_text(text: &str) -> Result<String, InputError> {
+    if text.len() > MAX_QUERY_TEXT_BYTES {
+        return Err(InputError::new(
+            "query_text",
+            format!(
+                "is {} bytes long, at most {MAX_QUERY_TEXT_BYTES}: paste the SQL of one statement",
+                text.len()
+            ),
+        ));
+    }
+    let empty = [Dialect::Postgres, Dialect::MySql]
+        .iter()
+        .all(|d| MatchForm::new(text, *d).is_empty());
+    if empty {
+        return Err(InputError::new(
+            "query_text",
+            "holds no SQL: paste the statement as the trace shows it (a Sentry span's description), or leave it out to rank every statement",
+        ));
+    }
+    Ok(text.to_owned())
 }
 
 /// A target is a configured name. A connection string here would carry a password into the

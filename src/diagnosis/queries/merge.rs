@@ -13,7 +13,7 @@
 
 use std::collections::HashSet;
 
-use super::snapshot::{RowKind, StatementRow};
+use super::snapshot::{RowKind, RowMatch, StatementRow};
 use crate::diagnosis::FastMap;
 use crate::diagnosis::sql::{self, Dialect};
 
@@ -214,6 +214,9 @@ pub(super) fn merge_by_text<'o, 'r: 'o>(
             }
             if m.kind == RowKind::Unknown && r.kind != RowKind::Unknown {
                 m.kind = r.kind;
+            }
+            if m.match_key == RowMatch::Unknown {
+                m.match_key = r.match_key;
             }
         }
         built.insert(g, merged.len());

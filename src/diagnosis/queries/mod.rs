@@ -14,10 +14,13 @@
 //!   (`advice`, `verdict`): EXPLAIN and index steps for the statements slow against the
 //!   service's own normal, and hints for symptoms C (read-heavy on a saturated primary) and
 //!   D (write-heavy or locks). The report is `report`'s.
+//! - with a `query_text`, only the statements it names are listed (`matching`), and the
+//!   report says how many matched or what to check when none did.
 
 mod advice;
 mod analysis;
 mod input;
+mod matching;
 mod merge;
 mod ranking;
 mod report;
@@ -29,13 +32,16 @@ mod verdict;
 pub use advice::{FullScan, RdsEndpoint, rds_endpoint};
 pub use analysis::analyze;
 pub use input::{
-    MAX_LIMIT, MAX_SAMPLE_SECONDS, OrderBy, Request, SlowQueriesInput, check_target_name, validate,
+    MAX_LIMIT, MAX_QUERY_TEXT_BYTES, MAX_SAMPLE_SECONDS, OrderBy, Request, SlowQueriesInput,
+    check_target_name, validate,
 };
 pub use ranking::top_ids;
-pub use report::{Hint, RunningQuery, SlowQueriesReport, StatementReport, WaitCount, Workload};
+pub use report::{
+    Hint, QueryMatch, RunningQuery, SlowQueriesReport, StatementReport, WaitCount, Workload,
+};
 pub use sessions::{MAX_RUNNING, mysql_wait_class, wait_class};
 pub use snapshot::{
-    Engine, RowKind, Session, Snapshot, StatementRow, StatementStats, Statements, delta,
+    Engine, RowKind, RowMatch, Session, Snapshot, StatementRow, StatementStats, Statements, delta,
 };
 pub use text::{MAX_QUERY_CHARS, Presentation, bound_text};
 

@@ -4,6 +4,7 @@
 //! reads counters without text which statements will be listed.
 
 use super::input::{OrderBy, Request};
+use super::matching::Wanted;
 use super::merge::{Merged, merge_by_id, merge_by_text, text_key};
 use super::snapshot::StatementRow;
 use crate::diagnosis::FastMap;
@@ -55,6 +56,7 @@ pub(super) fn rank_cmp(
 /// behind it: an adapter that reads counters without text fetches text (and details) for
 /// these alone. `rows` may hold several rows per id (one per role) and several ids per text
 /// (see `super::merge`); rows whose text is not at hand merge on their [`StatementRow::text_key`].
+/// With a `query_text`, only its statements are listed, as [`super::analyze`] lists them.
 pub fn top_ids<'a>(
     rows: impl Iterator<Item = &'a StatementRow>,
     req: &Request,
@@ -70,6 +72,9 @@ pub fn top_ids<'a>(
         .into_iter()
         .filter(|m| listable(m.row, req))
         .collect();
+    if let Some(wanted) = Wanted::new(req, dialect) {
+        wanted.keep(&mut listed, |m| *m);
+    }
     top_first(&mut listed, req.limit, |a, b| {
         rank_cmp(order, io_timing, a.row, b.row)
     });

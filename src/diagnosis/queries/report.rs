@@ -57,6 +57,10 @@ pub struct SlowQueriesReport {
     pub hints: Vec<Hint>,
     /// Ready to pass to match_symptom as `{"observations": ...}` (merge with what else you know).
     pub observations: Observations,
+    /// How `query_text` matched the server's statements (only when it was given): the
+    /// listed statements are the matching ones.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub query_match: Option<QueryMatch>,
     /// Whether any list was cut to its bound or any query text was shortened.
     pub truncated: bool,
     #[serde(flatten)]
@@ -154,4 +158,27 @@ pub struct Hint {
     /// `C` or `D`.
     pub symptom: String,
     pub reason: String,
+}
+
+/// How a `query_text` matched the server's statements.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+pub struct QueryMatch {
+    /// Statements (ids of one text counted once) whose text is the given statement and that
+    /// ran in the window, before `limit` and `min_mean_ms`. 0: none matches.
+    pub matched: u64,
+    /// The statistics ids (queryids, digests) behind them.
+    pub query_ids: u64,
+    /// Of `matched`, those alike only as far as a cut text goes: the given text ended with
+    /// `...` (cut by Sentry), or the server cut the statement's text (MySQL's digest text at
+    /// performance_schema_max_digest_length).
+    pub matched_on_prefix: u64,
+    /// Their share of the database's statement time, 0–100.
+    pub percent_of_db_time: f64,
+    /// Statements whose text could not be compared: it left the statistics before it could
+    /// be read, a PostgreSQL text is longer than 4 KiB with more than lists of values in the
+    /// rest, or the given text was cut and PostgreSQL's statements compare only whole.
+    pub not_compared: u64,
+    /// The given text as compared: names unquoted and in lower case, values `?`, lists of
+    /// values `(?)` (cut at 1000 characters).
+    pub compared_as: String,
 }

@@ -102,6 +102,25 @@ pub enum RowKind {
     Unknown,
 }
 
+/// What an adapter knows about how a statement's text compares with a `query_text`
+/// ([`crate::diagnosis::sql::MatchForm`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RowMatch {
+    /// Compare [`StatementRow::query`], which holds the text as the server keeps it.
+    #[default]
+    FromText,
+    /// Compare [`StatementRow::query`], which the server may have cut short (MySQL's digest
+    /// text at performance_schema_max_digest_length, with no mark where it was cut): alike
+    /// whole, or as far as it goes.
+    FromTextMaybeCut,
+    /// The key of the whole text ([`crate::diagnosis::sql::match_key`]), from an adapter
+    /// that does not pass every statement's text.
+    Key(u64),
+    /// Not known: the text left the statistics before it could be read, or is too long to
+    /// have been read whole.
+    Unknown,
+}
+
 /// One statement's counters.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct StatementRow {
@@ -125,6 +144,8 @@ pub struct StatementRow {
     /// from an adapter that does not pass every statement's text; computed from `query`
     /// when absent.
     pub text_key: Option<u64>,
+    /// How its text compares with a `query_text`.
+    pub match_key: RowMatch,
 }
 
 /// A statement's counters for a test: `calls` calls taking `total_ms`, a row per call, a
@@ -145,6 +166,7 @@ pub(super) fn test_row(id: &str, query: &str, calls: f64, total_ms: f64) -> Stat
         rows_examined: None,
         no_index_used: None,
         text_key: None,
+        match_key: RowMatch::FromText,
     }
 }
 
