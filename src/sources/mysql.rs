@@ -26,7 +26,7 @@ use super::{DbError, lock_timeout_ms, timeout_ms};
 use crate::config::{DbSettings, RootCerts, Secret, SslMode, Target};
 use crate::diagnosis::NextStep;
 use crate::diagnosis::queries::{
-    Engine, Request, Session, Snapshot, StatementRow, StatementStats, Statements, delta,
+    Engine, Request, RowMatch, Session, Snapshot, StatementRow, StatementStats, Statements, delta,
 };
 use crate::flows::ErrorKind;
 
@@ -68,6 +68,13 @@ const OTHER_SCHEMAS: &str = marked!(
     AND (SCHEMA_NAME IS NOT NULL OR ?) \
     GROUP BY SCHEMA_NAME ORDER BY COUNT(*) DESC LIMIT 1000"
 );
+
+/// How much of a statement the digest keeps (bytes of tokens); its text is cut there, with
+/// no mark.
+const DIGEST_LENGTH: &str = marked!("SELECT", "@@performance_schema_max_digest_length + 0");
+
+/// The digest length when the server does not say.
+const DEFAULT_DIGEST_LENGTH: u64 = 1024;
 
 const DIGESTS_SINCE: &str = marked!(
     "SELECT",
@@ -303,6 +310,9 @@ async fn read(
                         ..after
                     };
                 }
+                if req.query_text.is_some() {
+                    mark_cut_digests(conn, &mut stats.rows).await;
+                }
                 if let Some(schema) = schema.as_deref().filter(|_| stats.rows.is_empty()) {
                     stats.scope = Some(format!("schema `{schema}`"));
                     if req.sample_seconds.is_none() {
@@ -435,6 +445,23 @@ async fn read_digests(
         stats.stats_age_seconds = get(r, 1);
     }
     Ok(stats)
+}
+
+/// Marks the digests whose text may be cut (it is about as long as the digest keeps), so
+/// that a `query_text` is compared with them as far as they go.
+async fn mark_cut_digests(conn: &mut Conn, rows: &mut [StatementRow]) {
+    let max = conn
+        .query_first::<Row, _>(DIGEST_LENGTH)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|r| get::<u64>(&r, 0))
+        .unwrap_or(DEFAULT_DIGEST_LENGTH);
+    for r in rows {
+        if (r.query.len() as u64) * 4 >= max * 3 {
+            r.match_key = RowMatch::FromTextMaybeCut;
+        }
+    }
 }
 
 async fn read_sessions(
@@ -617,6 +644,7 @@ mod tests {
             SERVER_INFO,
             DIGESTS,
             OTHER_SCHEMAS,
+            DIGEST_LENGTH,
             DIGESTS_SINCE,
             PROCESSLIST,
             PROCESSLIST_PLAIN,

@@ -9,7 +9,9 @@
 //!
 //! With the kind goes the statement's key as a person reads it (a hash of its normalised
 //! text, see [`crate::diagnosis::sql::statement_key`]), so that the queryids of one text (one per
-//! parameter type) are counted as one statement on every call without reading text again.
+//! parameter type) are counted as one statement on every call without reading text again,
+//! and its match key ([`crate::diagnosis::sql::match_key`]), so that a `query_text` is
+//! looked for among all of the target's statements, not only the listed ones.
 //!
 //! It also remembers which statements were listed lately, so that the next call can ask
 //! the server for their details alone ([`KnownStatements::listed`]); a call whose list
@@ -47,6 +49,7 @@ struct Entry {
     known: Known,
     text: Option<Arc<str>>,
     key: Option<u64>,
+    match_key: Option<u64>,
     /// When it was learnt (a counter), to forget the oldest first.
     learnt: u64,
 }
@@ -77,6 +80,11 @@ impl KnownStatements {
         self.entries.get(&id).and_then(|e| e.key)
     }
 
+    /// The match key of `id`'s whole text, when it could be worked out.
+    pub fn match_key(&self, id: i64) -> Option<u64> {
+        self.entries.get(&id).and_then(|e| e.match_key)
+    }
+
     pub fn len(&self) -> usize {
         self.entries.len()
     }
@@ -90,9 +98,16 @@ impl KnownStatements {
         self.text_bytes
     }
 
-    /// Remembers what `id` is, its text when given (a text already remembered is kept) and
-    /// its text's key when given.
-    pub fn learn(&mut self, id: i64, known: Known, text: Option<&str>, key: Option<u64>) {
+    /// Remembers what `id` is, its text when given (a text already remembered is kept), its
+    /// text's key and match key when given.
+    pub fn learn(
+        &mut self,
+        id: i64,
+        known: Known,
+        text: Option<&str>,
+        key: Option<u64>,
+        match_key: Option<u64>,
+    ) {
         self.clock += 1;
         let learnt = self.clock;
         // A text larger than the whole budget (never, with the adapters' 4 KiB cut) is not kept.
@@ -102,12 +117,16 @@ impl KnownStatements {
             known,
             text: None,
             key: None,
+            match_key: None,
             learnt,
         });
         entry.known = known;
         entry.learnt = learnt;
         if key.is_some() {
             entry.key = key;
+        }
+        if match_key.is_some() {
+            entry.match_key = match_key;
         }
         if let (None, Some(t)) = (&entry.text, text) {
             entry.text = Some(Arc::from(t));
@@ -159,17 +178,26 @@ mod tests {
     fn remembers_kind_and_text() {
         let mut k = KnownStatements::default();
         assert_eq!(k.known(7), None);
-        k.learn(7, Known::Statement(StatementKind::Write), None, Some(42));
+        k.learn(
+            7,
+            Known::Statement(StatementKind::Write),
+            None,
+            Some(42),
+            Some(43),
+        );
         assert_eq!(k.known(7), Some(Known::Statement(StatementKind::Write)));
         assert_eq!(k.text(7), None);
         assert_eq!(k.key(7), Some(42));
+        assert_eq!(k.match_key(7), Some(43));
         k.learn(
             7,
             Known::Statement(StatementKind::Write),
             Some("UPDATE t SET a = $1"),
             None,
+            None,
         );
         assert_eq!(k.key(7), Some(42), "a key learnt is kept");
+        assert_eq!(k.match_key(7), Some(43), "a match key learnt is kept");
         assert_eq!(k.text(7).as_deref(), Some("UPDATE t SET a = $1"));
         assert_eq!(k.text_bytes(), "UPDATE t SET a = $1".len());
         // A second text for the same id does not replace or double count the first.
@@ -178,11 +206,13 @@ mod tests {
             Known::Statement(StatementKind::Write),
             Some("update t set a = $1"),
             Some(42),
+            Some(43),
         );
         assert_eq!(k.text(7).as_deref(), Some("UPDATE t SET a = $1"));
         assert_eq!(k.text_bytes(), "UPDATE t SET a = $1".len());
-        k.learn(-3, Known::Monitor, None, None);
+        k.learn(-3, Known::Monitor, None, None, None);
         assert_eq!(k.key(-3), None);
+        assert_eq!(k.match_key(-3), None);
         assert_eq!(k.known(-3), Some(Known::Monitor));
         assert_eq!(k.len(), 2);
     }
@@ -212,6 +242,7 @@ mod tests {
                 Known::Statement(StatementKind::Read),
                 None,
                 Some(id as u64),
+                None,
             );
         }
         assert!(k.len() <= MAX_ENTRIES, "{}", k.len());
@@ -222,7 +253,13 @@ mod tests {
         let mut k = KnownStatements::default();
         let text = "x".repeat(4096);
         for id in 0..(MAX_TEXT_BYTES / 4096 + 5) as i64 {
-            k.learn(id, Known::Statement(StatementKind::Read), Some(&text), None);
+            k.learn(
+                id,
+                Known::Statement(StatementKind::Read),
+                Some(&text),
+                None,
+                None,
+            );
             assert!(k.text_bytes() <= MAX_TEXT_BYTES);
         }
         assert!(k.text(((MAX_TEXT_BYTES / 4096) + 4) as i64).is_some());

@@ -13,8 +13,8 @@ use super::known::{Known, KnownStatements};
 use super::statements::PgssColumns;
 use super::{BEGIN, COMMIT, Reader};
 use crate::diagnosis::FastMap;
-use crate::diagnosis::queries::{Request, RowKind, StatementRow, top_ids};
-use crate::diagnosis::sql::{Dialect, classify_lead, statement_key};
+use crate::diagnosis::queries::{Request, RowKind, RowMatch, StatementRow, top_ids};
+use crate::diagnosis::sql::{Dialect, classify_lead, match_key, statement_key};
 use crate::sources::DbError;
 
 /// What is known about each statement of the counters: this tool's own statements left
@@ -43,9 +43,13 @@ fn apply(
     req: &Request,
     io_timing: Option<bool>,
 ) -> Applied {
-    // The text key of every known statement, so that the ids of one text rank as one.
+    // The text key of every known statement, so that the ids of one text rank as one, and
+    // its match key, so that a `query_text` finds it whether listed or not.
     for (row, id) in counters.rows.iter_mut().zip(&counters.ids) {
         row.text_key = known.key(*id);
+        row.match_key = known
+            .match_key(*id)
+            .map_or(RowMatch::Unknown, RowMatch::Key);
     }
     let mut unknown = Vec::new();
     let kinds: Vec<Option<RowKind>> = counters
@@ -133,31 +137,36 @@ pub(super) async fn resolve(
     counters: &mut Counters,
 ) -> Result<Applied, DbError> {
     let (pool, client, target) = (r.pool, r.client, r.target);
+    // Statements whose text was read, and those whose text was kept: a statement read for
+    // its kind alone may turn out to be listed once its keys are known (it matches a
+    // `query_text`), and is read again for its text.
     let mut asked: HashSet<i64> = HashSet::new();
+    let mut asked_text: HashSet<i64> = HashSet::new();
     let mut texts_sql = None;
     loop {
         let applied = pool.with_known(&target.name, |known| apply(known, counters, req, io_timing));
+        // The text is kept only for the statements to be listed; the others' text is read
+        // once, for its kind and keys, and dropped.
+        let with_text: HashSet<i64> = applied
+            .missing_text
+            .iter()
+            .copied()
+            .filter(|id| !asked_text.contains(id))
+            .collect();
         let wanted: Vec<i64> = applied
             .unknown
             .iter()
-            .chain(&applied.missing_text)
             .copied()
             .filter(|id| !asked.contains(id))
+            .chain(with_text.iter().copied())
             .collect::<HashSet<i64>>()
             .into_iter()
             .collect();
         if wanted.is_empty() {
             return Ok(applied);
         }
-        // The text is kept only for the statements to be listed; the others' text is read
-        // once, for its kind and key, and dropped.
-        let with_text: HashSet<i64> = applied
-            .missing_text
-            .iter()
-            .copied()
-            .filter(|id| !asked.contains(id))
-            .collect();
         asked.extend(&wanted);
+        asked_text.extend(&with_text);
         let sql: &str = texts_sql.get_or_insert_with(|| columns.texts_sql());
         let params: [(&(dyn ToSql + Sync), Type); 1] = [(&wanted, Type::INT8_ARRAY)];
         let (begin, found, _) = tokio::join!(
@@ -174,7 +183,7 @@ pub(super) async fn resolve(
         );
         // Kinds and keys are worked out before taking the lock: tokenizing thousands of
         // texts must not hold up another call to the same target.
-        let learnt: Vec<(i64, Known, Option<String>, Option<u64>)> = found
+        let learnt: Vec<Learnt> = found
             .into_iter()
             .filter_map(|r| {
                 let id = r.try_get::<_, Option<i64>>(0).ok().flatten()?;
@@ -191,27 +200,55 @@ pub(super) async fn resolve(
                     .unwrap_or(false);
                 let text: Option<String> = r.try_get(4).ok().flatten();
                 let tail: Option<i32> = r.try_get(5).ok().flatten();
+                let folded: Option<String> = r.try_get(6).ok().flatten();
                 if ours {
-                    return Some((id, Known::Monitor, None, None));
+                    return Some(Learnt {
+                        id,
+                        known: Known::Monitor,
+                        text: None,
+                        key: None,
+                        match_key: None,
+                    });
                 }
-                let key = text
-                    .as_deref()
-                    .filter(|t| !t.is_empty())
-                    .map(|t| text_key(t, tail));
-                let kept = text.filter(|_| with_text.contains(&id));
-                Some((
+                let whole = text.as_deref().filter(|t| !t.is_empty());
+                let key = whole.map(|t| text_key(t, tail));
+                let match_key = whole_match_key(whole, tail, folded.as_deref());
+                Some(Learnt {
                     id,
-                    Known::Statement(classify_lead(&keyword, modifies)),
-                    kept,
+                    known: Known::Statement(classify_lead(&keyword, modifies)),
+                    text: text.filter(|_| with_text.contains(&id)),
                     key,
-                ))
+                    match_key,
+                })
             })
             .collect();
         pool.with_known(&target.name, |known| {
-            for (id, what, text, key) in learnt {
-                known.learn(id, what, text.as_deref(), key);
+            for l in learnt {
+                known.learn(l.id, l.known, l.text.as_deref(), l.key, l.match_key);
             }
         });
+    }
+}
+
+/// What one read of the text query tells about a statement.
+struct Learnt {
+    id: i64,
+    known: Known,
+    /// Its text, when it is to be listed.
+    text: Option<String>,
+    key: Option<u64>,
+    match_key: Option<u64>,
+}
+
+/// The match key of a statement's whole text: from the text when the first 4 KiB are all of
+/// it (no `tail`), else from the text with its lists of parameters folded when that fits in
+/// 4 KiB (see `PgssColumns::texts_sql`); `None` when neither holds the whole statement.
+fn whole_match_key(text: Option<&str>, tail: Option<i32>, folded: Option<&str>) -> Option<u64> {
+    match tail {
+        None => text.map(|t| match_key(t, Dialect::Postgres)),
+        Some(_) => folded
+            .filter(|f| f.chars().count() <= 4096)
+            .map(|f| match_key(f, Dialect::Postgres)),
     }
 }
 

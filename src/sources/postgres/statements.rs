@@ -14,6 +14,14 @@ use crate::sources::db::{MONITOR_MARKER, marked};
 /// PostgreSQL regular expression whose first group is the keyword.
 const LEADING_KEYWORD: &str = r"^(?:[\s(]|/\*[^*]*\*+(?:[^/*][^*]*\*+)*/|--[^\n]*\n)*([A-Za-z]+)";
 
+/// A parenthesised list of parameters (`IN ($1, $2, …)`, a `VALUES` row), as a PostgreSQL
+/// regular expression: folded to `($1)` in a long text.
+const PARAM_LIST: &str = r"\(\s*\$[0-9]+(\s*,\s*\$[0-9]+)*\s*\)";
+/// An array of parameters (`ARRAY[$1, $2, …]`): folded to `[$1]`.
+const PARAM_ARRAY: &str = r"\[\s*\$[0-9]+(\s*,\s*\$[0-9]+)*\s*\]";
+/// Rows of folded lists (`($1), ($1), …`): folded to one.
+const LIST_ROWS: &str = r"\(\$1\)(\s*,\s*\(\$1\))+";
+
 pub(super) const EXTENSION: &str = marked!(
     "SELECT",
     "e.extversion::text, n.nspname::text \
@@ -159,11 +167,15 @@ impl PgssColumns {
     /// statement its queryid, how it starts (lower case: the first 8 characters, or the
     /// keyword after a leading comment), whether it modifies data (a WITH with
     /// INSERT/UPDATE/DELETE/MERGE, a COPY FROM), whether it is one of this tool's own
-    /// statements, its text (the first 4 KiB) and, for a longer text, a hash of the rest.
-    /// The kind is classified from the first two by [`sql::classify_lead`]; the text gives
-    /// the statement's key as a person reads it ([`sql::statement_key`]), so that the
-    /// queryids of one text are counted as one statement. It is read once per statement
-    /// (kinds and keys are remembered), and kept only for the statements that are listed.
+    /// statements, its text (the first 4 KiB) and, for a longer text, a hash of the rest and
+    /// the text with its lists of parameters folded (`IN ($1, …, $900)` → `IN ($1)`; at most
+    /// 4097 characters). The kind is classified from the first two by
+    /// [`sql::classify_lead`]; the text gives the statement's key as a person reads it
+    /// ([`sql::statement_key`]), so that the queryids of one text are counted as one
+    /// statement, and its match key ([`sql::match_key`], from the folded text when the text
+    /// is longer than 4 KiB and the folded one is not), so that a `query_text` can be looked
+    /// for among all statements. It is read once per statement (kinds and keys are
+    /// remembered), and kept only for the statements that are listed.
     ///
     /// Every name in it is one of the constants above, so the set of statements this can
     /// produce is fixed; nothing from a caller reaches it except through `$1`.
@@ -175,7 +187,10 @@ impl PgssColumns {
                 ELSE false END, \
                 q LIKE '%{MONITOR_MARKER}%', \
                 left(q, 4096), \
-                CASE WHEN length(q) > 4096 THEN hashtext(substr(q, 4097)) END \
+                CASE WHEN length(q) > 4096 THEN hashtext(substr(q, 4097)) END, \
+                CASE WHEN length(q) > 4096 THEN left(regexp_replace(regexp_replace(\
+                    regexp_replace(q, '{PARAM_LIST}', '($1)', 'g'), \
+                    '{PARAM_ARRAY}', '[$1]', 'g'), '{LIST_ROWS}', '($1)', 'g'), 4097) END \
              FROM (SELECT queryid, coalesce(query, '') AS q, CASE \
                     WHEN h LIKE '/*%' OR h LIKE '--%' \
                     THEN coalesce(lower(substring(query FROM '{LEADING_KEYWORD}')), '') \
