@@ -284,6 +284,10 @@ pub struct SlowQueriesArgs {
     /// The primary's CPU, 0–100 (read replica / write-path hints need it).
     #[arg(long, value_parser = finite)]
     db_cpu_percent: Option<f64>,
+    /// The SQL of one statement as a trace shows it (a Sentry span's description): list
+    /// only the statements the server recorded for it.
+    #[arg(long, value_name = "SQL")]
+    query_text: Option<String>,
 }
 
 impl Common {
@@ -491,6 +495,7 @@ impl SlowQueriesArgs {
             .unwrap_or(input.running_min_seconds);
         input.sample_seconds = self.sample_seconds.or(input.sample_seconds);
         input.db_cpu_percent = self.db_cpu_percent.or(input.db_cpu_percent);
+        input.query_text = self.query_text.or(input.query_text);
         Ok(input)
     }
 }
@@ -618,6 +623,25 @@ mod tests {
         assert_eq!((log.log_format.as_str(), log.max_endpoints), ("timed", 3));
         assert_eq!(log.since.as_deref(), Some("1h"));
         assert_eq!(input.samples, 2);
+    }
+
+    #[test]
+    fn query_text_is_a_flag_over_the_input_file() {
+        let slow = |args: &[&str]| match command(args) {
+            Ok(Command::SlowQueries(a)) => a.into_input().expect("valid input"),
+            other => panic!("not slow-queries: {other:?}"),
+        };
+        let sql = "SELECT \"orders\".\"id\" FROM \"orders\" WHERE \"orders\".\"id\" IN (%s, %s)";
+        let input = slow(&["slow-queries", "--query-text", sql, "--limit", "5"]);
+        assert_eq!(input.query_text.as_deref(), Some(sql));
+        assert_eq!(input.limit, 5);
+        let file = input_file("slow", r#"{"query_text": "SELECT 1", "order_by": "calls"}"#);
+        let input = slow(&["slow-queries", "--input", &file]);
+        assert_eq!(input.query_text.as_deref(), Some("SELECT 1"));
+        let input = slow(&["slow-queries", "--input", &file, "--query-text", sql]);
+        assert_eq!(input.query_text.as_deref(), Some(sql));
+        assert_eq!(input.order_by, OrderBy::Calls);
+        assert_eq!(slow(&["slow-queries"]).query_text, None);
     }
 
     #[test]
