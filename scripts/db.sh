@@ -221,6 +221,12 @@ my_root -e "TRUNCATE performance_schema.events_statements_summary_by_digest"
   # No index on customer_id: a full scan of 200,000 rows for 10.
   for i in $(seq 1 5); do echo "SELECT id, amount FROM orders WHERE customer_id = $((i * 7));"; done
   for i in $(seq 1 3); do echo "SELECT note FROM shop.orders WHERE customer_id = $((i * 13));"; done
+  # Django through mysqlclient, which puts the values into the text: 30 lookups in Django's
+  # quoted form, `id__in` lists of 3 and 5 ids, and a statement longer than the digest keeps
+  # (performance_schema_max_digest_length). The query_text tests find them from the span's SQL.
+  for i in $(seq 1 30); do echo "SELECT \`customers\`.\`id\`, \`customers\`.\`email\` FROM \`customers\` WHERE \`customers\`.\`id\` = $i LIMIT 21;"; done
+  for n in 3 5; do echo "SELECT \`customers\`.\`id\`, \`customers\`.\`email\` FROM \`customers\` WHERE \`customers\`.\`id\` IN ($(seq -s ', ' 1 "$n"));"; done
+  echo "SELECT $(for i in $(seq 1 80); do printf '`customers`.`email` AS `e%d`, ' "$i"; done)\`customers\`.\`id\` FROM \`customers\` WHERE \`customers\`.\`id\` = 7;"
 } | "${app_my[@]}" >/dev/null
 # The same statement with no default schema (an application that qualifies its tables):
 # recorded under SCHEMA_NAME NULL, counted when a target names no schema.

@@ -392,3 +392,155 @@ async fn every_failure_says_its_kind() {
         (ErrorKind::Unreachable, ErrorKind::TimedOut)
     );
 }
+
+/// The digest MariaDB recorded for the workload's 30 Django lookups.
+const LOOKUP_DIGEST: &str = "SELECT `customers` . `id` , `customers` . `email` FROM `customers` WHERE `customers` . `id` = ? LIMIT ?";
+
+/// `query_text`: the SQL of a Sentry span, in every spelling a Python driver or ORM gives
+/// it, finds the digest of the statement mysqlclient sent with its values in the text.
+#[tokio::test]
+async fn query_text_finds_the_digest_in_every_spelling() {
+    if !MARIADB.ready() {
+        return;
+    }
+    let config = config();
+    for (form, text) in [
+        (
+            "Django, mysqlclient %s",
+            "SELECT `customers`.`id`, `customers`.`email` FROM `customers` WHERE `customers`.`id` = %s LIMIT 21",
+        ),
+        (
+            "PyMySQL %(name)s",
+            "SELECT `customers`.`id`, `customers`.`email` FROM `customers` WHERE `customers`.`id` = %(id)s LIMIT %(limit)s",
+        ),
+        (
+            "SQLAlchemy, mysqlclient dialect",
+            "SELECT customers.id, customers.email \nFROM customers \nWHERE customers.id = %(id_1)s \n LIMIT %(param_1)s",
+        ),
+        (
+            "qmark",
+            "SELECT customers.id, customers.email FROM customers WHERE customers.id = ? LIMIT ?",
+        ),
+        (
+            "inlined literals, case, comments",
+            "/* controller=customers */ select CUSTOMERS.ID, customers.email # who\nfrom customers where customers.id = 17 limit 21;",
+        ),
+        ("the digest itself", LOOKUP_DIGEST),
+    ] {
+        let r = report(
+            &config,
+            target(json!({"query_text": text, "include_running": false})),
+        )
+        .await;
+        let q = r
+            .query_match
+            .as_ref()
+            .unwrap_or_else(|| panic!("{form}: no query_match"));
+        assert_eq!(
+            (q.matched, q.matched_on_prefix),
+            (1, 0),
+            "{form}: {}",
+            r.summary()
+        );
+        assert_eq!(r.statements.len(), 1, "{form}");
+        assert_eq!(r.statements[0].query, LOOKUP_DIGEST, "{form}");
+        assert_eq!(r.statements[0].calls, 30, "{form}");
+        assert!(
+            r.conclusion
+                .verdict
+                .contains("matches the given query text"),
+            "{form}: {}",
+            r.conclusion.verdict
+        );
+    }
+    // `id__in`: the workload's lists of 3 and 5 ids are one digest, `IN (...)`.
+    let r = report(
+        &config,
+        target(json!({
+            "query_text": "SELECT `customers`.`id`, `customers`.`email` FROM `customers` WHERE `customers`.`id` IN (%s, %s)",
+            "include_running": false
+        })),
+    )
+    .await;
+    assert_eq!(
+        r.query_match.as_ref().map(|q| q.matched),
+        Some(1),
+        "{}",
+        r.summary()
+    );
+    assert_eq!(
+        r.statements[0].query,
+        "SELECT `customers` . `id` , `customers` . `email` FROM `customers` WHERE `customers` . `id` IN (...)"
+    );
+    assert_eq!(r.statements[0].calls, 2);
+}
+
+/// A statement longer than the digest keeps: MariaDB cuts its text, with no mark, and the
+/// span's whole SQL matches as far as the digest goes.
+#[tokio::test]
+async fn query_text_matches_a_cut_digest_as_far_as_it_goes() {
+    if !MARIADB.ready() {
+        return;
+    }
+    let columns: String = (1..=80)
+        .map(|i| format!("`customers`.`email` AS `e{i}`, "))
+        .collect();
+    let text =
+        format!("SELECT {columns}`customers`.`id` FROM `customers` WHERE `customers`.`id` = %s");
+    let r = report(
+        &config(),
+        target(json!({"query_text": text, "include_running": false})),
+    )
+    .await;
+    let q = r.query_match.as_ref().unwrap();
+    assert_eq!((q.matched, q.matched_on_prefix), (1, 1), "{}", r.summary());
+    assert!(
+        r.statements[0]
+            .query
+            .starts_with("SELECT `customers` . `email` AS `e1` ,"),
+        "{}",
+        r.statements[0].query
+    );
+    assert!(
+        r.conclusion
+            .warnings
+            .iter()
+            .any(|w| w.contains("performance_schema_max_digest_length")),
+        "{}",
+        r.summary()
+    );
+}
+
+#[tokio::test]
+async fn query_text_that_matches_no_digest_says_what_to_check() {
+    if !MARIADB.ready() {
+        return;
+    }
+    let r = report(
+        &config(),
+        target(json!({
+            "query_text": "SELECT `customers`.`id` FROM `customers` WHERE `customers`.`email` = 'alice@example.com'"
+        })),
+    )
+    .await;
+    assert!(r.statements.is_empty(), "{}", r.summary());
+    assert_eq!(r.query_match.as_ref().map(|q| q.matched), Some(0));
+    assert!(
+        r.conclusion.verdict.starts_with(
+            "No statement in the statement digests (performance_schema) matches the given query text"
+        ),
+        "{}",
+        r.conclusion.verdict
+    );
+    let steps: Vec<&str> = r
+        .conclusion
+        .next_steps
+        .iter()
+        .map(|s| s.action.as_str())
+        .collect();
+    assert!(steps[0].contains("DIGEST IS NULL"), "{steps:?}");
+    assert!(steps[1].contains("the target's schema"), "{steps:?}");
+    assert!(steps[2].contains("whole SQL"), "{steps:?}");
+    assert_no_customer_data("report", &serde_json::to_string(&r).unwrap());
+    assert_no_customer_data("summary", &r.summary());
+}

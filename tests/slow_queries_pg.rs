@@ -1,9 +1,12 @@
 //! slow_queries against a real PostgreSQL with pg_stat_statements preloaded, started with
 //! its workload by `scripts/db.sh` (which runs these tests): ranking, the read/write split,
 //! lock detection, redaction, sampled mode, permission and missing-extension messages,
-//! timeouts, and that no password reaches any output.
+//! timeouts, and that no password reaches any output; finding a span's statement by its
+//! SQL (`query_text`) in its own file.
 
 mod common;
+#[path = "slow_queries_pg/query_text.rs"]
+mod query_text;
 
 use std::time::{Duration, Instant};
 

@@ -28,3 +28,9 @@ SET application_name TO 'alice@example.com';
 COMMENT ON TABLE accounts IS 'card 4111 1111 1111 1111';
 -- A statement with a leading comment, as query tagging libraries write it.
 SELECT format('/* controller:orders,action:update */ UPDATE orders SET note = %L WHERE id = %s', 'y', g) FROM generate_series(1, 20) g \gexec
+-- Django through psycopg 2, which puts the values into the text before sending it: 30
+-- lookups in Django's quoted form, and `id__in` lists of 3, 5 and 1000 ids (the last one's
+-- text is longer than 4 KiB). The query_text tests find them from the span's SQL in every
+-- spelling.
+SELECT format('SELECT "customers"."id", "customers"."email" FROM "customers" WHERE "customers"."id" = %s LIMIT 21', g) FROM generate_series(1, 30) g \gexec
+SELECT format('SELECT "customers"."id", "customers"."email" FROM "customers" WHERE "customers"."id" IN (%s)', (SELECT string_agg(g::text, ', ') FROM generate_series(1, n) g)) FROM unnest(ARRAY[3, 5, 1000]) n \gexec
