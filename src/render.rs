@@ -156,6 +156,31 @@ impl Summary for MatchReport {
 impl Summary for LatencyReport {
     fn summary(&self) -> String {
         let mut out = format!("{}\n", self.conclusion.verdict);
+        if let Some(f) = &self.focus {
+            match &f.stats {
+                Some(e) => {
+                    let _ = writeln!(
+                        out,
+                        "Focus {} → {}: {} requests, p50 {} / p99 {} ms{}{}{}",
+                        f.requested,
+                        e.endpoint,
+                        e.requests,
+                        fmt_num(e.p50_ms),
+                        fmt_num(e.p99_ms),
+                        e.service_ms
+                            .map(|s| format!(", service {} ms", fmt_num(s)))
+                            .unwrap_or_default(),
+                        e.share_of_worker_time_percent
+                            .map(|s| format!(", {}% of worker time", fmt_num(s)))
+                            .unwrap_or_default(),
+                        if e.slow { ", slow" } else { "" }
+                    );
+                }
+                None => {
+                    let _ = writeln!(out, "Focus {}: {}", f.requested, f.note);
+                }
+            }
+        }
         if !self.layers.is_empty() {
             out.push_str("\nLayers (mean ms per request):\n");
             for l in &self.layers {

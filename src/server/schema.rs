@@ -156,6 +156,7 @@ pub const DESCRIBED: &[&str] = &[
     "gunicorn_metrics_url",
     "uwsgi_stats",
     "listen_port",
+    "endpoint",
     // capacity_math
     "avg_latency_ms",
     "arrival_rps",
