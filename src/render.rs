@@ -16,10 +16,16 @@ pub trait Summary {
     fn summary(&self) -> String;
 }
 
+/// How many evidence lines, next steps and warnings the summary shows; the rest are in the
+/// structured result, which the summary says.
+const EVIDENCE_SHOWN: usize = 8;
+const STEPS_SHOWN: usize = 3;
+const WARNINGS_SHOWN: usize = 3;
+
 fn conclusion_tail(out: &mut String, c: &Conclusion) {
     if !c.evidence.is_empty() {
         out.push_str("\nEvidence:\n");
-        for e in &c.evidence {
+        for e in c.evidence.iter().take(EVIDENCE_SHOWN) {
             let value = match &e.value {
                 EvidenceValue::Number(n) => fmt_num(*n),
                 EvidenceValue::Flag(b) => b.to_string(),
@@ -31,10 +37,11 @@ fn conclusion_tail(out: &mut String, c: &Conclusion) {
                 e.metric, value, e.unit, e.source
             );
         }
+        more(out, c.evidence.len(), EVIDENCE_SHOWN, "evidence lines");
     }
     if !c.next_steps.is_empty() {
         out.push_str("\nNext steps:\n");
-        for (i, s) in c.next_steps.iter().enumerate() {
+        for (i, s) in c.next_steps.iter().take(STEPS_SHOWN).enumerate() {
             let tool = s
                 .tool
                 .as_deref()
@@ -42,12 +49,25 @@ fn conclusion_tail(out: &mut String, c: &Conclusion) {
                 .unwrap_or_default();
             let _ = writeln!(out, "  {}. {}{tool}\n     why: {}", i + 1, s.action, s.why);
         }
+        more(out, c.next_steps.len(), STEPS_SHOWN, "next steps");
     }
     if !c.warnings.is_empty() {
         out.push_str("\nWarnings:\n");
-        for w in &c.warnings {
+        for w in c.warnings.iter().take(WARNINGS_SHOWN) {
             let _ = writeln!(out, "  ! {w}");
         }
+        more(out, c.warnings.len(), WARNINGS_SHOWN, "warnings");
+    }
+}
+
+/// Says how many items of a list the summary left out, and where they are.
+fn more(out: &mut String, total: usize, shown: usize, what: &str) {
+    if total > shown {
+        let _ = writeln!(
+            out,
+            "  … {} more {what} in the structured result (structuredContent, `detail: full`, or --json)",
+            total - shown
+        );
     }
 }
 

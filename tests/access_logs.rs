@@ -253,6 +253,13 @@ async fn endpoint_focuses_the_answer_on_a_sentry_transaction() {
         "{}",
         text(&r)
     );
+    // A typical log-based answer stays a lean summary.
+    assert!(
+        text(&r).len() <= 4_000,
+        "{} characters:\n{}",
+        text(&r).len(),
+        text(&r)
+    );
     let none = call(
         &client,
         json!({"access_log": {"path": path, "log_format": "timed"}, "endpoint": "GET /api/payments/{id}"}),
