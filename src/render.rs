@@ -16,10 +16,16 @@ pub trait Summary {
     fn summary(&self) -> String;
 }
 
+/// How many evidence lines, next steps and warnings the summary shows; the rest are in the
+/// structured result, which the summary says.
+const EVIDENCE_SHOWN: usize = 8;
+const STEPS_SHOWN: usize = 3;
+const WARNINGS_SHOWN: usize = 3;
+
 fn conclusion_tail(out: &mut String, c: &Conclusion) {
     if !c.evidence.is_empty() {
         out.push_str("\nEvidence:\n");
-        for e in &c.evidence {
+        for e in c.evidence.iter().take(EVIDENCE_SHOWN) {
             let value = match &e.value {
                 EvidenceValue::Number(n) => fmt_num(*n),
                 EvidenceValue::Flag(b) => b.to_string(),
@@ -31,10 +37,11 @@ fn conclusion_tail(out: &mut String, c: &Conclusion) {
                 e.metric, value, e.unit, e.source
             );
         }
+        more(out, c.evidence.len(), EVIDENCE_SHOWN, "evidence lines");
     }
     if !c.next_steps.is_empty() {
         out.push_str("\nNext steps:\n");
-        for (i, s) in c.next_steps.iter().enumerate() {
+        for (i, s) in c.next_steps.iter().take(STEPS_SHOWN).enumerate() {
             let tool = s
                 .tool
                 .as_deref()
@@ -42,12 +49,25 @@ fn conclusion_tail(out: &mut String, c: &Conclusion) {
                 .unwrap_or_default();
             let _ = writeln!(out, "  {}. {}{tool}\n     why: {}", i + 1, s.action, s.why);
         }
+        more(out, c.next_steps.len(), STEPS_SHOWN, "next steps");
     }
     if !c.warnings.is_empty() {
         out.push_str("\nWarnings:\n");
-        for w in &c.warnings {
+        for w in c.warnings.iter().take(WARNINGS_SHOWN) {
             let _ = writeln!(out, "  ! {w}");
         }
+        more(out, c.warnings.len(), WARNINGS_SHOWN, "warnings");
+    }
+}
+
+/// Says how many items of a list the summary left out, and where they are.
+fn more(out: &mut String, total: usize, shown: usize, what: &str) {
+    if total > shown {
+        let _ = writeln!(
+            out,
+            "  … {} more {what} in the structured result (structuredContent, `detail: full`, or --json)",
+            total - shown
+        );
     }
 }
 
@@ -156,6 +176,31 @@ impl Summary for MatchReport {
 impl Summary for LatencyReport {
     fn summary(&self) -> String {
         let mut out = format!("{}\n", self.conclusion.verdict);
+        if let Some(f) = &self.focus {
+            match &f.stats {
+                Some(e) => {
+                    let _ = writeln!(
+                        out,
+                        "Focus {} → {}: {} requests, p50 {} / p99 {} ms{}{}{}",
+                        f.requested,
+                        e.endpoint,
+                        e.requests,
+                        fmt_num(e.p50_ms),
+                        fmt_num(e.p99_ms),
+                        e.service_ms
+                            .map(|s| format!(", service {} ms", fmt_num(s)))
+                            .unwrap_or_default(),
+                        e.share_of_worker_time_percent
+                            .map(|s| format!(", {}% of worker time", fmt_num(s)))
+                            .unwrap_or_default(),
+                        if e.slow { ", slow" } else { "" }
+                    );
+                }
+                None => {
+                    let _ = writeln!(out, "Focus {}: {}", f.requested, f.note);
+                }
+            }
+        }
         if !self.layers.is_empty() {
             out.push_str("\nLayers (mean ms per request):\n");
             for l in &self.layers {
@@ -450,7 +495,7 @@ impl Summary for SlowQueriesReport {
                 q.matched,
                 q.query_ids,
                 fmt_num(q.percent_of_db_time),
-                q.compared_as
+                crate::diagnosis::queries::bound_text(&q.compared_as, 200).0
             );
         }
         if !self.statements.is_empty() {

@@ -236,6 +236,48 @@ async fn break_down_latency_reads_an_access_log_over_mcp() {
 }
 
 #[tokio::test]
+async fn endpoint_focuses_the_answer_on_a_sentry_transaction() {
+    let client = connect().await;
+    let path = data("nginx-timed.log").display().to_string();
+    let r = call(
+        &client,
+        json!({"access_log": {"path": path, "log_format": "timed"}, "endpoint": "GET /api/reports/<int:report_id>/"}),
+    )
+    .await;
+    assert_ne!(r.is_error, Some(true), "{}", text(&r));
+    let s = r.structured_content.clone().expect("structured content");
+    assert_eq!(s["focus"]["route"], "GET /api/reports/{id}", "{s}");
+    assert_eq!(s["focus"]["stats"]["worker_seconds"], 2.5, "{s}");
+    assert!(
+        text(&r).contains("Focus GET /api/reports/<int:report_id>/ → GET /api/reports/{id}"),
+        "{}",
+        text(&r)
+    );
+    // A typical log-based answer stays a lean summary.
+    assert!(
+        text(&r).len() <= 4_000,
+        "{} characters:\n{}",
+        text(&r).len(),
+        text(&r)
+    );
+    let none = call(
+        &client,
+        json!({"access_log": {"path": path, "log_format": "timed"}, "endpoint": "GET /api/payments/{id}"}),
+    )
+    .await;
+    let s = none.structured_content.clone().expect("structured content");
+    assert!(s["focus"].get("route").is_none(), "{s}");
+    assert!(
+        s["focus"]["note"]
+            .as_str()
+            .unwrap()
+            .contains("no measured route matches"),
+        "{s}"
+    );
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
 async fn bad_log_sources_are_tool_errors_and_the_session_survives() {
     let client = connect().await;
     let timed = data("nginx-timed.log").display().to_string();

@@ -430,3 +430,91 @@ async fn schemas_match_the_snapshots() {
     }
     client.cancel().await.unwrap();
 }
+
+/// What a model is shown of the tools (name, description, input schema) stays within about
+/// 3,000 tokens for all of them together.
+#[tokio::test]
+async fn the_tool_list_the_model_reads_fits_its_budget() {
+    const BUDGET: usize = 12_000;
+    let client = connect().await;
+    let tools = client.list_all_tools().await.unwrap();
+    let mut sizes = Vec::new();
+    for t in &tools {
+        let shown =
+            json!({"name": t.name, "description": t.description, "inputSchema": t.input_schema});
+        sizes.push((
+            t.name.to_string(),
+            serde_json::to_string(&shown).unwrap().len(),
+        ));
+        // The output schema stays whole: clients validate structured content with it.
+        let output = t.output_schema.as_ref().expect("an output schema");
+        assert!(output.contains_key("properties"), "{}", t.name);
+    }
+    let total: usize = sizes.iter().map(|(_, n)| n).sum();
+    assert!(
+        total <= BUDGET,
+        "the model-facing tool list is {total} characters (budget {BUDGET}): {sizes:?}"
+    );
+    client.cancel().await.unwrap();
+}
+
+/// A typical call's text is the summary, at most about 4,000 characters; the whole result
+/// is in structuredContent, and `detail: full` adds it as JSON text.
+#[tokio::test]
+async fn typical_results_are_a_lean_summary_and_full_detail_adds_the_json() {
+    const TEXT_BUDGET: usize = 4_000;
+    let client = connect().await;
+    let typical = [
+        (
+            "capacity_math",
+            json!({"replicas": 32, "workers_per_replica": 4, "avg_latency_ms": 4000, "arrival_rps": 30, "cpu_cores": 2, "memory_limit_mb": 2048, "worker_rss_mb": 300, "db_max_connections": 500}),
+        ),
+        (
+            "match_symptom",
+            json!({"observations": {"latency_pattern": "system_wide", "workers_busy_percent": 97, "db_cpu_percent": 92, "db_read_percent": 85, "db_latency_rising": true, "recent_changes": ["added_workers"]}}),
+        ),
+        (
+            "break_down_latency",
+            json!({
+                "figures": {
+                    "nginx": {"request_time_ms": 4200, "upstream_response_time_ms": 4100},
+                    "app": {"request_duration_ms": 3900, "queue_wait_ms": 150, "external_calls_ms": 200},
+                    "db": {"query_latency_ms": 3300, "cpu_percent": 92},
+                    "gunicorn": {"busy_workers": 126, "idle_workers": 2}
+                },
+                "endpoints": [
+                    {"endpoint": "GET /api/orders/{id}", "requests": 52000, "p50_ms": 2400, "p99_ms": 9800},
+                    {"endpoint": "GET /api/products", "requests": 31000, "p50_ms": 2100, "p99_ms": 8700},
+                    {"endpoint": "POST /api/cart", "requests": 12000, "p50_ms": 2600, "p99_ms": 9900},
+                    {"endpoint": "GET /health", "requests": 9000, "p50_ms": 3, "p99_ms": 12}
+                ]
+            }),
+        ),
+    ];
+    for (tool, arguments) in typical {
+        let r = call(&client, tool, arguments.clone()).await;
+        assert_ne!(r.is_error, Some(true), "{tool}: {}", text(&r));
+        assert_eq!(r.content.len(), 1, "{tool}: the text is the summary alone");
+        let summary = text(&r);
+        assert!(
+            summary.len() <= TEXT_BUDGET,
+            "{tool}: the summary is {} characters (budget {TEXT_BUDGET}):\n{summary}",
+            summary.len()
+        );
+        let structured = r.structured_content.clone().expect("structured content");
+        let mut full = arguments.as_object().unwrap().clone();
+        full.insert("detail".into(), json!("full"));
+        let f = call(&client, tool, Value::Object(full)).await;
+        assert_eq!(f.content.len(), 2, "{tool}: detail full adds the JSON text");
+        let json_text = f.content[1].as_text().expect("text").text.clone();
+        let parsed: Value = serde_json::from_str(&json_text).expect("the second block is JSON");
+        assert_eq!(
+            parsed, structured,
+            "{tool}: the JSON text is the structured content"
+        );
+    }
+    let bad = call(&client, "capacity_math", json!({"replicas": 1, "workers_per_replica": 1, "avg_latency_ms": 10, "detail": "everything"})).await;
+    assert_eq!(bad.is_error, Some(true));
+    assert!(text(&bad).contains("`detail`"), "{}", text(&bad));
+    client.cancel().await.unwrap();
+}

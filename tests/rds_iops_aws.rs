@@ -77,9 +77,24 @@ struct Clients {
 async fn clients() -> Clients {
     require_servers();
     let config = aws::load(None, None).await.expect("AWS config from env");
+    // Seeding is set-up, not the code under test: on a loaded machine LocalStack can take
+    // longer than the tool's own deadlines to store a batch, so the seeding clients wait
+    // longer than the tool does.
+    let patient = aws_smithy_types::timeout::TimeoutConfig::builder()
+        .operation_timeout(Duration::from_secs(120))
+        .operation_attempt_timeout(Duration::from_secs(60))
+        .build();
     Clients {
-        cw: aws_sdk_cloudwatch::Client::new(&config),
-        rds: aws_sdk_rds::Client::new(&config),
+        cw: aws_sdk_cloudwatch::Client::from_conf(
+            aws_sdk_cloudwatch::config::Builder::from(&config)
+                .timeout_config(patient.clone())
+                .build(),
+        ),
+        rds: aws_sdk_rds::Client::from_conf(
+            aws_sdk_rds::config::Builder::from(&config)
+                .timeout_config(patient)
+                .build(),
+        ),
     }
 }
 

@@ -9,7 +9,7 @@ use super::nginx_format::{parse_rfc3339, parse_time_local};
 
 /// Resolves a `since` / `until` value to Unix seconds: an RFC 3339 time
 /// (`2024-05-01T12:00:00Z`), nginx's `$time_local` form, or a duration before `now`
-/// (`90s`, `15m`, `2h`, `1d`).
+/// (`90s`, `15m`, `24h`, `7d`, `2w`: Sentry's period form).
 pub fn resolve_time(field: &str, text: &str, now: i64) -> Result<i64, InputError> {
     let t = text.trim();
     if let Some(v) = parse_rfc3339(t.as_bytes()).or_else(|| parse_time_local(t.as_bytes())) {
@@ -22,6 +22,7 @@ pub fn resolve_time(field: &str, text: &str, now: i64) -> Result<i64, InputError
         "m" | "min" => 60,
         "h" => 3600,
         "d" => 86_400,
+        "w" => 7 * 86_400,
         _ => 0,
     };
     match num.parse::<i64>() {
@@ -29,7 +30,7 @@ pub fn resolve_time(field: &str, text: &str, now: i64) -> Result<i64, InputError
         _ => Err(InputError::new(
             field,
             format!(
-                "`{text}` is not a time; use RFC 3339 (2024-05-01T12:00:00Z) or a duration before now (90s, 15m, 2h, 1d)"
+                "`{text}` is not a time; use RFC 3339 (2024-05-01T12:00:00Z) or a period before now (90s, 15m, 24h, 7d, 2w)"
             ),
         )),
     }
@@ -47,5 +48,9 @@ mod tests {
             1_704_067_200
         );
         assert!(resolve_time("since", "yesterday", 0).is_err());
+        // Sentry's period form.
+        assert_eq!(resolve_time("since", "24h", 100_000).unwrap(), 13_600);
+        assert_eq!(resolve_time("since", "7d", 1_000_000).unwrap(), 395_200);
+        assert_eq!(resolve_time("since", "2w", 2_000_000).unwrap(), 790_400);
     }
 }

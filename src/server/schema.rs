@@ -62,7 +62,130 @@ pub fn input_schema<T: JsonSchema + 'static>() -> Arc<JsonObject> {
     if let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut) {
         properties.insert("detail".into(), Detail::schema());
     }
+    lean(&mut schema);
     standard_formats(schema)
+}
+
+/// The input schema as the model reads it, within the tool list's budget: a field's
+/// description is kept (cut to its first sentence) only where its name and type do not say
+/// what to pass ([`DESCRIBED`]); an enumeration is a plain `enum` of its values; a type in
+/// `$defs` carries no description of its own (the field that uses it has one); and no
+/// `title`, `$schema` or list-valued `default`. What a value may be — types, ranges,
+/// required fields, scalar defaults, unknown fields refused — is left whole, so a client
+/// validates exactly as before. Output schemas are not touched.
+fn lean(schema: &mut Value) {
+    let Value::Object(map) = schema else {
+        return;
+    };
+    map.remove("$schema");
+    map.remove("title");
+    if map
+        .get("default")
+        .is_some_and(|d| d.is_array() || d.is_object())
+    {
+        map.remove("default");
+    }
+    if let Some(values) = map
+        .get("oneOf")
+        .and_then(Value::as_array)
+        .and_then(|variants| {
+            variants
+                .iter()
+                .map(|v| v.get("const").filter(|c| c.is_string()).cloned())
+                .collect::<Option<Vec<Value>>>()
+        })
+    {
+        map.remove("oneOf");
+        map.insert("type".into(), Value::String("string".into()));
+        map.insert("enum".into(), Value::Array(values));
+    }
+    if let Some(Value::Object(fields)) = map.get_mut("properties") {
+        for (name, field) in fields.iter_mut() {
+            if let Value::Object(f) = field {
+                match f.get_mut("description") {
+                    Some(Value::String(text)) if DESCRIBED.contains(&name.as_str()) => {
+                        *text = first_sentence(text);
+                    }
+                    _ => {
+                        f.remove("description");
+                    }
+                }
+            }
+            lean(field);
+        }
+    }
+    if let Some(Value::Object(types)) = map.get_mut("$defs") {
+        for t in types.values_mut() {
+            if let Value::Object(t) = t {
+                t.remove("description");
+            }
+            lean(t);
+        }
+    }
+    if let Some(Value::Array(values)) = map.get_mut("enum") {
+        // An optional field is left out, not null.
+        values.retain(|v| !v.is_null());
+    }
+    for key in ["anyOf", "oneOf", "allOf", "prefixItems"] {
+        if let Some(Value::Array(children)) = map.get_mut(key) {
+            children.iter_mut().for_each(lean_nested);
+        }
+    }
+    for key in ["items", "additionalProperties"] {
+        if let Some(child) = map.get_mut(key) {
+            lean_nested(child);
+        }
+    }
+}
+
+/// A schema inside another (a list's items, a variant): its field says what it is.
+fn lean_nested(schema: &mut Value) {
+    if let Value::Object(map) = schema {
+        map.remove("description");
+    }
+    lean(schema);
+}
+
+/// The input fields whose description the model is shown: where the name and type leave
+/// open what to pass (a format, a unit that is not in the name, where the figure comes
+/// from). Every other field's name says it.
+pub const DESCRIBED: &[&str] = &[
+    // break_down_latency
+    "log_format",
+    "since",
+    "gunicorn_metrics_url",
+    "uwsgi_stats",
+    "listen_port",
+    "endpoint",
+    // capacity_math
+    "avg_latency_ms",
+    "arrival_rps",
+    "cpu_cores",
+    "db_time_percent",
+    // check_rds_iops
+    "period_seconds",
+    "storage_type",
+    // match_symptom
+    // slow_queries
+    "target",
+    "sample_seconds",
+    "query_text",
+];
+
+/// The text up to the end of its first sentence, on one line.
+fn first_sentence(text: &str) -> String {
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let bytes = flat.as_bytes();
+    let end = (0..bytes.len())
+        .find(|&i| {
+            matches!(bytes[i], b'.' | b';')
+                && bytes.get(i + 1).is_none_or(|b| *b == b' ')
+                // `e.g.` and `i.e.` do not end a sentence.
+                && !flat[..=i].ends_with("e.g.")
+                && !flat[..=i].ends_with("i.e.")
+        })
+        .map_or(flat.len(), |i| i + 1);
+    flat[..end].trim_end_matches(';').to_owned()
 }
 
 /// How much of a result goes into its text content, an argument every tool takes.

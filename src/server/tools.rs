@@ -28,79 +28,49 @@ use crate::sources;
 use crate::sources::reach::Reach;
 
 const CAPACITY_MATH: &str = "\
-Capacity arithmetic for a Gunicorn/uWSGI fleet (Steps 4–5 of the order): the throughput ceiling \
-by Little's law (concurrent slots ÷ mean latency), and with arrival_rps the M/M/c (Erlang C) \
-queue — utilisation, probability of waiting, mean queue wait — so 'how close to the cliff' is a \
-number. Shows the what-if of cutting latency against doubling workers (gain and side effects), \
-the recommended workers per replica ((2 × cores) + 1 adjusted for workload, capped by memory and \
-DB connections) and the DB connection budget. Use it once you know the mean latency (from \
-break_down_latency or nginx logs) and the worker layout; utilisation ≥ 1 is reported as \
-'unstable', not as an error. Do not use it to decide WHY latency is high — that is \
-break_down_latency and match_symptom.";
+Steps 4–5: capacity arithmetic for a Gunicorn/uWSGI fleet. The Little's-law ceiling \
+(slots ÷ mean latency); with arrival_rps the M/M/c queue (utilisation, chance and length of \
+a wait; ≥ 1 is reported as unstable); the what-if of cutting latency against adding workers; \
+workers per replica from cores, memory and DB connections, and the DB connection budget. Pass \
+the real replicas, workers and mean latency (break_down_latency's service_time_ms). It does \
+not say WHY latency is high.";
 
 const MATCH_SYMPTOM: &str = "\
-Matches what has been observed against the decision matrix (A: app concurrency exhausted → add \
-replicas; B: queuing with low DB CPU → storage/IOPS; C: DB CPU high, read-heavy → read replica \
-after query fixes; D: DB CPU high, write-heavy or locks → fix write path, replicas won't help; E: \
-a few slow endpoints → async/buffer; F: everything slow → fix latency, do not add workers). \
-Every observation is optional: pass what you know. Returns ranked matches with confidence, the \
-evidence for and against, and what is missing (with the tool that measures it), plus death \
-spirals (worker accumulation, restart loop) and worker-model traps (threads, gevent, forking). \
-With too little evidence it says so and asks for Step 1 measurements. Call it after \
-break_down_latency (pass its `observations` unchanged) and again as missing figures arrive.";
+Step 2: matches what was observed to the decision matrix — A app concurrency exhausted \
+(add replicas), B queuing with low DB CPU (storage), C DB CPU high and read-heavy (read replica \
+after query fixes), D write-heavy or locks (fix writes), E a few slow endpoints (fix or offload \
+them), F everything slow (fix latency, not workers) — with confidence, evidence for and \
+against, what is missing and which tool measures it, death spirals and worker-model traps. \
+Pass break_down_latency's `observations` unchanged plus what you know; call again as figures \
+arrive.";
 
 const BREAK_DOWN_LATENCY: &str = "\
-Step 1 of the order: splits the mean request time into layers — nginx (request − upstream), \
-upstream connect, queue wait for a worker, app code, database, external calls — with ms and \
-percent of total, the dominant layer, worker utilisation from busy/idle counts, and the \
-latency pattern (long_tail vs system_wide vs healthy) from per-endpoint percentiles. Pass the \
-figures you already have (nginx $request_time/$upstream_response_time, APM or Sentry \
-durations, Gunicorn worker counts, DB time per request), and/or let it read them on the \
-server's host (what the operator allows): `access_log` {path, log_format: the site's own nginx log_format text or a preset \
-(combined, main, timed), since, until} gives per-endpoint requests, p50/p95/p99/max, error \
-percent and worker-seconds (capacity consumed) with paths folded into routes like \
-`GET /api/orders/{id}`; `gunicorn_metrics_url` (Prometheus gauges) or `uwsgi_stats` give \
-busy/idle workers sampled over a few seconds; `listen_port` gives the app server's accept \
-queue (requests waiting for a worker) from /proc/net/tcp. With worker state and the log, \
-Little's law splits queue wait from service time, and `head_of_line` names a route holding \
-the workers while the rest wait behind it (fix that route; never add capacity for it). Slow \
-is judged against `baseline` {p99_ms} (the service's normal), else the routes against each \
-other. Use it first, before any change to workers or replicas. Its \
-`observations` output can be passed to match_symptom unchanged. Name the database's RDS \
-instance in `rds_instance` to have its storage verdict (check_rds_iops) fill the DB \
-observations (db_io_saturated, disk_queue_depth, db_cpu_percent from CloudWatch).";
+Step 1, before any change to workers or replicas: where the request time goes — nginx, \
+queue wait, app, database, external calls (ms and %) — the dominant layer, worker \
+utilisation, per-endpoint p50/p95/p99, errors and worker time, a head-of-line route holding \
+the workers, the latency pattern, and `observations` for match_symptom. Pass the figures you \
+have (nginx, APM or Sentry timings, worker counts) and/or what the server may read on its \
+host: `access_log` {path, log_format, since, until}, `gunicorn_metrics_url` or `uwsgi_stats`, \
+`listen_port` (accept queue). `baseline` {p99_ms} is the service's normal; `rds_instance` \
+folds in that instance's storage verdict.";
 
 const CHECK_RDS_IOPS: &str = "\
-Step 3 of the order — is the database's storage the bottleneck? Reads CloudWatch AWS/RDS \
-ReadIOPS, WriteIOPS, Read/WriteThroughput, Read/WriteLatency, DiskQueueDepth, CPUUtilization, \
-BurstBalance (and EBSIOBalance%/EBSByteBalance%, DBLoad where published) for one DB instance \
-over a window, and its storage type, size, provisioned IOPS and throughput from RDS \
-DescribeDBInstances; applies AWS's published limits (gp3 3,000 IOPS/125 MiB/s below 400 GiB, \
-12,000/500 at or above; gp2 3 IOPS/GiB with burst; io1/io2 provisioned; the instance class's EBS \
-ceiling where known). Returns status saturated | near_limit | healthy | unknown, avg and peak IOPS \
-and throughput utilisation, DiskQueueDepth with sustained_above_1, read/write latency, gp2 burst \
-exhaustion, the binding limit, concrete recommendations (e.g. provisioned IOPS = peak × 1.3 \
-within AWS's ranges, gp2 → gp3) and the aws CLI commands to rerun the reads. Use it when the DB \
-layer is slow but DB CPU is low (symptom B), or before raising IOPS. Credentials and region come \
-from the server's AWS default chain, never from arguments; it only reads. Pass its \
-`observations` to match_symptom.";
+Step 3: is the RDS storage the bottleneck? Reads CloudWatch (IOPS, throughput, latency, \
+DiskQueueDepth, CPU, burst balance) and DescribeDBInstances for one instance over a window and \
+applies AWS's gp2/gp3/io1/io2 and instance-class limits: status saturated | near_limit | \
+healthy | unknown, utilisation, burst exhaustion, the binding limit, recommendations and the \
+aws CLI commands. Use when the DB is slow but its CPU is low (B), or before raising IOPS. AWS \
+credentials are the server's, never arguments; it only reads.";
 
 const SLOW_QUERIES: &str = "\
-Step 1 (DB layer) and Step 2 (C vs D) on a live PostgreSQL (pg_stat_statements, \
-pg_stat_activity) or MySQL/MariaDB (performance_schema digests, PROCESSLIST, InnoDB lock \
-waits): the top statements by mean_time (default), total_time, calls or io_time with calls, \
-mean/total ms, percent of DB time, rows, read/write kind, query_ids (ids of one text \
-merged) and full_scan; EXPLAIN/index steps only for statements slow against this database's \
-normal; what runs now longer than running_min_seconds, what it waits on and who blocks whom; \
-the read vs write share of DB time, waits by type, and hints for symptom C (read-heavy with \
-db_cpu_percent high: a replica may help) or D (write-heavy with CPU high, or lock contention: \
-replicas won't). Pass sample_seconds to rank what is slow NOW (two snapshots apart) instead of the cumulative \
-history. Pass query_text (a Sentry span's SQL, pasted as is) to list only the statement(s) it names \
-with their figures, or hear that none matches and what to check. `target` is the name of a database the operator \
-configured (default: DATABASE_URL) — never a connection string or password. Literals in query \
-text are redacted; every session is read-only and bounded in time. Use it when \
-break_down_latency shows the DB layer dominating, or to decide C vs D; pass `observations` on \
-to match_symptom.";
+Steps 1–2 for the database (PostgreSQL pg_stat_statements and pg_stat_activity; \
+MySQL/MariaDB performance_schema): top statements by mean_time, total_time, calls or io_time, \
+with share of DB time, read/write kind and full_scan; EXPLAIN and index steps for the \
+outliers; what runs now, its waits and blockers; the read vs write share and C/D hints. \
+`target` names a database the operator configured (never a DSN); `sample_seconds` ranks \
+what is slow now; `query_text` (a span's SQL as Sentry shows it) lists that statement alone, \
+or says none matches. Literals are redacted; sessions are read-only. Pass `observations` to \
+match_symptom.";
 
 /// One tool call, whatever the tool: parse the arguments into the tool's input, run its
 /// flow, render the report or the error. Timing and outcome are logged once per call by

@@ -76,6 +76,7 @@ pub fn analyze_measured(check: &LatencyCheck, m: &Measured) -> Result<LatencyRep
     });
     let judged = ranked.judged;
     let pattern = ranked.pattern;
+    let focus = ranked.focus;
     let mut report = LatencyReport {
         total_ms: totals.total.map(|t| round(t, 3)),
         layers: layers.0,
@@ -88,6 +89,7 @@ pub fn analyze_measured(check: &LatencyCheck, m: &Measured) -> Result<LatencyRep
         slow_threshold_ms: pattern.map(|_| judged.threshold_ms),
         slow_threshold_basis: pattern.map(|_| judged.basis),
         endpoints: ranked.endpoints,
+        focus,
         observations,
         access_log,
         workers: workers.report,

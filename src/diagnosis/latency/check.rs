@@ -69,6 +69,7 @@ pub fn check(input: LatencyInput, now_epoch_secs: i64) -> Result<LatencyCheck, I
     let timings = check_figures(&input.figures)?;
     check_judging(&input)?;
     check_sampling(&input)?;
+    check_endpoint(input.endpoint.as_deref())?;
     let log = input
         .access_log
         .as_ref()
@@ -79,6 +80,21 @@ pub fn check(input: LatencyInput, now_epoch_secs: i64) -> Result<LatencyCheck, I
         timings,
         log,
     })
+}
+
+/// The endpoint to focus on names one route.
+fn check_endpoint(endpoint: Option<&str>) -> Result<(), InputError> {
+    match endpoint {
+        Some(e) if e.trim().is_empty() => Err(InputError::new(
+            "endpoint",
+            "is empty; pass a route such as `GET /api/orders/{id}` (the Sentry transaction), or leave it out",
+        )),
+        Some(e) if e.chars().count() > 512 => Err(InputError::new(
+            "endpoint",
+            "is longer than 512 characters; pass the route template, not a whole URL with its query",
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// The figures in range: latencies in ms, counts and percentages.

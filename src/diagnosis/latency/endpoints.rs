@@ -9,6 +9,7 @@ use crate::diagnosis::symptoms::{self, DEFAULT_SLOW_MS, EndpointLatency, Latency
 use crate::diagnosis::{Evidence, SOURCE_CALLER, fmt_num, round};
 
 use super::analysis::Notes;
+use super::focus::{self, Focus};
 use super::input::LatencyInput;
 use super::report::{AccessLogReport, EndpointStats};
 
@@ -162,6 +163,8 @@ pub(super) struct Ranked {
     pub judged: Judgement,
     /// The pattern over every endpoint (listed or not), with the slow ones' share of requests.
     pub pattern: Option<(LatencyPattern, f64)>,
+    /// The endpoint the caller asked about.
+    pub focus: Option<Focus>,
 }
 
 /// Judges the log's routes (or, without a log, the caller's endpoints), lists them, and
@@ -194,9 +197,16 @@ pub(super) fn rank(
         notes.warnings.push("Worker time per endpoint is its upstream time, which includes any wait for a free worker; with worker state and the request rate it is split into service time.".to_owned());
     }
     let all_latencies: Vec<EndpointLatency> = all.iter().map(latency_of).collect();
+    let focus = input.endpoint.as_deref().map(|e| focus::find(e, &all));
     let mut endpoints = all;
     if is_log {
         endpoints.truncate(max_listed);
+        // The route asked about is listed even when it is not among the largest.
+        if let Some(stats) = focus.as_ref().and_then(|f| f.stats.clone())
+            && !endpoints.iter().any(|e| e.endpoint == stats.endpoint)
+        {
+            endpoints.push(stats);
+        }
     }
     if let Some(a) = access_log {
         a.endpoints_not_listed = all_latencies.len() - endpoints.len();
@@ -210,6 +220,7 @@ pub(super) fn rank(
         listed,
         judged,
         pattern,
+        focus,
     }
 }
 

@@ -103,6 +103,10 @@ pub struct LatencyInput {
     /// `latency_pattern`.
     #[serde(default)]
     pub endpoints: Vec<EndpointLatency>,
+    /// A Sentry transaction or route to focus on, e.g. `GET /api/orders/{id}`. It is found
+    /// among every route measured (Flask and Django spellings too) and the answer leads with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
     /// p99 above which an endpoint is slow, ms. Leave it out to judge against `baseline`, or
     /// else the routes against each other (1000 ms only as a last resort).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -118,20 +122,20 @@ pub struct LatencyInput {
     /// errors and worker time. Needs the site's `log_format`.
     #[serde(default)]
     pub access_log: Option<AccessLogInput>,
-    /// A Prometheus text endpoint exposing Gunicorn worker state, e.g.
-    /// `http://127.0.0.1:9100/metrics` (plain http). Sampled `samples` times.
+    /// URL of the Gunicorn worker gauges in Prometheus text (http only). For example
+    /// `http://127.0.0.1:9100/metrics`; sampled `samples` times.
     #[serde(default)]
     pub gunicorn_metrics_url: Option<String>,
     /// Which series of `gunicorn_metrics_url` hold busy/idle workers; the defaults cover
     /// `gunicorn_workers{state="idle"|"working"}` and the uWSGI exporter.
     #[serde(default)]
     pub worker_metrics: Option<WorkerMetrics>,
-    /// uWSGI's stats server, as given to `--stats`: `HOST:PORT`, a unix socket path, or
-    /// `http://HOST:PORT` with `--stats-http`. Sampled `samples` times.
+    /// uWSGI's `--stats` address: HOST:PORT, a socket path, or an http:// URL. With
+    /// `--stats-http` it is `http://HOST:PORT`; sampled `samples` times.
     #[serde(default)]
     pub uwsgi_stats: Option<String>,
-    /// The port Gunicorn/uWSGI listens on (not nginx's): its accept queue is read from
-    /// /proc/net/tcp on this host, sampled `samples` times. Needs nothing installed.
+    /// The app server's port (not nginx's): its accept queue is sampled. It is read from
+    /// /proc/net/tcp on this host, `samples` times; needs nothing installed.
     #[serde(default)]
     pub listen_port: Option<u16>,
     /// How many times to sample worker state and the accept queue (default 5, at most 30).
@@ -147,6 +151,7 @@ impl Default for LatencyInput {
         Self {
             figures: Figures::default(),
             endpoints: Vec::new(),
+            endpoint: None,
             slow_threshold_ms: None,
             baseline: None,
             access_log: None,
@@ -185,15 +190,15 @@ pub struct AccessLogInput {
     /// `access.log.2.gz`). A `*` in the file name matches files of that directory:
     /// `/var/log/nginx/access.log*`.
     pub path: OneOrMany,
-    /// The site's own `log_format`: the directive as written in nginx.conf
-    /// (`log_format main '$remote_addr ... $request_time ...';`, `escape=json` included),
+    /// nginx.conf's own `log_format`, or a preset: combined, main, timed. The directive as
+    /// written (`log_format main '$remote_addr ... $request_time ...';`, `escape=json` included),
     /// only its format string, or a preset: `combined` (nginx's default, no timings),
     /// `main`, or `timed` (combined + `rt=$request_time uct="$upstream_connect_time"
     /// uht="$upstream_header_time" urt="$upstream_response_time"`). Default `combined`.
     #[serde(default = "default_log_format")]
     pub log_format: String,
-    /// Only requests at or after this time: RFC 3339 (`2024-05-01T12:00:00Z`) or a
-    /// duration before now (`15m`, `2h`, `1d`).
+    /// From: an RFC 3339 time or a period before now (`15m`, `24h`, `7d`). For example
+    /// `2024-05-01T12:00:00Z`; only requests at or after it are read.
     #[serde(default)]
     pub since: Option<String>,
     /// Only requests before this time (same forms as `since`).

@@ -63,6 +63,7 @@ mod analysis;
 mod check;
 mod conclusion;
 mod endpoints;
+mod focus;
 mod input;
 mod layers;
 mod log;
@@ -76,6 +77,7 @@ mod tests;
 
 pub use analysis::{analyze, analyze_measured};
 pub use check::{LatencyCheck, LogPlan, check};
+pub use focus::Focus;
 pub use input::{
     AccessLogInput, AppFigures, Baseline, DbFigures, Figures, GunicornFigures, LatencyInput,
     NginxFigures, OneOrMany, WorkerMetrics,

@@ -2,6 +2,7 @@
 //! state and the backlog as sampled, the observations for match_symptom, and the
 //! conclusion. The field docs are the tool's output schema.
 
+use super::focus::Focus;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -45,6 +46,9 @@ pub struct LatencyReport {
     /// The endpoints considered: from an access log, largest worker time first; from the
     /// caller, slowest p99 first.
     pub endpoints: Vec<EndpointStats>,
+    /// The endpoint the caller asked about (`endpoint`), matched among every route measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub focus: Option<Focus>,
     /// Ready to pass to match_symptom unchanged, as `{"observations": ...}`.
     pub observations: Observations,
     /// What was read from the access logs: lines matched and not, the time window.
