@@ -17,7 +17,7 @@ use crate::sources::{fetch, listen_queue, nginx_log, uwsgi};
 
 /// A break_down_latency input that has passed every check that needs no source.
 #[derive(Debug)]
-pub struct Checked {
+pub struct LatencyRequest {
     latency: LatencyCheck,
     /// The access-log files, resolved and allowed.
     log_files: Vec<PathBuf>,
@@ -39,7 +39,7 @@ pub fn check(
     input: LatencyInput,
     reach: &Reach,
     now_epoch_secs: i64,
-) -> Result<Checked, ToolError> {
+) -> Result<LatencyRequest, ToolError> {
     let latency = latency::check(input, now_epoch_secs)?;
     let input = latency.input();
     let workers = match (&input.gunicorn_metrics_url, &input.uwsgi_stats) {
@@ -68,7 +68,7 @@ pub fn check(
         Some(plan) => nginx_log::expand(&plan.paths, "access_log.path", reach)?,
         None => Vec::new(),
     };
-    Ok(Checked {
+    Ok(LatencyRequest {
         latency,
         log_files,
         workers,
@@ -143,7 +143,7 @@ fn now_epoch_secs() -> i64 {
 }
 
 /// Whether the input names any source to read.
-fn reads_anything(checked: &Checked) -> bool {
+fn reads_anything(checked: &LatencyRequest) -> bool {
     !checked.log_files.is_empty()
         || checked.workers.is_some()
         || checked.latency.input().listen_port.is_some()
@@ -160,7 +160,7 @@ fn log_threads() -> usize {
 /// Reads every source the input names, concurrently (the log is read while worker state
 /// and the accept queue are sampled). Blocking: call from a blocking thread.
 pub fn gather(
-    checked: &Checked,
+    checked: &LatencyRequest,
     reach: &Reach,
     progress: &Progress,
 ) -> Result<Measured, ToolError> {

@@ -4,7 +4,7 @@
 
 use crate::diagnosis::{Conclusion, Evidence, InputError, NextStep, SOURCE_CALLER, fmt_num, round};
 
-use super::check::{Checked, check};
+use super::check::{CapacityFigures, check};
 use super::input::CapacityInput;
 use super::queue::{Queue, mmc};
 use super::report::{CapacityReport, DbConnections, WorkerRecommendation};
@@ -82,7 +82,7 @@ pub fn analyze(input: &CapacityInput) -> Result<CapacityReport, InputError> {
 }
 
 /// The fleet as given, and its ceiling.
-fn fleet_evidence(c: &Checked, ceiling: f64) -> Vec<Evidence> {
+fn fleet_evidence(c: &CapacityFigures, ceiling: f64) -> Vec<Evidence> {
     let f = &c.fleet;
     vec![
         Evidence::number("replicas", f.replicas as f64, "replicas", SOURCE_CALLER),
@@ -113,7 +113,7 @@ struct QueueingInLatency {
 }
 
 impl QueueingInLatency {
-    fn of(c: &Checked, notes: &mut Notes) -> Self {
+    fn of(c: &CapacityFigures, notes: &mut Notes) -> Self {
         let slots = c.slots;
         let in_flight = c.arrival.map(|rps| rps * c.fleet.latency_s);
         let includes = in_flight.map(|l| l >= slots as f64);
@@ -139,7 +139,7 @@ impl QueueingInLatency {
 }
 
 /// The database holding half the request time or more: it is the bottleneck.
-fn db_time_warning(c: &Checked, notes: &mut Notes) {
+fn db_time_warning(c: &CapacityFigures, notes: &mut Notes) {
     if let Some(d) = c.db_time.filter(|d| *d >= 50.0) {
         notes.evidence.push(Evidence::number(
             "db_time_percent",
@@ -156,7 +156,7 @@ fn db_time_warning(c: &Checked, notes: &mut Notes) {
 
 /// The worker formula, with a warning when it says "more" during what looks like an incident.
 fn workers_to_run(
-    c: &Checked,
+    c: &CapacityFigures,
     includes_queueing: Option<bool>,
     notes: &mut Notes,
 ) -> Option<WorkerRecommendation> {
@@ -181,7 +181,7 @@ fn workers_to_run(
 }
 
 /// The workers' memory against the replica's limit.
-fn memory_warning(c: &Checked, notes: &mut Notes) {
+fn memory_warning(c: &CapacityFigures, notes: &mut Notes) {
     let (Some(rss), Some(limit)) = (c.rss, c.mem_limit) else {
         return;
     };
@@ -208,7 +208,7 @@ fn memory_warning(c: &Checked, notes: &mut Notes) {
 }
 
 /// The connections the fleet can open against the database's limit.
-fn connection_budget(c: &Checked, notes: &mut Notes) -> Option<DbConnections> {
+fn connection_budget(c: &CapacityFigures, notes: &mut Notes) -> Option<DbConnections> {
     let pool = c.pool?;
     let total = c.fleet.total_workers() * pool;
     let pct = c.db_max.map(|m| round(total as f64 / m as f64 * 100.0, 2));
@@ -273,7 +273,7 @@ fn queue_evidence(q: Queue, notes: &mut Notes) {
 
 /// What to do next, first item first: split a latency that includes queueing, or stop an
 /// unstable queue; find what makes requests slow; pass what is missing; match the symptom.
-fn next_steps(report: &CapacityReport, c: &Checked) -> Vec<NextStep> {
+fn next_steps(report: &CapacityReport, c: &CapacityFigures) -> Vec<NextStep> {
     let mut next_steps = Vec::new();
     next_steps.push(
         NextStep::new(

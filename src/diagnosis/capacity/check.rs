@@ -26,9 +26,9 @@ impl Fleet {
     }
 }
 
-/// A capacity_math input, checked.
+/// A capacity_math input's figures, each checked and in its unit.
 #[derive(Debug, Clone)]
-pub(super) struct Checked {
+pub(super) struct CapacityFigures {
     pub fleet: Fleet,
     /// replicas × workers × threads.
     pub slots: u64,
@@ -45,7 +45,7 @@ pub(super) struct Checked {
 }
 
 /// Checks every figure, in the order of the input's fields.
-pub(super) fn check(input: &CapacityInput) -> Result<Checked, InputError> {
+pub(super) fn check(input: &CapacityInput) -> Result<CapacityFigures, InputError> {
     let replicas = check_int(
         "replicas",
         input.replicas,
@@ -145,7 +145,7 @@ pub(super) fn check(input: &CapacityInput) -> Result<Checked, InputError> {
             ),
         ));
     }
-    Ok(Checked {
+    Ok(CapacityFigures {
         fleet,
         slots,
         latency_ms,

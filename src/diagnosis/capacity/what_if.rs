@@ -5,18 +5,18 @@
 
 use crate::diagnosis::{fmt_num, round};
 
-use super::check::Checked;
+use super::check::CapacityFigures;
 use super::input::Workload;
 use super::queue::mmc;
 use super::report::WhatIf;
 
 /// The two scenarios against today's `ceiling`, rps.
-pub(super) fn what_if(c: &Checked, ceiling: f64) -> Vec<WhatIf> {
+pub(super) fn what_if(c: &CapacityFigures, ceiling: f64) -> Vec<WhatIf> {
     vec![cut_latency(c, ceiling), double_workers(c, ceiling)]
 }
 
 /// The queue at the arrival rate with `slots` slots and `service_s` of service.
-fn queue_figures(c: &Checked, slots: u64, service_s: f64) -> (Option<f64>, Option<f64>) {
+fn queue_figures(c: &CapacityFigures, slots: u64, service_s: f64) -> (Option<f64>, Option<f64>) {
     let queue = c.arrival.map(|rps| mmc(slots, rps, service_s));
     (
         queue.map(|q| round(q.p_wait, 6)),
@@ -27,7 +27,7 @@ fn queue_figures(c: &Checked, slots: u64, service_s: f64) -> (Option<f64>, Optio
 }
 
 /// The latency cut to the target, or halved: same workers, a higher ceiling.
-fn cut_latency(c: &Checked, ceiling: f64) -> WhatIf {
+fn cut_latency(c: &CapacityFigures, ceiling: f64) -> WhatIf {
     let latency_ms = c.fleet.latency_s * 1000.0;
     let (cut_ms, cut_change) = match c.target_ms {
         Some(t) => (
@@ -71,7 +71,7 @@ fn cut_latency(c: &Checked, ceiling: f64) -> WhatIf {
 }
 
 /// Twice the workers per replica at today's latency, capped by the cores for CPU-bound work.
-fn double_workers(c: &Checked, ceiling: f64) -> WhatIf {
+fn double_workers(c: &CapacityFigures, ceiling: f64) -> WhatIf {
     let fleet = &c.fleet;
     let doubled = fleet.workers_per_replica * 2;
     let double_slots = fleet.slots(doubled);

@@ -5,12 +5,12 @@
 
 use crate::diagnosis::{fmt_num, round};
 
-use super::check::Checked;
+use super::check::CapacityFigures;
 use super::input::Workload;
 use super::report::WorkerRecommendation;
 
 /// The workers per replica to run on `cores` cores, with how the number was reached.
-pub(super) fn recommend_workers(cores: f64, c: &Checked) -> WorkerRecommendation {
+pub(super) fn recommend_workers(cores: f64, c: &CapacityFigures) -> WorkerRecommendation {
     let (workload, rss, mem_limit) = (c.workload, c.rss, c.mem_limit);
     let (fleet, pool, db_max) = (&c.fleet, c.pool, c.db_max);
     let formula = (2.0 * cores).floor() as u64 + 1;
