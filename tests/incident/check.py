@@ -246,8 +246,12 @@ def cpu_bound(out: Path) -> None:
           app_stmts and all(r["mean_ms"] < 0.5 for r in app_stmts),
           [(r["query"][:50], r["mean_ms"]) for r in app_stmts])
     w = b.get("workers") or {}
-    check(s, "setup: both workers busy in every sample", w.get("busy_samples") and all(x >= 2 for x in w["busy_samples"]),
-          b.get("_missing") or w.get("busy_samples"))
+    # A sample is an instant: it may catch a worker between two requests while the queue
+    # still holds a dozen. Saturated means both busy in most samples, never both idle.
+    busy = w.get("busy_samples") or []
+    check(s, "setup: both workers busy in at least 4 of 5 samples, never both idle",
+          busy and sum(x >= 2 for x in busy) >= 0.8 * len(busy) and min(busy) >= 1,
+          b.get("_missing") or busy)
     aq = b.get("accept_queue") or {}
     check(s, "setup: the accept queue is non-empty in every sample",
           aq.get("samples") and all(x > 0 for x in aq["samples"]), aq.get("samples"))
