@@ -237,8 +237,14 @@ pub struct RdsIopsArgs {
     #[arg(long)]
     profile: Option<String>,
     /// How far back to look, minutes (default 60).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "since")]
     window_minutes: Option<u32>,
+    /// Start of the window instead: a period before now (24h, 7d) or an RFC 3339 time.
+    #[arg(long)]
+    since: Option<String>,
+    /// End of the window (default now).
+    #[arg(long)]
+    until: Option<String>,
     /// CloudWatch period, seconds, a multiple of 60 (default 300).
     #[arg(long)]
     period_seconds: Option<u32>,
@@ -467,7 +473,9 @@ impl RdsIopsArgs {
         let mut input: RdsIopsInput = input::parse(args)?;
         input.region = self.region.or(input.region);
         input.profile = self.profile.or(input.profile);
-        input.window_minutes = self.window_minutes.unwrap_or(input.window_minutes);
+        input.window_minutes = self.window_minutes.or(input.window_minutes);
+        input.since = self.since.or(input.since);
+        input.until = self.until.or(input.until);
         input.period_seconds = self.period_seconds.unwrap_or(input.period_seconds);
         input.provisioned_iops = self.provisioned_iops.or(input.provisioned_iops);
         input.provisioned_throughput_mibps = self

@@ -4,9 +4,11 @@
 //! analysis takes a plain input value (already deserialised by a front end), validates it
 //! with [`InputError`]s that name the offending field, and returns a report whose
 //! [`Conclusion`] carries the verdict, the evidence behind it, the next steps in decision
-//! order and any warnings. The MCP server and the CLI render the same reports.
+//! order and any warnings. The MCP server and the CLI render the same reports. Long lists
+//! are cut to a bound and say so in one shape, [`bound::Bound`].
 
 pub mod access_log;
+pub mod bound;
 pub mod capacity;
 pub mod latency;
 pub mod nginx_format;

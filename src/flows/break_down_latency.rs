@@ -4,7 +4,7 @@
 //! and fold the RDS instance's storage verdict into the result by value.
 
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use crate::diagnosis::latency::{self, LatencyCheck, LatencyInput, LatencyReport, Measured};
 use crate::diagnosis::storage::{self, InstanceWindow};
@@ -61,7 +61,7 @@ pub fn check(
         (None, None) => None,
     };
     let rds = match &input.rds_instance {
-        Some(r) => Some((r.db_instance_identifier.clone(), r.check()?)),
+        Some(r) => Some((r.db_instance_identifier.clone(), r.check(now_epoch_secs)?)),
         None => None,
     };
     let log_files = match latency.log_plan() {
@@ -82,7 +82,7 @@ pub async fn run(
     reach: &Reach,
     progress: &Progress,
 ) -> Result<LatencyReport, ToolError> {
-    let checked = check(input, reach, now_epoch_secs())?;
+    let checked = check(input, reach, super::now_epoch_secs())?;
     let rds = checked.rds.clone();
     let report = if reads_anything(&checked) {
         let reach = reach.clone();
@@ -132,14 +132,6 @@ async fn with_storage(
             report
         }
     }
-}
-
-/// The clock, in Unix seconds, for `since` / `until` durations.
-fn now_epoch_secs() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 /// Whether the input names any source to read.

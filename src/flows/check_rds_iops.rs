@@ -7,7 +7,7 @@ use crate::sources::aws;
 
 /// The whole call.
 pub async fn run(input: &RdsIopsInput) -> Result<StorageReport, ToolError> {
-    let window = storage::validate(input)?;
+    let window = storage::validate(input, super::now_epoch_secs())?;
     Ok(report(&window).await?)
 }
 

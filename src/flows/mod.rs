@@ -14,3 +14,11 @@ pub mod check_rds_iops;
 pub mod slow_queries;
 
 pub use crate::error::{ErrorKind, ToolError};
+
+/// The clock, in Unix seconds, for `since` / `until` periods.
+fn now_epoch_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}

@@ -11,7 +11,7 @@
 //! attempts with backoff, and the whole collection [`COLLECT_TIMEOUT`]. Error texts are
 //! passed through [`redact`] so that no key or token can reach a result or a log.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_cloudwatch::error::SdkError;
@@ -265,14 +265,6 @@ pub async fn load(region: Option<&str>, profile: Option<&str>) -> Result<SdkConf
     Ok(config)
 }
 
-/// The window to read: `end` is now aligned down to the period (the current, partial
-/// period is left out), `start` is `window_minutes` before it.
-pub fn window(now: i64, window_minutes: u32, period_seconds: u32) -> (i64, i64) {
-    let period = i64::from(period_seconds.max(60));
-    let end = now - now.rem_euclid(period);
-    (end - i64::from(window_minutes) * 60, end)
-}
-
 /// Reads everything check_rds_iops needs, concurrently: the CloudWatch series, the
 /// instance description and the account id. A denied DescribeDBInstances or
 /// GetCallerIdentity is a caveat, not a failure; a denied GetMetricData, an unknown instance,
@@ -293,11 +285,7 @@ async fn collect(check: &InstanceWindow) -> Result<Sample, SourceError> {
         .region()
         .map(|r| r.as_ref().to_owned())
         .ok_or(SourceError::NoRegion)?;
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    let (start, end) = window(now, check.window_minutes, check.period_seconds);
+    let (start, end) = (check.start, check.end);
 
     let cw = aws_sdk_cloudwatch::Client::new(&config);
     let rds_client = aws_sdk_rds::Client::new(&config);
@@ -367,13 +355,5 @@ mod tests {
         assert!(!out.contains("AKIAIOSFODNN7EXAMPLE"), "{out}");
         assert!(!out.contains("ASIA1234567890ABCDEF"), "{out}");
         assert!(out.contains("AKIA-short"));
-    }
-
-    #[test]
-    fn window_is_aligned_to_the_period() {
-        let (start, end) = window(1_000_000_123, 60, 300);
-        assert_eq!(end % 300, 0);
-        assert!(end <= 1_000_000_123 && 1_000_000_123 - end < 300);
-        assert_eq!(end - start, 3600);
     }
 }

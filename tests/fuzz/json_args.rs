@@ -665,7 +665,7 @@ fn latency_source_checks(input: &LatencyInput, args: &Value) -> Result<(), TestC
         }
     }
     if let Some(r) = &input.rds_instance
-        && let Err(e) = storage::validate(&r.to_input())
+        && let Err(e) = storage::validate(&r.to_input(), NOW)
     {
         err(InputError::new(
             format!("rds_instance.{}", e.field),
@@ -720,9 +720,10 @@ fn check_tools(args: &Value) -> Result<(), TestCaseError> {
         );
     }
     if let Some(i) = parsed::<storage::RdsIopsInput>(Tool::Storage, args)? {
-        match storage::validate(&i) {
+        match storage::validate(&i, NOW) {
             Ok(q) => {
-                prop_assert!((5..=43_200).contains(&q.window_minutes));
+                prop_assert!((300..=43_200 * 60).contains(&(q.end - q.start)));
+                prop_assert!(q.end <= NOW && q.end % i64::from(q.period_seconds) == 0);
                 prop_assert!(q.period_seconds >= 60 && q.period_seconds % 60 == 0);
                 prop_assert!(!q.db_instance_identifier.is_empty());
             }

@@ -5,7 +5,7 @@
 //! conclusion are written. Each step adds its evidence and warnings, in that order, to one
 //! [`Notes`].
 
-use crate::diagnosis::{Conclusion, Evidence, InputError, SOURCE_CALLER, fmt_num, round};
+use crate::diagnosis::{Conclusion, Evidence, InputError, SOURCE_CALLER, bound, fmt_num, round};
 
 use super::check::{CallerTimings, LatencyCheck};
 use super::layers::{self, Layers};
@@ -89,6 +89,7 @@ pub fn analyze_measured(check: &LatencyCheck, m: &Measured) -> Result<LatencyRep
         slow_threshold_ms: pattern.map(|_| judged.threshold_ms),
         slow_threshold_basis: pattern.map(|_| judged.basis),
         endpoints: ranked.endpoints,
+        lists: bound::lists([("endpoints", ranked.bound)]),
         focus,
         observations,
         access_log,

@@ -4,6 +4,7 @@
 //! `latency_pattern` they make (healthy, long tail or system-wide).
 
 use crate::diagnosis::access_log::AccessLogData;
+use crate::diagnosis::bound::Bound;
 use crate::diagnosis::queueing::{self, HeadOfLine, RouteService, SlowMetric, ThresholdBasis};
 use crate::diagnosis::symptoms::{self, DEFAULT_SLOW_MS, EndpointLatency, LatencyPattern};
 use crate::diagnosis::{Evidence, SOURCE_CALLER, fmt_num, round};
@@ -158,6 +159,8 @@ pub(super) struct Ranked {
     /// The endpoints listed: from a log, the first `max_endpoints` by worker time; from the
     /// caller, all of them, slowest p99 first.
     pub endpoints: Vec<EndpointStats>,
+    /// How many endpoints there were and how many are listed.
+    pub bound: Bound,
     /// The listed endpoints, as match_symptom takes them.
     pub listed: Vec<EndpointLatency>,
     pub judged: Judgement,
@@ -214,9 +217,11 @@ pub(super) fn rank(
             - endpoints.iter().map(|e| e.requests).sum::<u64>();
     }
     let listed = endpoints.iter().map(latency_of).collect();
+    let bound = Bound::new(all_latencies.len(), endpoints.len());
     let pattern = symptoms::classify_pattern(&all_latencies, judged.threshold_ms, judged.metric);
     Ranked {
         endpoints,
+        bound,
         listed,
         judged,
         pattern,

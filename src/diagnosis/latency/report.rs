@@ -7,6 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::diagnosis::Conclusion;
+use crate::diagnosis::bound::Lists;
 use crate::diagnosis::queueing::{HeadOfLine, ThresholdBasis};
 use crate::diagnosis::symptoms::{LatencyPattern, Observations};
 
@@ -46,6 +47,9 @@ pub struct LatencyReport {
     /// The endpoints considered: from an access log, largest worker time first; from the
     /// caller, slowest p99 first.
     pub endpoints: Vec<EndpointStats>,
+    /// How the long lists were bounded (`endpoints`): `total`, `returned`, `truncated`.
+    #[serde(default, skip_serializing_if = "Lists::is_empty")]
+    pub lists: Lists,
     /// The endpoint the caller asked about (`endpoint`), matched among every route measured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub focus: Option<Focus>,

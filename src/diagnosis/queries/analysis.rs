@@ -17,6 +17,7 @@ use super::sessions::{self, Live, MAX_RUNNING, join_pids};
 use super::snapshot::{Engine, RowKind, Snapshot, StatementStats, Statements};
 use super::text::{MAX_QUERY_CHARS, Presentation, Shown};
 use super::verdict::{VerdictParts, verdict};
+use crate::diagnosis::bound::{self, Bound};
 use crate::diagnosis::sql::{self, StatementKind};
 use crate::diagnosis::symptoms::Observations;
 use crate::diagnosis::{Conclusion, Evidence, NextStep, SOURCE_CALLER, fmt_num, round};
@@ -133,6 +134,10 @@ pub fn analyze(
         statements_considered: ranked.considered,
         db_time_ms: round(ranked.db_time, 3),
         running: live.running,
+        lists: bound::lists([
+            ("statements", ranked.bound),
+            ("running", live.running_bound),
+        ]),
         workload: ranked.workload,
         waits: live.waits,
         blocked_sessions: blocked,
@@ -153,6 +158,8 @@ pub fn analyze(
 struct Ranked {
     /// The listed statements, in order.
     statements: Vec<StatementReport>,
+    /// How many statements passed the filter and how many are listed.
+    bound: Bound,
     /// Statements that ran (ids of one text counted once), before the filter and the limit.
     considered: u64,
     /// Their time, ms.
@@ -243,6 +250,7 @@ fn rank(
         w.report(&tally, db_time)
     });
     classified.retain(|(m, _)| listable(m.row, req));
+    let listable = classified.len();
     text.truncated |= top_first(&mut classified, req.limit, |(a, _), (b, _)| {
         rank_cmp(order, io_timing, a.row, b.row)
     });
@@ -291,6 +299,7 @@ fn rank(
         ));
     }
     Ranked {
+        bound: Bound::new(listable, statements.len()),
         statements,
         considered,
         db_time,

@@ -8,6 +8,7 @@ use super::advice::FullScan;
 use super::input::OrderBy;
 use super::snapshot::Engine;
 use crate::diagnosis::Conclusion;
+use crate::diagnosis::bound::Lists;
 use crate::diagnosis::symptoms::Observations;
 
 /// What takes the database's time, what runs now, and what that points at.
@@ -61,6 +62,10 @@ pub struct SlowQueriesReport {
     /// listed statements are the matching ones.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub query_match: Option<QueryMatch>,
+    /// How the long lists were bounded (`statements`, `running`): `total`, `returned`,
+    /// `truncated`.
+    #[serde(default, skip_serializing_if = "Lists::is_empty")]
+    pub lists: Lists,
     /// Whether any list was cut to its bound or any query text was shortened.
     pub truncated: bool,
     #[serde(flatten)]

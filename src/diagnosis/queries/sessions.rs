@@ -9,6 +9,7 @@ use super::input::Request;
 use super::report::{RunningQuery, WaitCount};
 use super::snapshot::{Engine, Session, Snapshot};
 use super::text::Shown;
+use crate::diagnosis::bound::Bound;
 use crate::diagnosis::{Evidence, round};
 
 /// At most this many live sessions are listed.
@@ -18,6 +19,8 @@ pub const MAX_RUNNING: usize = 50;
 pub(super) struct Live {
     /// The sessions listed, oldest first.
     pub running: Vec<RunningQuery>,
+    /// How many sessions qualified for `running` and how many are listed.
+    pub running_bound: Bound,
     /// Sessions counted by what they wait on, most first.
     pub waits: Vec<WaitCount>,
     /// Sessions that wait for a lock another session holds.
@@ -40,6 +43,7 @@ pub(super) fn live(
     warnings: &mut Vec<String>,
 ) -> Live {
     let mut running = Vec::new();
+    let mut running_bound = Bound::default();
     let mut waits: BTreeMap<String, u64> = BTreeMap::new();
     let mut blocked = 0u64;
     let mut blockers: Vec<i64> = Vec::new();
@@ -59,7 +63,7 @@ pub(super) fn live(
                         }
                     }
                 }
-                running = listed(req, sessions, text);
+                (running, running_bound) = listed(req, sessions, text);
                 let source = format!(
                     "{}:{}",
                     snap.engine.prefix(),
@@ -104,6 +108,7 @@ pub(super) fn live(
         .sum::<u64>();
     Live {
         running,
+        running_bound,
         waits,
         blocked,
         blockers,
@@ -114,17 +119,16 @@ pub(super) fn live(
 
 /// The sessions to list: older than `running_min_seconds` or blocked, oldest first, at most
 /// [`MAX_RUNNING`].
-fn listed(req: &Request, sessions: &[Session], text: &mut Shown) -> Vec<RunningQuery> {
+fn listed(req: &Request, sessions: &[Session], text: &mut Shown) -> (Vec<RunningQuery>, Bound) {
     let mut old: Vec<&Session> = sessions
         .iter()
         .filter(|s| s.seconds >= req.running_min_seconds || !s.blocked_by.is_empty())
         .collect();
     old.sort_by(|a, b| b.seconds.total_cmp(&a.seconds).then(a.pid.cmp(&b.pid)));
-    if old.len() > MAX_RUNNING {
-        text.truncated = true;
-        old.truncate(MAX_RUNNING);
-    }
-    old.into_iter()
+    let bound = Bound::cut(&mut old, MAX_RUNNING);
+    text.truncated |= bound.truncated;
+    let listed = old
+        .into_iter()
         .map(|s| RunningQuery {
             pid: s.pid,
             seconds: round(s.seconds, 1),
@@ -134,7 +138,8 @@ fn listed(req: &Request, sessions: &[Session], text: &mut Shown) -> Vec<RunningQ
             query: text.show(&s.query),
             blocked_by: s.blocked_by.clone(),
         })
-        .collect()
+        .collect();
+    (listed, bound)
 }
 
 /// Up to ten pids, for a sentence.

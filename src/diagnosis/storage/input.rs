@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::limits::StorageType;
 use crate::diagnosis::InputError;
+use crate::diagnosis::window::resolve_time;
 
 /// What to check (the tool's arguments).
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -24,8 +25,16 @@ pub struct RdsIopsInput {
     #[serde(default)]
     pub profile: Option<String>,
     /// How far back to look, in minutes (default 60; at most 43,200 = 30 days).
-    #[serde(default = "default_window_minutes")]
-    pub window_minutes: u32,
+    #[serde(default)]
+    #[schemars(extend("default" = 60))]
+    pub window_minutes: Option<u32>,
+    /// Start of the window instead of `window_minutes`: a period before now (`24h`, `7d`)
+    /// or an RFC 3339 time.
+    #[serde(default)]
+    pub since: Option<String>,
+    /// End of the window (default now), in the same forms.
+    #[serde(default)]
+    pub until: Option<String>,
     /// CloudWatch period in seconds, a multiple of 60 (default 300). Use 60 to see
     /// minute-level bursts; peaks shorter than the period are averaged away.
     #[serde(default = "default_period_seconds")]
@@ -53,6 +62,8 @@ pub const MAX_PERIODS: u32 = 1440;
 fn default_window_minutes() -> u32 {
     DEFAULT_WINDOW_MINUTES
 }
+/// The longest window, in minutes (30 days).
+const MAX_WINDOW_MINUTES: i64 = 43_200;
 fn default_period_seconds() -> u32 {
     DEFAULT_PERIOD_SECONDS
 }
@@ -79,7 +90,9 @@ impl RdsInstanceRef {
             db_instance_identifier: self.db_instance_identifier.clone(),
             region: self.region.clone(),
             profile: None,
-            window_minutes: self.window_minutes,
+            window_minutes: Some(self.window_minutes),
+            since: None,
+            until: None,
             period_seconds: DEFAULT_PERIOD_SECONDS,
             provisioned_iops: None,
             provisioned_throughput_mibps: None,
@@ -90,8 +103,8 @@ impl RdsInstanceRef {
 
     /// The checked request this reference stands for; a wrong field is named under
     /// `rds_instance`, where the caller wrote it.
-    pub fn check(&self) -> Result<InstanceWindow, InputError> {
-        validate(&self.to_input())
+    pub fn check(&self, now: i64) -> Result<InstanceWindow, InputError> {
+        validate(&self.to_input(), now)
             .map_err(|e| InputError::new(format!("rds_instance.{}", e.field), e.message))
     }
 }
@@ -105,7 +118,9 @@ pub struct InstanceWindow {
     pub db_instance_identifier: String,
     pub region: Option<String>,
     pub profile: Option<String>,
-    pub window_minutes: u32,
+    /// The window, Unix seconds: whole periods, the current partial one left out.
+    pub start: i64,
+    pub end: i64,
     pub period_seconds: u32,
     pub stated: StatedStorage,
 }
@@ -130,8 +145,9 @@ impl StatedStorage {
     }
 }
 
-/// Checks the arguments before anything is sent to AWS.
-pub fn validate(input: &RdsIopsInput) -> Result<InstanceWindow, InputError> {
+/// Checks the arguments before anything is sent to AWS; `now` (Unix seconds) resolves the
+/// window.
+pub fn validate(input: &RdsIopsInput, now: i64) -> Result<InstanceWindow, InputError> {
     let id = input.db_instance_identifier.trim();
     let id_ok = !id.is_empty()
         && id.len() <= 63
@@ -169,15 +185,6 @@ pub fn validate(input: &RdsIopsInput) -> Result<InstanceWindow, InputError> {
             ));
         }
     }
-    if !(5..=43_200).contains(&input.window_minutes) {
-        return Err(InputError::new(
-            "window_minutes",
-            format!(
-                "must be between 5 and 43200 minutes (30 days) (got {}); default 60",
-                input.window_minutes
-            ),
-        ));
-    }
     let p = input.period_seconds;
     if !(60..=86_400).contains(&p) || !p.is_multiple_of(60) {
         return Err(InputError::new(
@@ -185,18 +192,19 @@ pub fn validate(input: &RdsIopsInput) -> Result<InstanceWindow, InputError> {
             format!("must be a multiple of 60 between 60 and 86400 (got {p}); default 300"),
         ));
     }
-    let periods = u64::from(input.window_minutes) * 60 / u64::from(p);
+    let (start, end) = span(input, now)?;
+    let periods = ((end - start) / i64::from(p)).max(0) as u64;
     if periods == 0 {
         return Err(InputError::new(
             "period_seconds",
-            "is longer than the window: make period_seconds at most window_minutes × 60",
+            "is longer than the window: make period_seconds at most the window's length",
         ));
     }
     if periods > u64::from(MAX_PERIODS) {
         return Err(InputError::new(
             "period_seconds",
             format!(
-                "gives {periods} periods over the window; at most {MAX_PERIODS}: raise period_seconds or shorten window_minutes"
+                "gives {periods} periods over the window; at most {MAX_PERIODS}: raise period_seconds or shorten the window"
             ),
         ));
     }
@@ -233,7 +241,8 @@ pub fn validate(input: &RdsIopsInput) -> Result<InstanceWindow, InputError> {
         db_instance_identifier: id.to_owned(),
         region: input.region.clone(),
         profile: input.profile.clone(),
-        window_minutes: input.window_minutes,
+        start,
+        end,
         period_seconds: p,
         stated: StatedStorage {
             storage_type,
@@ -242,4 +251,56 @@ pub fn validate(input: &RdsIopsInput) -> Result<InstanceWindow, InputError> {
             provisioned_throughput_mibps: input.provisioned_throughput_mibps,
         },
     })
+}
+
+/// The window in Unix seconds: from `since` (or `window_minutes` before the end, default 60)
+/// to `until` (default now, never later), each aligned down to the period so that the
+/// current, partial period is left out.
+fn span(input: &RdsIopsInput, now: i64) -> Result<(i64, i64), InputError> {
+    let period = i64::from(input.period_seconds);
+    let align = |t: i64| t - t.rem_euclid(period);
+    let end = match &input.until {
+        Some(t) => resolve_time("until", t, now)?.min(now),
+        None => now,
+    };
+    let end = align(end);
+    let start = match (&input.since, input.window_minutes) {
+        (Some(_), Some(_)) => {
+            return Err(InputError::new(
+                "since",
+                "give either since or window_minutes, not both",
+            ));
+        }
+        (Some(t), None) => align(resolve_time("since", t, now)?),
+        (None, minutes) => {
+            let minutes = minutes.unwrap_or(DEFAULT_WINDOW_MINUTES);
+            if !(5..=MAX_WINDOW_MINUTES).contains(&i64::from(minutes)) {
+                return Err(InputError::new(
+                    "window_minutes",
+                    format!(
+                        "must be between 5 and {MAX_WINDOW_MINUTES} minutes (30 days) (got {minutes}); default {DEFAULT_WINDOW_MINUTES}"
+                    ),
+                ));
+            }
+            end - i64::from(minutes) * 60
+        }
+    };
+    let field = if input.since.is_some() {
+        "since"
+    } else {
+        "until"
+    };
+    if end - start < 5 * 60 {
+        return Err(InputError::new(
+            field,
+            "the window must be at least 5 minutes long, with since before until and not in the future",
+        ));
+    }
+    if end - start > MAX_WINDOW_MINUTES * 60 {
+        return Err(InputError::new(
+            field,
+            "the window is longer than 30 days: move since later (e.g. 7d)",
+        ));
+    }
+    Ok((start, end))
 }

@@ -14,7 +14,9 @@ fn input(id: &str) -> RdsIopsInput {
         db_instance_identifier: id.to_owned(),
         region: None,
         profile: None,
-        window_minutes: 60,
+        window_minutes: None,
+        since: None,
+        until: None,
         period_seconds: 300,
         provisioned_iops: None,
         provisioned_throughput_mibps: None,
@@ -25,7 +27,7 @@ fn input(id: &str) -> RdsIopsInput {
 
 /// The report for `input` over `s`, the arguments checked first as the tool does.
 fn report(input: &RdsIopsInput, s: &Sample) -> StorageReport {
-    analyze(&validate(input).unwrap(), s)
+    analyze(&validate(input, END).unwrap(), s)
 }
 
 fn described(
@@ -570,26 +572,77 @@ fn fold_keeps_what_the_caller_gave() {
 #[test]
 fn validation_names_the_field() {
     let mut i = input("orders.db");
-    assert_eq!(validate(&i).unwrap_err().field, "db_instance_identifier");
+    assert_eq!(
+        validate(&i, END).unwrap_err().field,
+        "db_instance_identifier"
+    );
     i.db_instance_identifier = "orders-db; rm -rf /".to_owned();
-    assert_eq!(validate(&i).unwrap_err().field, "db_instance_identifier");
+    assert_eq!(
+        validate(&i, END).unwrap_err().field,
+        "db_instance_identifier"
+    );
     i.db_instance_identifier = "orders-db".to_owned();
     i.period_seconds = 90;
-    assert_eq!(validate(&i).unwrap_err().field, "period_seconds");
+    assert_eq!(validate(&i, END).unwrap_err().field, "period_seconds");
     i.period_seconds = 60;
-    i.window_minutes = 43_200;
-    let e = validate(&i).unwrap_err();
+    i.window_minutes = Some(43_200);
+    let e = validate(&i, END).unwrap_err();
     assert_eq!(e.field, "period_seconds");
     assert!(e.message.contains("at most 1440"), "{e}");
-    i.window_minutes = 60;
+    i.window_minutes = None;
     i.region = Some("EU WEST".to_owned());
-    assert_eq!(validate(&i).unwrap_err().field, "region");
+    assert_eq!(validate(&i, END).unwrap_err().field, "region");
     i.region = None;
     i.provisioned_iops = Some(-5.0);
-    assert_eq!(validate(&i).unwrap_err().field, "provisioned_iops");
+    assert_eq!(validate(&i, END).unwrap_err().field, "provisioned_iops");
     i.provisioned_iops = None;
     i.storage_type = Some("nvme".to_owned());
-    assert_eq!(validate(&i).unwrap_err().field, "storage_type");
+    assert_eq!(validate(&i, END).unwrap_err().field, "storage_type");
+}
+
+#[test]
+fn the_window_takes_a_period_or_timestamps_as_well_as_minutes() {
+    let now = 1_700_000_130; // 30 s into a 5-minute period
+    let aligned = 1_700_000_100;
+    let window = |i: &RdsIopsInput| {
+        let w = validate(i, now).unwrap();
+        (w.start, w.end)
+    };
+    let mut i = input("orders-db");
+    assert_eq!(
+        window(&i),
+        (aligned - 3600, aligned),
+        "default: the last 60 minutes"
+    );
+    i.since = Some("24h".to_owned());
+    assert_eq!(
+        window(&i),
+        (aligned - 86_400, aligned),
+        "Sentry's period form"
+    );
+    i.since = Some("2023-11-14T00:00:00Z".to_owned());
+    i.until = Some("2023-11-14T06:00:00Z".to_owned());
+    assert_eq!(window(&i), (1_699_920_000, 1_699_941_600));
+    i.window_minutes = Some(60);
+    assert_eq!(
+        validate(&i, now).unwrap_err().field,
+        "since",
+        "both forms at once"
+    );
+    i.window_minutes = None;
+    i.since = Some("2023-11-14T06:00:00Z".to_owned());
+    i.until = Some("2023-11-14T00:00:00Z".to_owned());
+    assert_eq!(
+        validate(&i, now).unwrap_err().field,
+        "since",
+        "since after until"
+    );
+    i.since = Some("yesterday".to_owned());
+    assert_eq!(validate(&i, now).unwrap_err().field, "since");
+    i.since = Some("45d".to_owned());
+    i.until = None;
+    let e = validate(&i, now).unwrap_err();
+    assert!(e.message.contains("30 days"), "{e}");
 }
 
 #[test]
@@ -665,12 +718,15 @@ fn an_instance_reference_names_its_fields_under_rds_instance() {
         region: None,
         window_minutes: 1,
     };
-    assert_eq!(r.check().unwrap_err().field, "rds_instance.window_minutes");
+    assert_eq!(
+        r.check(END).unwrap_err().field,
+        "rds_instance.window_minutes"
+    );
     let r = RdsInstanceRef {
         window_minutes: 60,
         ..r
     };
-    let checked = r.check().unwrap();
+    let checked = r.check(END).unwrap();
     assert_eq!(checked.period_seconds, DEFAULT_PERIOD_SECONDS);
     assert_eq!(checked.stated, StatedStorage::default());
 }
