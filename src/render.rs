@@ -21,11 +21,23 @@ pub trait Summary {
 const EVIDENCE_SHOWN: usize = 8;
 const STEPS_SHOWN: usize = 3;
 const WARNINGS_SHOWN: usize = 3;
+/// How many live sessions slow_queries' summary lists.
+const RUNNING_SHOWN: usize = 5;
 
 fn conclusion_tail(out: &mut String, c: &Conclusion) {
-    if !c.evidence.is_empty() {
+    conclusion_tail_except(out, c, &[]);
+}
+
+/// The conclusion, without the evidence lines whose metric the summary already showed.
+fn conclusion_tail_except(out: &mut String, c: &Conclusion, shown_above: &[&str]) {
+    let evidence: Vec<_> = c
+        .evidence
+        .iter()
+        .filter(|e| !shown_above.contains(&e.metric.as_str()))
+        .collect();
+    if !evidence.is_empty() {
         out.push_str("\nEvidence:\n");
-        for e in c.evidence.iter().take(EVIDENCE_SHOWN) {
+        for e in evidence.iter().take(EVIDENCE_SHOWN) {
             let value = match &e.value {
                 EvidenceValue::Number(n) => fmt_num(*n),
                 EvidenceValue::Flag(b) => b.to_string(),
@@ -37,7 +49,7 @@ fn conclusion_tail(out: &mut String, c: &Conclusion) {
                 e.metric, value, e.unit, e.source
             );
         }
-        more(out, c.evidence.len(), EVIDENCE_SHOWN, "evidence lines");
+        more(out, evidence.len(), EVIDENCE_SHOWN, "evidence lines");
     }
     if !c.next_steps.is_empty() {
         out.push_str("\nNext steps:\n");
@@ -574,7 +586,7 @@ impl Summary for SlowQueriesReport {
         }
         if !self.running.is_empty() {
             out.push_str("\nRunning now (oldest first):\n");
-            for r in &self.running {
+            for r in self.running.iter().take(RUNNING_SHOWN) {
                 let wait = match (&r.wait_event_type, &r.wait_event) {
                     (Some(t), Some(e)) => format!(" waits {t}:{e}"),
                     (Some(t), None) => format!(" waits {t}"),
@@ -601,6 +613,7 @@ impl Summary for SlowQueriesReport {
                     crate::diagnosis::queries::bound_text(&r.query, 120).0
                 );
             }
+            more(&mut out, self.running.len(), RUNNING_SHOWN, "sessions");
         }
         if !self.waits.is_empty() {
             let waits: Vec<String> = self
@@ -613,7 +626,19 @@ impl Summary for SlowQueriesReport {
         for h in &self.hints {
             let _ = writeln!(out, "Hint → symptom {}: {}", h.symptom, h.reason);
         }
-        conclusion_tail(&mut out, &self.conclusion);
+        // The table and the workload line above already give these.
+        conclusion_tail_except(
+            &mut out,
+            &self.conclusion,
+            &[
+                "db_time_ms",
+                "statements_considered",
+                "read_percent",
+                "write_percent",
+                "top_mean_ms",
+                "top_percent_of_db_time",
+            ],
+        );
         out
     }
 }

@@ -233,14 +233,26 @@ fn assert_no_secret(what: &str, s: &str) {
 }
 
 async fn check(id: &str) -> (Value, String) {
-    let r = call(
-        "check_rds_iops",
+    check_window(
+        id,
         json!({"db_instance_identifier": id, "window_minutes": 60, "period_seconds": 300}),
     )
-    .await;
+    .await
+}
+
+/// One check_rds_iops call; its text is the lean summary alone (within about 4,000
+/// characters), the report being the structured content.
+async fn check_window(id: &str, arguments: Value) -> (Value, String) {
+    let r = call("check_rds_iops", arguments).await;
     let t = text(&r);
     assert_ne!(r.is_error, Some(true), "check_rds_iops {id}: {t}");
     assert_no_secret("check_rds_iops result", &t);
+    assert_eq!(r.content.len(), 1, "the text is the summary alone: {t}");
+    assert!(
+        t.len() <= 4_000,
+        "the summary is {} characters:\n{t}",
+        t.len()
+    );
     (r.structured_content.expect("structured content"), t)
 }
 
@@ -360,6 +372,45 @@ async fn throughput_bound_gp3() {
     assert_eq!(s["throughput"]["limit_mibps"], 125.0);
     assert_eq!(s["throughput"]["utilization_percent"]["peak"], 96.0);
     assert_eq!(s["recommendations"][0]["kind"], "raise_throughput");
+}
+
+/// The window as Sentry gives it (`2h`), or as two timestamps: the seeded hour is inside the
+/// first and outside an earlier window.
+#[tokio::test]
+async fn the_window_takes_a_period_or_timestamps() {
+    if !AWS.ready() {
+        return;
+    }
+    let c = clients().await;
+    let id = unique("gp3-window");
+    create_instance(&c, &id, "gp3", 100, Some(3000), Some(125)).await;
+    seed(&c, &id, &io_metrics(1_950.0, 1_000.0, 7.5)).await;
+    let (s, t) = check_window(
+        &id,
+        json!({"db_instance_identifier": id, "since": "2h", "period_seconds": 300}),
+    )
+    .await;
+    assert_eq!(s["status"], "saturated", "{t}");
+    let n = datapoints(&s, "ReadIOPS");
+    assert!((11..=12).contains(&n), "ReadIOPS datapoints {n}: {s}");
+    let rfc3339 = |t: i64| {
+        DateTime::from_secs(t)
+            .fmt(aws_smithy_types::date_time::Format::DateTime)
+            .unwrap()
+    };
+    let (s, t) = check_window(
+        &id,
+        json!({"db_instance_identifier": id, "since": rfc3339(now() - 6 * 3600), "until": rfc3339(now() - 3 * 3600)}),
+    )
+    .await;
+    assert_eq!(s["status"], "unknown", "nothing was seeded then: {t}");
+    let r = call(
+        "check_rds_iops",
+        json!({"db_instance_identifier": id, "since": "2h", "window_minutes": 60}),
+    )
+    .await;
+    assert_eq!(r.is_error, Some(true));
+    assert!(text(&r).contains("since"), "{}", text(&r));
 }
 
 #[tokio::test]

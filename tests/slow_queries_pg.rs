@@ -677,7 +677,7 @@ async fn remembered_kinds_give_the_same_report() {
 /// replica on the read share alone. Database `scan` (tests/db/workload-pg-scan.sql) is
 /// touched by nothing else.
 #[tokio::test]
-async fn issue_12_one_statement_bound_as_int2_and_int4() {
+async fn one_statement_bound_as_int2_and_int4_is_one_full_scan() {
     if !POSTGRES.ready() {
         return;
     }
@@ -812,4 +812,65 @@ async fn every_failure_says_its_kind() {
         refused_and_hung_kinds("postgresql").await,
         (ErrorKind::Unreachable, ErrorKind::TimedOut)
     );
+}
+
+/// A typical call over MCP: the text is the summary a person reads first (within about
+/// 4,000 characters), the whole report is the structured content, `detail: full` adds it as
+/// JSON text, and the statements listed say how they were bounded.
+#[tokio::test]
+async fn a_typical_result_is_a_lean_summary_with_its_lists_bounded() {
+    if !POSTGRES.ready() {
+        return;
+    }
+    let (server_io, client_io) = tokio::io::duplex(1 << 20);
+    tokio::spawn(async move {
+        let running = Troubleshooter::with_config(config())
+            .serve(server_io)
+            .await
+            .unwrap();
+        let _ = running.waiting().await;
+    });
+    let client = Client.serve(client_io).await.unwrap();
+    let call = |args: serde_json::Value| {
+        client.call_tool(
+            CallToolRequestParams::new("slow_queries")
+                .with_arguments(args.as_object().unwrap().clone()),
+        )
+    };
+    let r = call(json!({"order_by": "total_time", "limit": 3}))
+        .await
+        .unwrap();
+    assert_ne!(r.is_error, Some(true), "{:?}", r.content);
+    assert_eq!(r.content.len(), 1, "the text is the summary alone");
+    let summary = r.content[0].as_text().expect("text").text.clone();
+    assert!(
+        summary.len() <= 4_000,
+        "the summary is {} characters:\n{summary}",
+        summary.len()
+    );
+    assert!(
+        summary.contains("ms"),
+        "the summary carries figures:\n{summary}"
+    );
+    let structured = r.structured_content.clone().expect("structured content");
+    let listed = structured["statements"]
+        .as_array()
+        .expect("statements")
+        .len();
+    let bound = &structured["lists"]["statements"];
+    assert_eq!(bound["returned"], json!(listed), "{bound}");
+    assert_eq!(listed, 3, "the workload runs more than 3 statements");
+    assert!(bound["total"].as_u64().unwrap() > 3, "{bound}");
+    assert_eq!(bound["truncated"], json!(true));
+    assert_eq!(structured["truncated"], json!(true));
+
+    let full = call(json!({"order_by": "total_time", "limit": 3, "detail": "full"}))
+        .await
+        .unwrap();
+    assert_eq!(full.content.len(), 2, "detail full adds the JSON text");
+    let json_text = full.content[1].as_text().expect("text").text.clone();
+    let parsed: serde_json::Value = serde_json::from_str(&json_text).expect("JSON");
+    assert_eq!(parsed["lists"]["statements"]["returned"], json!(3));
+    assert_no_secret("summary", &summary);
+    client.cancel().await.unwrap();
 }

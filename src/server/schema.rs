@@ -11,6 +11,7 @@
 //! `{"type": "integer", "minimum": 0, "maximum": 65535}`. Because it runs on the whole schema,
 //! a field added later cannot bring a non-standard format back.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::diagnosis::InputError;
@@ -63,7 +64,83 @@ pub fn input_schema<T: JsonSchema + 'static>() -> Arc<JsonObject> {
         properties.insert("detail".into(), Detail::schema());
     }
     lean(&mut schema);
+    inline_single_use(&mut schema);
     standard_formats(schema)
+}
+
+/// Writes each `$defs` type that is used once in place of its `$ref`: the same schema
+/// without the indirection, since a name and a reference cost more than they save when the
+/// type is used once. Types used more than once, or by themselves, stay in `$defs`.
+fn inline_single_use(schema: &mut Value) {
+    const PREFIX: &str = "#/$defs/";
+    fn count(v: &Value, uses: &mut BTreeMap<String, usize>) {
+        match v {
+            Value::Object(map) => {
+                if let Some(name) = map
+                    .get("$ref")
+                    .and_then(Value::as_str)
+                    .and_then(|r| r.strip_prefix(PREFIX))
+                {
+                    *uses.entry(name.to_owned()).or_default() += 1;
+                }
+                map.values().for_each(|c| count(c, uses));
+            }
+            Value::Array(items) => items.iter().for_each(|c| count(c, uses)),
+            _ => {}
+        }
+    }
+    fn replace(v: &mut Value, inlined: &BTreeMap<String, Value>) {
+        match v {
+            Value::Object(map) => {
+                let target = map
+                    .get("$ref")
+                    .and_then(Value::as_str)
+                    .and_then(|r| r.strip_prefix(PREFIX))
+                    .and_then(|name| inlined.get(name));
+                if let Some(Value::Object(def)) = target {
+                    map.remove("$ref");
+                    for (k, d) in def {
+                        map.entry(k.clone()).or_insert_with(|| d.clone());
+                    }
+                }
+                map.values_mut().for_each(|c| replace(c, inlined));
+            }
+            Value::Array(items) => items.iter_mut().for_each(|c| replace(c, inlined)),
+            _ => {}
+        }
+    }
+    loop {
+        let mut uses = BTreeMap::new();
+        count(schema, &mut uses);
+        let Some(Value::Object(defs)) = schema.get_mut("$defs") else {
+            return;
+        };
+        let once: Vec<String> = defs
+            .iter()
+            .filter(|(name, def)| {
+                let mut own = BTreeMap::new();
+                count(def, &mut own);
+                uses.get(*name) == Some(&1) && !own.contains_key(*name)
+            })
+            .map(|(name, _)| name.clone())
+            .collect();
+        if once.is_empty() {
+            break;
+        }
+        let inlined: BTreeMap<String, Value> = once
+            .iter()
+            .filter_map(|name| defs.remove(name).map(|d| (name.clone(), d)))
+            .collect();
+        replace(schema, &inlined);
+    }
+    if let Value::Object(map) = schema
+        && map
+            .get("$defs")
+            .and_then(Value::as_object)
+            .is_some_and(|d| d.is_empty())
+    {
+        map.remove("$defs");
+    }
 }
 
 /// The input schema as the model reads it, within the tool list's budget: a field's

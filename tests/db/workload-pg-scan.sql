@@ -1,11 +1,11 @@
--- Issue 12's incident, in database `scan` (run by scripts/db.sh as the superuser; nothing
+-- A missing-index incident, in database `scan` (run by scripts/db.sh as the superuser; nothing
 -- else touches it while the tests run): `orders` has no index on customer_id, enough rows
 -- that every `WHERE customer_id = $1` is a real sequential scan (500,000 rows, ~5,000
 -- blocks, 10 rows per customer), next to fast primary-key lookups that are the service's
 -- normal.
 --
 -- The slow statement itself is run by tests/slow_queries_pg.rs
--- (`issue_12_one_statement_bound_as_int2_and_int4`) the way psycopg 3 runs it: over the
+-- (`one_statement_bound_as_int2_and_int4_is_one_full_scan`) the way psycopg 3 runs it: over the
 -- extended protocol with the parameter's type in the Parse message, int2 for a small Python
 -- int and int4 for a larger one, which gives pg_stat_statements two queryids for one text.
 -- SQL cannot reproduce that here: psql 15 has no \bind, and `PREPARE s(int2) AS …` puts
