@@ -92,6 +92,22 @@ impl SourceError {
     fn is_access_denied(&self) -> bool {
         matches!(self, Self::AccessDenied { .. })
     }
+
+    /// What kind of failure this was, in a few words and without the service's own text.
+    pub fn kind_words(&self) -> &'static str {
+        match self {
+            Self::NoRegion => "no region",
+            Self::NoCredentials { .. } => "no credentials",
+            Self::ExpiredCredentials { .. } => "expired credentials",
+            Self::InvalidCredentials { .. } => "credentials rejected",
+            Self::AccessDenied { .. } => "access denied",
+            Self::NotFound { .. } => "not found",
+            Self::Throttled { .. } => "throttled",
+            Self::Timeout { .. } => "no answer in time",
+            Self::Unreachable { .. } => "endpoint unreachable",
+            Self::Other { .. } => "the service answered with an error",
+        }
+    }
 }
 
 /// Removes anything that could be a credential from a text meant for a result or a log:

@@ -152,51 +152,44 @@ fn shorten(text: &str) -> String {
     }
 }
 
-/// Reads a load balancer's series ([`Signal::of`] its kind) over the checked window in one
-/// GetMetricData request. With a target group, the metrics published per target group are
-/// read for it; the load balancer's own codes and connection counts stay load-balancer-wide.
+/// Reads a load balancer's series ([`Signal::of`] its kind) over the checked window. With a
+/// target group, the metrics published per target group are read for it; the load
+/// balancer's own codes and connection counts stay load-balancer-wide.
+///
+/// The percentiles go in a request of their own, sent at the same time: an endpoint that
+/// does not serve extended statistics (some emulators) fails the whole request that holds
+/// one, and the averages and counts are still worth having. Their failure is a caveat; the
+/// other request's failure is the read's.
 pub async fn fetch_load_balancer(
     client: &Client,
     w: &LoadBalancerWindow,
 ) -> Result<(BTreeMap<Signal, Vec<Point>>, Vec<String>), SourceError> {
-    let queries: Vec<MetricDataQuery> = Signal::of(w.kind)
-        .filter_map(|signal| {
-            let (metric, stat) = signal.metric(w.kind)?;
-            let mut dimensions = vec![
-                Dimension::builder()
-                    .name(w.kind.dimension())
-                    .value(&w.name)
-                    .build(),
-            ];
-            if let (Some(tg), Scope::Target) = (&w.target_group, signal.scope()) {
-                dimensions.push(Dimension::builder().name("TargetGroup").value(tg).build());
-            }
-            Some(
-                MetricDataQuery::builder()
-                    .id(signal.query_id())
-                    .metric_stat(
-                        MetricStat::builder()
-                            .metric(
-                                CwMetric::builder()
-                                    .namespace(w.kind.namespace())
-                                    .metric_name(metric)
-                                    .set_dimensions(Some(dimensions))
-                                    .build(),
-                            )
-                            .period(i32::try_from(w.period_seconds).unwrap_or(60))
-                            .stat(stat)
-                            .build(),
-                    )
-                    .return_data(true)
-                    .build(),
-            )
+    let (percentiles, plain): (Vec<Signal>, Vec<Signal>) =
+        Signal::of(w.kind).partition(|s| s.metric(w.kind).is_some_and(|(_, stat)| stat.starts_with('p')));
+    let read = |signals: Vec<Signal>| {
+        let queries: Vec<MetricDataQuery> = signals.into_iter().filter_map(|s| query(w, s)).collect();
+        let kind = w.kind;
+        get_metric_data(client, queries, w.start, w.end, move |id| {
+            Signal::from_query_id(id)
+                .and_then(|s| s.metric(kind).map(|(m, stat)| format!("{m} {stat}")))
         })
-        .collect();
-    let kind = w.kind;
-    let (series, notes) = get_metric_data(client, queries, w.start, w.end, |id| {
-        Signal::from_query_id(id).and_then(|s| s.metric(kind).map(|(m, stat)| format!("{m} {stat}")))
-    })
-    .await?;
+    };
+    let (plain, percentiles) = tokio::join!(read(plain), read(percentiles));
+    let (mut series, mut notes) = plain?;
+    match percentiles {
+        Ok((more, more_notes)) => {
+            series.extend(more);
+            notes.extend(more_notes);
+        }
+        Err(e) => notes.push(format!(
+            "CloudWatch did not return the percentiles (p50/p90/p99) of {}: the request for them failed ({}); only the average is known.",
+            Signal::ResponseAvg
+                .metric(w.kind)
+                .map(|(m, _)| m)
+                .unwrap_or_default(),
+            e.kind_words()
+        )),
+    }
     Ok((
         series
             .into_iter()
@@ -204,4 +197,37 @@ pub async fn fetch_load_balancer(
             .collect(),
         notes,
     ))
+}
+
+/// The GetMetricData query for one signal of the load balancer.
+fn query(w: &LoadBalancerWindow, signal: Signal) -> Option<MetricDataQuery> {
+    let (metric, stat) = signal.metric(w.kind)?;
+    let mut dimensions = vec![
+        Dimension::builder()
+            .name(w.kind.dimension())
+            .value(&w.name)
+            .build(),
+    ];
+    if let (Some(tg), Scope::Target) = (&w.target_group, signal.scope()) {
+        dimensions.push(Dimension::builder().name("TargetGroup").value(tg).build());
+    }
+    Some(
+        MetricDataQuery::builder()
+            .id(signal.query_id())
+            .metric_stat(
+                MetricStat::builder()
+                    .metric(
+                        CwMetric::builder()
+                            .namespace(w.kind.namespace())
+                            .metric_name(metric)
+                            .set_dimensions(Some(dimensions))
+                            .build(),
+                    )
+                    .period(i32::try_from(w.period_seconds).unwrap_or(60))
+                    .stat(stat)
+                    .build(),
+            )
+            .return_data(true)
+            .build(),
+    )
 }
