@@ -681,4 +681,7 @@ fn load_balancer_lines(out: &mut String, lb: &LoadBalancerReport) {
     for f in lb.findings.iter().skip(1).take(3) {
         let _ = writeln!(out, "  {} {}: {}", f.signal, fmt_num(f.value), f.meaning);
     }
+    for n in lb.notes.iter().take(2) {
+        let _ = writeln!(out, "  note: {n}");
+    }
 }

@@ -16,8 +16,8 @@ use serde_json::{Map, Value};
 
 use crate::diagnosis::capacity::{CapacityInput, Workload};
 use crate::diagnosis::latency::{AccessLogInput, Baseline, LatencyInput};
-use crate::diagnosis::queries::{OrderBy, SlowQueriesInput};
 use crate::diagnosis::load_balancer::LoadBalancerRef;
+use crate::diagnosis::queries::{OrderBy, SlowQueriesInput};
 use crate::diagnosis::storage::{DEFAULT_WINDOW_MINUTES, RdsInstanceRef, RdsIopsInput};
 use crate::diagnosis::symptoms::{LatencyPattern, MatchInput, RecentChange, WorkerClass};
 use crate::input;

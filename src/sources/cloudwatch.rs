@@ -164,10 +164,13 @@ pub async fn fetch_load_balancer(
     client: &Client,
     w: &LoadBalancerWindow,
 ) -> Result<(BTreeMap<Signal, Vec<Point>>, Vec<String>), SourceError> {
-    let (percentiles, plain): (Vec<Signal>, Vec<Signal>) =
-        Signal::of(w.kind).partition(|s| s.metric(w.kind).is_some_and(|(_, stat)| stat.starts_with('p')));
+    let (percentiles, plain): (Vec<Signal>, Vec<Signal>) = Signal::of(w.kind).partition(|s| {
+        s.metric(w.kind)
+            .is_some_and(|(_, stat)| stat.starts_with('p'))
+    });
     let read = |signals: Vec<Signal>| {
-        let queries: Vec<MetricDataQuery> = signals.into_iter().filter_map(|s| query(w, s)).collect();
+        let queries: Vec<MetricDataQuery> =
+            signals.into_iter().filter_map(|s| query(w, s)).collect();
         let kind = w.kind;
         get_metric_data(client, queries, w.start, w.end, move |id| {
             Signal::from_query_id(id)

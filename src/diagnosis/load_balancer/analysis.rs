@@ -2,9 +2,7 @@
 //! adds to a latency breakdown ([`fold`]): the backlog observations and the evidence.
 
 use super::input::{LbKind, LoadBalancerWindow};
-use super::report::{
-    Errors, Finding, LbStatus, LoadBalancerReport, ResponseTime, SurgeQueue,
-};
+use super::report::{Errors, Finding, LbStatus, LoadBalancerReport, ResponseTime, SurgeQueue};
 use super::sample::{LbSample, Point, Signal};
 use crate::diagnosis::nginx_format::format_rfc3339;
 use crate::diagnosis::symptoms::{BacklogShape, Observations};
@@ -163,7 +161,9 @@ fn surge_queue(points: &[Point]) -> Option<SurgeQueue> {
 
 fn no_data(w: &LoadBalancerWindow, region: &str) -> String {
     let list = match w.kind {
-        LbKind::Alb => "aws elbv2 describe-load-balancers --query 'LoadBalancers[].LoadBalancerArn'",
+        LbKind::Alb => {
+            "aws elbv2 describe-load-balancers --query 'LoadBalancers[].LoadBalancerArn'"
+        }
         LbKind::Classic => {
             "aws elb describe-load-balancers --query 'LoadBalancerDescriptions[].LoadBalancerName'"
         }
@@ -264,7 +264,9 @@ fn findings(r: &LoadBalancerReport) -> Vec<Finding> {
     if let Some(rt) = &r.response_time
         && let Some(p99) = rt.p99_ms
     {
-        let tail = rt.p50_ms.filter(|p50| *p50 > 0.0 && p99 >= LONG_TAIL_RATIO * p50);
+        let tail = rt
+            .p50_ms
+            .filter(|p50| *p50 > 0.0 && p99 >= LONG_TAIL_RATIO * p50);
         if let Some(p50) = tail {
             add(
                 "p99_ms",
@@ -328,7 +330,10 @@ fn verdict(r: &LoadBalancerReport) -> String {
 /// the surge queue where the local sources left them unset (the accept queue, read on the
 /// host, is the more direct view and wins), the evidence for every figure, and a warning
 /// line with the verdict. Value in, value out.
-pub fn fold(report: &LoadBalancerReport, mut observations: Observations) -> (Observations, Addendum) {
+pub fn fold(
+    report: &LoadBalancerReport,
+    mut observations: Observations,
+) -> (Observations, Addendum) {
     let kind = report.kind;
     if let Some(q) = &report.surge_queue {
         let source = Signal::SurgeQueue.source(kind);
@@ -385,10 +390,25 @@ pub fn evidence(r: &LoadBalancerReport) -> Vec<Evidence> {
         num("lb_p99_ms", rt.p99_ms, "ms", Signal::ResponseP99);
         num("lb_avg_ms", rt.avg_ms, "ms", Signal::ResponseAvg);
     }
-    num("lb_requests_per_second", r.requests_per_second, "rps", Signal::Requests);
+    num(
+        "lb_requests_per_second",
+        r.requests_per_second,
+        "rps",
+        Signal::Requests,
+    );
     let e = &r.errors;
-    num("lb_target_5xx_percent", e.target_5xx_percent, "percent", Signal::Target5xx);
-    num("lb_elb_5xx_percent", e.lb_5xx_percent, "percent", Signal::Lb5xx);
+    num(
+        "lb_target_5xx_percent",
+        e.target_5xx_percent,
+        "percent",
+        Signal::Target5xx,
+    );
+    num(
+        "lb_elb_5xx_percent",
+        e.lb_5xx_percent,
+        "percent",
+        Signal::Lb5xx,
+    );
     num("lb_elb_502", e.lb_502, "count", Signal::Lb502);
     num("lb_elb_503", e.lb_503, "count", Signal::Lb503);
     num("lb_elb_504", e.lb_504, "count", Signal::Lb504);

@@ -42,10 +42,7 @@ fn window(kind: LbKind) -> LoadBalancerWindow {
 fn sample(series: &[(Signal, Vec<f64>)]) -> LbSample {
     LbSample {
         region: "us-east-1".to_owned(),
-        series: series
-            .iter()
-            .map(|(s, v)| (*s, points(v)))
-            .collect(),
+        series: series.iter().map(|(s, v)| (*s, points(v))).collect(),
         notes: Vec::new(),
     }
 }
@@ -158,7 +155,10 @@ fn an_alb_incident_reads_as_504s_and_a_long_tail() {
     let s = sample(&[
         (Signal::ResponseP50, vec![0.08; 10]),
         (Signal::ResponseP90, vec![0.4; 10]),
-        (Signal::ResponseP99, vec![4.0, 4.0, 4.0, 4.0, 4.0, 6.0, 4.0, 4.0, 4.0, 4.0]),
+        (
+            Signal::ResponseP99,
+            vec![4.0, 4.0, 4.0, 4.0, 4.0, 6.0, 4.0, 4.0, 4.0, 4.0],
+        ),
         (Signal::ResponseAvg, vec![0.25; 10]),
         (Signal::Requests, vec![1200.0; 10]),
         (Signal::Target5xx, vec![6.0; 10]),
@@ -177,7 +177,10 @@ fn an_alb_incident_reads_as_504s_and_a_long_tail() {
     assert_eq!(rt.p99_ms, Some(4200.0));
     assert_eq!(rt.p99_max_ms, Some(6000.0));
     assert_eq!(rt.avg_ms, Some(250.0));
-    assert_eq!(rt.source, "cloudwatch:AWS/ApplicationELB:TargetResponseTime");
+    assert_eq!(
+        rt.source,
+        "cloudwatch:AWS/ApplicationELB:TargetResponseTime"
+    );
     assert_eq!(r.requests, Some(12_000.0));
     assert_eq!(r.requests_per_second, Some(20.0));
     assert_eq!(r.errors.target_5xx_percent, Some(0.5));
@@ -189,12 +192,30 @@ fn an_alb_incident_reads_as_504s_and_a_long_tail() {
     let signals: Vec<&str> = r.findings.iter().map(|f| f.signal.as_str()).collect();
     assert_eq!(
         signals,
-        ["elb_504", "rejected_connections", "target_5xx_percent", "p99_ms"]
+        [
+            "elb_504",
+            "rejected_connections",
+            "target_5xx_percent",
+            "p99_ms"
+        ]
     );
-    assert_eq!(r.findings[0].source, "cloudwatch:AWS/ApplicationELB:HTTPCode_ELB_504_Count");
+    assert_eq!(
+        r.findings[0].source,
+        "cloudwatch:AWS/ApplicationELB:HTTPCode_ELB_504_Count"
+    );
     assert!(r.findings[0].meaning.contains("idle timeout"));
-    assert!(r.findings[3].meaning.contains("52.5× the p50"), "{}", r.findings[3].meaning);
-    assert!(r.verdict.starts_with("ALB app/web/50dc6c495c0c9188: 12000 requests (20 rps), p50 80 / p99 4200 ms"), "{}", r.verdict);
+    assert!(
+        r.findings[3].meaning.contains("52.5× the p50"),
+        "{}",
+        r.findings[3].meaning
+    );
+    assert!(
+        r.verdict.starts_with(
+            "ALB app/web/50dc6c495c0c9188: 12000 requests (20 rps), p50 80 / p99 4200 ms"
+        ),
+        "{}",
+        r.verdict
+    );
     // ALB metrics do not touch the backlog observations.
     let (o, a) = fold(&r, Observations::default());
     assert_eq!(o, Observations::default());
@@ -203,8 +224,14 @@ fn an_alb_incident_reads_as_504s_and_a_long_tail() {
         .iter()
         .map(|e| (e.metric.as_str(), e.source.as_str()))
         .collect();
-    assert!(ev.contains(&("lb_p99_ms", "cloudwatch:AWS/ApplicationELB:TargetResponseTime")));
-    assert!(ev.contains(&("lb_elb_504", "cloudwatch:AWS/ApplicationELB:HTTPCode_ELB_504_Count")));
+    assert!(ev.contains(&(
+        "lb_p99_ms",
+        "cloudwatch:AWS/ApplicationELB:TargetResponseTime"
+    )));
+    assert!(ev.contains(&(
+        "lb_elb_504",
+        "cloudwatch:AWS/ApplicationELB:HTTPCode_ELB_504_Count"
+    )));
     assert!(a.warnings[0].starts_with("Load balancer (alb, us-east-1): ALB"));
 }
 
@@ -213,7 +240,10 @@ fn a_classic_surge_queue_is_the_fleets_backlog() {
     let s = sample(&[
         (Signal::ResponseAvg, vec![1.5; 6]),
         (Signal::Requests, vec![600.0; 6]),
-        (Signal::SurgeQueue, vec![0.0, 40.0, 180.0, 420.0, 800.0, 1024.0]),
+        (
+            Signal::SurgeQueue,
+            vec![0.0, 40.0, 180.0, 420.0, 800.0, 1024.0],
+        ),
         (Signal::Spillover, vec![0.0, 0.0, 0.0, 0.0, 0.0, 75.0]),
         (Signal::Lb5xx, vec![0.0, 0.0, 0.0, 0.0, 0.0, 75.0]),
         (Signal::Target5xx, vec![0.0; 6]),
@@ -230,7 +260,11 @@ fn a_classic_surge_queue_is_the_fleets_backlog() {
     assert!(r.findings[1].meaning.contains("out of free workers"));
     // No percentiles: said, and the mean is kept.
     assert_eq!(r.response_time.as_ref().unwrap().avg_ms, Some(1500.0));
-    assert!(r.notes.iter().any(|n| n.contains("no percentiles")), "{:?}", r.notes);
+    assert!(
+        r.notes.iter().any(|n| n.contains("no percentiles")),
+        "{:?}",
+        r.notes
+    );
     let (o, a) = fold(&r, Observations::default());
     assert_eq!(o.backlog_growing, Some(true));
     assert_eq!(o.backlog_shape, Some(BacklogShape::Growing));
@@ -253,13 +287,20 @@ fn a_classic_surge_queue_is_the_fleets_backlog() {
 
 #[test]
 fn an_empty_surge_queue_says_no_backlog() {
-    let s = sample(&[(Signal::SurgeQueue, vec![0.0; 5]), (Signal::Requests, vec![10.0; 5])]);
+    let s = sample(&[
+        (Signal::SurgeQueue, vec![0.0; 5]),
+        (Signal::Requests, vec![10.0; 5]),
+    ]);
     let r = analyze(&window(LbKind::Classic), &s);
     let (o, _) = fold(&r, Observations::default());
     assert_eq!(o.backlog_growing, Some(false));
     assert_eq!(o.backlog_shape, Some(BacklogShape::Empty));
     assert!(r.findings.is_empty());
-    assert!(r.verdict.contains("No queueing or load-balancer errors"), "{}", r.verdict);
+    assert!(
+        r.verdict.contains("No queueing or load-balancer errors"),
+        "{}",
+        r.verdict
+    );
 }
 
 #[test]
