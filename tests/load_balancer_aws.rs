@@ -286,6 +286,7 @@ async fn alb_incident_504s_rejected_connections_and_slow_targets() {
     assert_eq!(e["lb_5xx"], 300.0);
     assert_eq!(e["lb_5xx_percent"], 2.5);
     assert_eq!(e["lb_504"], 300.0);
+    assert_eq!(e["lb_504_percent"], 2.5);
     assert_eq!(e["lb_502"], 0.0);
     assert!(e.get("lb_503").is_none(), "not seeded: {e}");
     assert_eq!(l["rejected_connections"], 50.0);

@@ -33,14 +33,22 @@ pub fn analyze(w: &LoadBalancerWindow, sample: &LbSample) -> LoadBalancerReport 
     };
     let target_5xx = total(Signal::Target5xx);
     let lb_5xx = total(Signal::Lb5xx);
+    let (lb_502, lb_503, lb_504) = (
+        total(Signal::Lb502),
+        total(Signal::Lb503),
+        total(Signal::Lb504),
+    );
     let errors = Errors {
         target_5xx,
         target_5xx_percent: percent(target_5xx),
         lb_5xx,
         lb_5xx_percent: percent(lb_5xx),
-        lb_502: total(Signal::Lb502),
-        lb_503: total(Signal::Lb503),
-        lb_504: total(Signal::Lb504),
+        lb_502,
+        lb_503,
+        lb_504,
+        lb_502_percent: percent(lb_502),
+        lb_503_percent: percent(lb_503),
+        lb_504_percent: percent(lb_504),
     };
     let surge_queue = surge_queue(series(Signal::SurgeQueue));
     let mut report = LoadBalancerReport {

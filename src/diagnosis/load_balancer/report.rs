@@ -112,6 +112,12 @@ pub struct Errors {
     /// ALB 504: no answer within the idle timeout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lb_504: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lb_502_percent: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lb_503_percent: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lb_504_percent: Option<f64>,
 }
 
 /// The surge queue over the window.

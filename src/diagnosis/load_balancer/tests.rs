@@ -187,6 +187,9 @@ fn an_alb_incident_reads_as_504s_and_a_long_tail() {
     assert_eq!(r.errors.lb_5xx_percent, Some(2.5));
     assert_eq!(r.errors.lb_504, Some(300.0));
     assert_eq!(r.errors.lb_502, Some(0.0));
+    assert_eq!(r.errors.lb_504_percent, Some(2.5));
+    assert_eq!(r.errors.lb_502_percent, Some(0.0));
+    assert_eq!(r.errors.lb_503_percent, Some(0.0));
     assert_eq!(r.rejected_connections, Some(50.0));
     assert!(r.surge_queue.is_none() && r.spillover.is_none());
     let signals: Vec<&str> = r.findings.iter().map(|f| f.signal.as_str()).collect();
