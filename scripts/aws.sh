@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# check_rds_iops against local AWS-compatible endpoints, started here and stopped at the end:
+# check_rds_iops and break_down_latency's aws_load_balancer against local AWS-compatible
+# endpoints, started here and stopped at the end:
 #   - LocalStack core on the host (no Docker): CloudWatch over Smithy RPC v2 CBOR, the
 #     protocol of the current aws-sdk-cloudwatch;
 #   - moto_server: RDS (DescribeDBInstances, query protocol) and STS GetCallerIdentity.
 # Both listen on free loopback ports with state in a temp dir. The Rust tests in
-# tests/rds_iops_aws.rs seed the scenarios (PutMetricData, CreateDBInstance) and run the tool
+# tests/rds_iops_aws.rs and tests/load_balancer_aws.rs seed the scenarios (PutMetricData,
+# CreateDBInstance) and run the tools
 # through the SDK's standard per-service endpoint variables, exactly as a user would
 # configure it. Both servers are pinned in tests/aws/requirements-*.txt and installed into
 # venvs under target/awsenv by scripts/venv.sh. A missing or unready server fails the run;
@@ -127,3 +129,13 @@ if [[ -z "$passed" || "$passed" -lt 8 ]]; then
   exit 1
 fi
 log "$passed AWS integration tests passed"
+
+log "running tests/load_balancer_aws.rs against LocalStack"
+out="$work/cargo-test-lb.out"
+cargo test --locked --test load_balancer_aws -- --test-threads 4 2>&1 | tee "$out"
+passed="$(sed -n 's/^test result: ok\. \([0-9]*\) passed.*/\1/p' "$out" | tail -n1)"
+if [[ -z "$passed" || "$passed" -lt 8 ]]; then
+  log "expected at least 8 load balancer integration tests to pass, got '${passed:-none}'"
+  exit 1
+fi
+log "$passed load balancer integration tests passed"

@@ -5,6 +5,7 @@ use std::fmt::Write;
 
 use crate::diagnosis::capacity::CapacityReport;
 use crate::diagnosis::latency::LatencyReport;
+use crate::diagnosis::load_balancer::LoadBalancerReport;
 use crate::diagnosis::queries::SlowQueriesReport;
 use crate::diagnosis::storage::StorageReport;
 use crate::diagnosis::symptoms::MatchReport;
@@ -257,6 +258,9 @@ impl Summary for LatencyReport {
                 q.nonzero_samples,
                 q.samples.len()
             );
+        }
+        if let Some(lb) = &self.load_balancer {
+            load_balancer_lines(&mut out, lb);
         }
         if let Some(a) = &self.access_log {
             let window = match (&a.first_request_at, &a.last_request_at) {
@@ -640,5 +644,69 @@ impl Summary for SlowQueriesReport {
             ],
         );
         out
+    }
+}
+
+/// The load balancer's lines of a latency summary: what it read, the figures, and what the
+/// notable signals after the first mean (the verdict, with the first, is among the warnings).
+fn load_balancer_lines(out: &mut String, lb: &LoadBalancerReport) {
+    let tg = lb
+        .target_group
+        .as_ref()
+        .map(|t| format!(" / {t}"))
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "Load balancer {} {}{tg} [{}, {} → {}, {} s periods]{}",
+        lb.kind.as_str(),
+        lb.name,
+        lb.region,
+        lb.start,
+        lb.end,
+        lb.period_seconds,
+        lb.requests
+            .map(|r| format!(": {} requests", fmt_num(r)))
+            .unwrap_or_default()
+    );
+    if let Some(rt) = &lb.response_time {
+        let part = |label: &str, v: Option<f64>| v.map(|v| format!("{label} {} ms", fmt_num(v)));
+        let parts: Vec<String> = [
+            part("p50", rt.p50_ms),
+            part("p90", rt.p90_ms),
+            part("p99", rt.p99_ms),
+            part("worst-period p99", rt.p99_max_ms),
+            part("mean", rt.avg_ms),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let _ = writeln!(out, "  response time: {}", parts.join(", "));
+    }
+    let e = &lb.errors;
+    let count = |label: &str, v: Option<f64>| v.map(|v| format!("{label} {}", fmt_num(v)));
+    let parts: Vec<String> = [
+        count("app 5xx", e.target_5xx),
+        count("LB 5xx", e.lb_5xx),
+        count("502", e.lb_502),
+        count("503", e.lb_503),
+        count("504", e.lb_504),
+        count("connection errors", lb.target_connection_errors),
+        count("rejected connections", lb.rejected_connections),
+        lb.surge_queue
+            .as_ref()
+            .map(|q| format!("surge queue max {}", fmt_num(q.max))),
+        count("spillover", lb.spillover),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if !parts.is_empty() {
+        let _ = writeln!(out, "  {}", parts.join(", "));
+    }
+    for f in lb.findings.iter().skip(1).take(3) {
+        let _ = writeln!(out, "  {} {}: {}", f.signal, fmt_num(f.value), f.meaning);
+    }
+    for n in lb.notes.iter().take(2) {
+        let _ = writeln!(out, "  note: {n}");
     }
 }

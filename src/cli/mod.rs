@@ -82,7 +82,7 @@ pub enum Command {
     /// Match observations to the symptom matrix A–F and detect death spirals (match_symptom).
     Symptoms(SymptomArgs),
     /// Break request latency down by layer (break_down_latency).
-    Latency(LatencyArgs),
+    Latency(Box<LatencyArgs>),
     /// Is the RDS instance's storage the bottleneck? IOPS, throughput, DiskQueueDepth against
     /// its limits, from CloudWatch and DescribeDBInstances (check_rds_iops).
     RdsIops(RdsIopsArgs),

@@ -16,6 +16,7 @@ use serde_json::{Map, Value};
 
 use crate::diagnosis::capacity::{CapacityInput, Workload};
 use crate::diagnosis::latency::{AccessLogInput, Baseline, LatencyInput};
+use crate::diagnosis::load_balancer::LoadBalancerRef;
 use crate::diagnosis::queries::{OrderBy, SlowQueriesInput};
 use crate::diagnosis::storage::{DEFAULT_WINDOW_MINUTES, RdsInstanceRef, RdsIopsInput};
 use crate::diagnosis::symptoms::{LatencyPattern, MatchInput, RecentChange, WorkerClass};
@@ -159,6 +160,22 @@ pub struct LatencyArgs {
     /// RDS instance whose storage verdict fills the DB observations (check_rds_iops).
     #[arg(long)]
     rds_instance: Option<String>,
+    /// AWS load balancer whose CloudWatch metrics to read: an ALB as `app/NAME/ID` (or its
+    /// ARN), or a Classic ELB's name.
+    #[arg(long, value_name = "NAME")]
+    aws_load_balancer: Option<String>,
+    /// Only this ALB target group (`targetgroup/NAME/ID`).
+    #[arg(long, value_name = "TARGET_GROUP", requires = "aws_load_balancer")]
+    lb_target_group: Option<String>,
+    /// The load balancer's AWS region (default: the AWS config's).
+    #[arg(long, value_name = "REGION", requires = "aws_load_balancer")]
+    lb_region: Option<String>,
+    /// Start of the load balancer's window (RFC 3339, or 15m / 2h / 1d before now; default 15m).
+    #[arg(long, value_name = "TIME", requires = "aws_load_balancer")]
+    lb_since: Option<String>,
+    /// End of the load balancer's window (default now).
+    #[arg(long, value_name = "TIME", requires = "aws_load_balancer")]
+    lb_until: Option<String>,
     /// nginx access log to read (repeatable); see `logs` for a shorthand.
     #[arg(long = "access-log", value_name = "PATH")]
     access_log: Vec<String>,
@@ -398,6 +415,19 @@ impl LatencyArgs {
                 db_instance_identifier: id,
                 region: None,
                 window_minutes: DEFAULT_WINDOW_MINUTES,
+            });
+        }
+        if let Some(name) = self.aws_load_balancer {
+            let lb = input.aws_load_balancer.take();
+            let lb = lb.as_ref();
+            input.aws_load_balancer = Some(LoadBalancerRef {
+                name,
+                target_group: self
+                    .lb_target_group
+                    .or_else(|| lb.and_then(|l| l.target_group.clone())),
+                region: self.lb_region.or_else(|| lb.and_then(|l| l.region.clone())),
+                since: self.lb_since.or_else(|| lb.and_then(|l| l.since.clone())),
+                until: self.lb_until.or_else(|| lb.and_then(|l| l.until.clone())),
             });
         }
         Ok(input)

@@ -11,6 +11,7 @@ pub mod access_log;
 pub mod bound;
 pub mod capacity;
 pub mod latency;
+pub mod load_balancer;
 pub mod nginx_format;
 pub mod queries;
 pub mod queueing;

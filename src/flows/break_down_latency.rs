@@ -1,19 +1,21 @@
 //! break_down_latency: check everything the input names once — figures, log plan, worker
-//! source, RDS instance, and each path and host against the operator's allow-list — then
-//! read the sources concurrently on a blocking thread, break the latency down in the core,
-//! and fold the RDS instance's storage verdict into the result by value.
+//! source, RDS instance, load balancer, and each path and host against the operator's
+//! allow-list — then read the sources concurrently (the host's on a blocking thread, AWS's
+//! on the runtime, all at once), break the latency down in the core, and fold the RDS
+//! instance's storage verdict and the load balancer's report into the result by value.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::diagnosis::latency::{self, LatencyCheck, LatencyInput, LatencyReport, Measured};
+use crate::diagnosis::load_balancer::{self, LoadBalancerReport, LoadBalancerWindow};
 use crate::diagnosis::storage::{self, InstanceWindow};
 use crate::error::{ErrorKind, ToolError};
 use crate::progress::Progress;
 use crate::sources::prometheus::{self, Selectors};
 use crate::sources::reach::Reach;
 use crate::sources::sampling::Sampling;
-use crate::sources::{fetch, listen_queue, nginx_log, uwsgi};
+use crate::sources::{aws, fetch, listen_queue, nginx_log, uwsgi};
 
 /// A break_down_latency input that has passed every check that needs no source.
 #[derive(Debug)]
@@ -24,6 +26,8 @@ pub struct LatencyRequest {
     workers: Option<WorkerSource>,
     /// The RDS instance whose storage verdict is folded in, with its identifier.
     rds: Option<(String, InstanceWindow)>,
+    /// The load balancer whose CloudWatch metrics are folded in.
+    load_balancer: Option<LoadBalancerWindow>,
 }
 
 /// Where worker state is sampled.
@@ -64,6 +68,10 @@ pub fn check(
         Some(r) => Some((r.db_instance_identifier.clone(), r.check(now_epoch_secs)?)),
         None => None,
     };
+    let load_balancer = match &input.aws_load_balancer {
+        Some(r) => Some(r.check(now_epoch_secs)?),
+        None => None,
+    };
     let log_files = match latency.log_plan() {
         Some(plan) => nginx_log::expand(&plan.paths, "access_log.path", reach)?,
         None => Vec::new(),
@@ -73,10 +81,13 @@ pub fn check(
         log_files,
         workers,
         rds,
+        load_balancer,
     })
 }
 
-/// The whole call.
+/// The whole call: the host's sources, the RDS instance and the load balancer are read at
+/// the same time; a failure of the load balancer's read ends the call (it is the source
+/// the caller asked about), a failure of the storage check becomes a warning.
 pub async fn run(
     input: LatencyInput,
     reach: &Reach,
@@ -84,38 +95,75 @@ pub async fn run(
 ) -> Result<LatencyReport, ToolError> {
     let checked = check(input, reach, super::now_epoch_secs())?;
     let rds = checked.rds.clone();
-    let report = if reads_anything(&checked) {
-        let reach = reach.clone();
-        let progress = progress.clone();
-        tokio::task::spawn_blocking(move || {
-            let measured = gather(&checked, &reach, &progress)?;
-            Ok::<_, ToolError>(latency::analyze_measured(&checked.latency, &measured)?)
-        })
-        .await
-        .map_err(|err| {
-            tracing::error!(%err, "break_down_latency reader failed");
-            ToolError::new(
-                ErrorKind::Unreachable,
-                "internal error while reading the sources; see the server log",
-            )
-        })??
-    } else {
-        latency::analyze(&checked.latency)?
+    let load_balancer = checked.load_balancer.clone();
+    let local = async {
+        if reads_anything(&checked) {
+            let reach = reach.clone();
+            let progress = progress.clone();
+            tokio::task::spawn_blocking(move || {
+                let measured = gather(&checked, &reach, &progress)?;
+                Ok::<_, ToolError>(latency::analyze_measured(&checked.latency, &measured)?)
+            })
+            .await
+            .map_err(|err| {
+                tracing::error!(%err, "break_down_latency reader failed");
+                ToolError::new(
+                    ErrorKind::Unreachable,
+                    "internal error while reading the sources; see the server log",
+                )
+            })?
+        } else {
+            Ok(latency::analyze(&checked.latency)?)
+        }
     };
-    Ok(match rds {
-        Some((identifier, window)) => with_storage(report, &identifier, &window).await,
-        None => report,
+    let storage = async {
+        match &rds {
+            Some((_, window)) => Some(super::check_rds_iops::report(window).await),
+            None => None,
+        }
+    };
+    let lb = async {
+        match &load_balancer {
+            Some(w) => Some(
+                aws::collect_load_balancer(w)
+                    .await
+                    .map(|sample| load_balancer::analyze(w, &sample)),
+            ),
+            None => None,
+        }
+    };
+    let (report, storage, lb) = tokio::join!(local, storage, lb);
+    let mut report = report?;
+    if let Some(lb) = lb {
+        let lb = lb.map_err(|e| ToolError::from(e).on("aws_load_balancer"))?;
+        report = with_load_balancer(report, lb);
+    }
+    Ok(match (rds, storage) {
+        (Some((identifier, _)), Some(result)) => with_storage(report, &identifier, result),
+        _ => report,
     })
+}
+
+/// The report with the load balancer's report beside it, its backlog observations folded in
+/// where the host's sources left them unset, and its evidence and verdict added.
+fn with_load_balancer(report: LatencyReport, lb: LoadBalancerReport) -> LatencyReport {
+    let (observations, addendum) = load_balancer::fold(&lb, report.observations);
+    LatencyReport {
+        observations,
+        conclusion: report.conclusion.with(addendum),
+        load_balancer: Some(lb),
+        ..report
+    }
 }
 
 /// The report with the RDS instance's storage verdict folded into its DB observations; a
 /// storage check that fails leaves them unknown and says why in `warnings`.
-async fn with_storage(
+fn with_storage(
     report: LatencyReport,
     identifier: &str,
-    window: &InstanceWindow,
+    result: Result<storage::StorageReport, aws::SourceError>,
 ) -> LatencyReport {
-    match super::check_rds_iops::report(window).await {
+    match result {
         Ok(storage_report) => {
             let (observations, addendum) = storage::fold(&storage_report, report.observations);
             LatencyReport {

@@ -52,7 +52,7 @@ the workers, the latency pattern, and `observations` for match_symptom. Pass the
 have (nginx, APM or Sentry timings, worker counts) and/or what the server may read on its \
 host: `access_log` {path, log_format, since, until}, `gunicorn_metrics_url` or `uwsgi_stats`, \
 `listen_port` (accept queue). `baseline` {p99_ms} is the service's normal; `rds_instance` \
-folds in that instance's storage verdict.";
+folds in that instance's storage verdict; `aws_load_balancer` adds the fleet's ALB/ELB metrics.";
 
 const CHECK_RDS_IOPS: &str = "\
 Step 3: is the RDS storage the bottleneck? Reads CloudWatch (IOPS, throughput, latency, \

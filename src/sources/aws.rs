@@ -21,9 +21,10 @@ use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
 
 use super::{cloudwatch, rds};
+use crate::diagnosis::load_balancer::{LbSample, LoadBalancerWindow};
 use crate::diagnosis::storage::{InstanceWindow, Sample};
 
-/// Upper bound for one check_rds_iops collection, credentials included.
+/// Upper bound for one check_rds_iops or load balancer collection, credentials included.
 pub const COLLECT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Why AWS could not be read, in words a person can act on.
@@ -90,6 +91,22 @@ impl From<SourceError> for crate::error::ToolError {
 impl SourceError {
     fn is_access_denied(&self) -> bool {
         matches!(self, Self::AccessDenied { .. })
+    }
+
+    /// What kind of failure this was, in a few words and without the service's own text.
+    pub fn kind_words(&self) -> &'static str {
+        match self {
+            Self::NoRegion => "no region",
+            Self::NoCredentials { .. } => "no credentials",
+            Self::ExpiredCredentials { .. } => "expired credentials",
+            Self::InvalidCredentials { .. } => "credentials rejected",
+            Self::AccessDenied { .. } => "access denied",
+            Self::NotFound { .. } => "not found",
+            Self::Throttled { .. } => "throttled",
+            Self::Timeout { .. } => "no answer in time",
+            Self::Unreachable { .. } => "endpoint unreachable",
+            Self::Other { .. } => "the service answered with an error",
+        }
     }
 }
 
@@ -342,6 +359,40 @@ async fn collect(check: &InstanceWindow) -> Result<Sample, SourceError> {
         series: series.series,
         notes,
     })
+}
+
+/// Reads a load balancer's CloudWatch series over the checked window, bounded by
+/// [`COLLECT_TIMEOUT`] as a whole. No datapoints is not a failure: the analysis says what
+/// that means. A denied GetMetricData, bad credentials, throttling and timeouts are.
+pub async fn collect_load_balancer(w: &LoadBalancerWindow) -> Result<LbSample, SourceError> {
+    let collect = async {
+        let config = load(w.region.as_deref(), None).await?;
+        let region = config
+            .region()
+            .map(|r| r.as_ref().to_owned())
+            .ok_or(SourceError::NoRegion)?;
+        let cw = aws_sdk_cloudwatch::Client::new(&config);
+        let (series, notes) = cloudwatch::fetch_load_balancer(&cw, w).await?;
+        tracing::debug!(
+            region,
+            start = w.start,
+            end = w.end,
+            series = series.len(),
+            "collected load balancer sample"
+        );
+        Ok(LbSample {
+            region,
+            series,
+            notes,
+        })
+    };
+    match tokio::time::timeout(COLLECT_TIMEOUT, collect).await {
+        Ok(result) => result,
+        Err(_) => Err(SourceError::Timeout {
+            service: "AWS".to_owned(),
+            detail: format!("no answer within {} s", COLLECT_TIMEOUT.as_secs()),
+        }),
+    }
 }
 
 #[cfg(test)]

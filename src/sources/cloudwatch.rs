@@ -1,4 +1,5 @@
-//! CloudWatch: the `AWS/RDS` metrics of one DB instance as plain series.
+//! CloudWatch: the `AWS/RDS` metrics of one DB instance, and the `AWS/ApplicationELB` or
+//! `AWS/ELB` metrics of one load balancer, as plain series.
 //!
 //! All metrics go into one GetMetricData request (one query per metric, statistic Average,
 //! one period), so a check costs one call per page of results; pages are followed through
@@ -14,6 +15,7 @@ use aws_sdk_cloudwatch::types::{
 use aws_smithy_types::DateTime;
 
 use super::aws::{SourceError, classify};
+use crate::diagnosis::load_balancer::{LoadBalancerWindow, Scope, Signal};
 use crate::diagnosis::storage::{Metric, Point};
 
 /// Pages of GetMetricData followed at most (one page holds up to 100,800 datapoints).
@@ -62,7 +64,31 @@ pub async fn fetch(
         })
         .collect();
 
-    let mut out = Series::default();
+    let (series, notes) = get_metric_data(client, queries, start, end, |id| {
+        Metric::from_query_id(id).map(|m| m.name().to_owned())
+    })
+    .await?;
+    Ok(Series {
+        series: series
+            .into_iter()
+            .filter_map(|(id, points)| Metric::from_query_id(&id).map(|m| (m, points)))
+            .collect(),
+        notes,
+    })
+}
+
+/// Runs `queries` over `[start, end)` with GetMetricData, following `NextToken` up to
+/// [`MAX_PAGES`]: each query's finite points by query id, oldest first and one per
+/// timestamp, and CloudWatch's caveats, named with `label` (the query's metric).
+async fn get_metric_data(
+    client: &Client,
+    queries: Vec<MetricDataQuery>,
+    start: i64,
+    end: i64,
+    label: impl Fn(&str) -> Option<String>,
+) -> Result<(BTreeMap<String, Vec<Point>>, Vec<String>), SourceError> {
+    let mut series: BTreeMap<String, Vec<Point>> = BTreeMap::new();
+    let mut notes = Vec::new();
     let mut token: Option<String> = None;
     for page in 0..MAX_PAGES {
         let response = client
@@ -76,10 +102,9 @@ pub async fn fetch(
             .await
             .map_err(|e| classify("cloudwatch", "cloudwatch:GetMetricData", e))?;
         for result in response.metric_data_results() {
-            let Some(metric) = result.id().and_then(Metric::from_query_id) else {
-                continue;
-            };
-            let points = out.series.entry(metric).or_default();
+            let Some(id) = result.id() else { continue };
+            let Some(name) = label(id) else { continue };
+            let points = series.entry(id.to_owned()).or_default();
             for (ts, value) in result.timestamps().iter().zip(result.values()) {
                 if value.is_finite() {
                     points.push(Point {
@@ -89,15 +114,13 @@ pub async fn fetch(
                 }
             }
             if let Some(StatusCode::InternalError) = result.status_code() {
-                out.notes.push(format!(
-                    "CloudWatch reported an internal error for {}; its series may be incomplete.",
-                    metric.name()
+                notes.push(format!(
+                    "CloudWatch reported an internal error for {name}; its series may be incomplete."
                 ));
             }
             for m in result.messages() {
                 if let Some(text) = m.value() {
-                    out.notes
-                        .push(format!("CloudWatch ({}): {text}", metric.name()));
+                    notes.push(format!("CloudWatch ({name}): {}", shorten(text)));
                 }
             }
         }
@@ -106,14 +129,108 @@ pub async fn fetch(
             break;
         }
         if page + 1 == MAX_PAGES {
-            out.notes.push(format!(
+            notes.push(format!(
                 "GetMetricData still had more pages after {MAX_PAGES}; the series are truncated."
             ));
         }
     }
-    for points in out.series.values_mut() {
+    for points in series.values_mut() {
         points.sort_by_key(|p| p.timestamp);
         points.dedup_by_key(|p| p.timestamp);
     }
-    Ok(out)
+    Ok((series, notes))
+}
+
+/// A CloudWatch message, bounded: it is passed on as a caveat, so it stays short.
+fn shorten(text: &str) -> String {
+    const MAX: usize = 200;
+    let cut: String = text.chars().take(MAX).collect();
+    if cut.len() < text.len() {
+        format!("{cut}…")
+    } else {
+        cut
+    }
+}
+
+/// Reads a load balancer's series ([`Signal::of`] its kind) over the checked window. With a
+/// target group, the metrics published per target group are read for it; the load
+/// balancer's own codes and connection counts stay load-balancer-wide.
+///
+/// The percentiles go in a request of their own, sent at the same time: an endpoint that
+/// does not serve extended statistics (some emulators) fails the whole request that holds
+/// one, and the averages and counts are still worth having. Their failure is a caveat; the
+/// other request's failure is the read's.
+pub async fn fetch_load_balancer(
+    client: &Client,
+    w: &LoadBalancerWindow,
+) -> Result<(BTreeMap<Signal, Vec<Point>>, Vec<String>), SourceError> {
+    let (percentiles, plain): (Vec<Signal>, Vec<Signal>) = Signal::of(w.kind).partition(|s| {
+        s.metric(w.kind)
+            .is_some_and(|(_, stat)| stat.starts_with('p'))
+    });
+    let read = |signals: Vec<Signal>| {
+        let queries: Vec<MetricDataQuery> =
+            signals.into_iter().filter_map(|s| query(w, s)).collect();
+        let kind = w.kind;
+        get_metric_data(client, queries, w.start, w.end, move |id| {
+            Signal::from_query_id(id)
+                .and_then(|s| s.metric(kind).map(|(m, stat)| format!("{m} {stat}")))
+        })
+    };
+    let (plain, percentiles) = tokio::join!(read(plain), read(percentiles));
+    let (mut series, mut notes) = plain?;
+    match percentiles {
+        Ok((more, more_notes)) => {
+            series.extend(more);
+            notes.extend(more_notes);
+        }
+        Err(e) => notes.push(format!(
+            "CloudWatch did not return the percentiles (p50/p90/p99) of {}: the request for them failed ({}); only the average is known.",
+            Signal::ResponseAvg
+                .metric(w.kind)
+                .map(|(m, _)| m)
+                .unwrap_or_default(),
+            e.kind_words()
+        )),
+    }
+    Ok((
+        series
+            .into_iter()
+            .filter_map(|(id, points)| Signal::from_query_id(&id).map(|s| (s, points)))
+            .collect(),
+        notes,
+    ))
+}
+
+/// The GetMetricData query for one signal of the load balancer.
+fn query(w: &LoadBalancerWindow, signal: Signal) -> Option<MetricDataQuery> {
+    let (metric, stat) = signal.metric(w.kind)?;
+    let mut dimensions = vec![
+        Dimension::builder()
+            .name(w.kind.dimension())
+            .value(&w.name)
+            .build(),
+    ];
+    if let (Some(tg), Scope::Target) = (&w.target_group, signal.scope()) {
+        dimensions.push(Dimension::builder().name("TargetGroup").value(tg).build());
+    }
+    Some(
+        MetricDataQuery::builder()
+            .id(signal.query_id())
+            .metric_stat(
+                MetricStat::builder()
+                    .metric(
+                        CwMetric::builder()
+                            .namespace(w.kind.namespace())
+                            .metric_name(metric)
+                            .set_dimensions(Some(dimensions))
+                            .build(),
+                    )
+                    .period(i32::try_from(w.period_seconds).unwrap_or(60))
+                    .stat(stat)
+                    .build(),
+            )
+            .return_data(true)
+            .build(),
+    )
 }

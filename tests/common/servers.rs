@@ -66,6 +66,14 @@ pub const AWS: Suite = Suite {
     ],
 };
 
+/// tests/load_balancer_aws.rs (CloudWatch only).
+pub const AWS_LB: Suite = Suite {
+    name: "load_balancer_aws",
+    needs: "LocalStack",
+    runner: "scripts/aws.sh",
+    vars: &["PWT_AWS_IT", "AWS_ENDPOINT_URL_CLOUDWATCH"],
+};
+
 impl Suite {
     /// Whether the servers are there. If not: with `PWT_REQUIRE_SERVERS=1` the test fails
     /// naming the missing variables; otherwise one line on stderr (once per test binary)

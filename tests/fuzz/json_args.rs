@@ -672,6 +672,12 @@ fn latency_source_checks(input: &LatencyInput, args: &Value) -> Result<(), TestC
             e.message,
         ))?;
     }
+    if let Some(r) = &input.aws_load_balancer
+        && let Err(e) = r.check(NOW)
+    {
+        prop_assert!(e.field.starts_with("aws_load_balancer."), "{}", e);
+        err(e)?;
+    }
     Ok(())
 }
 
@@ -707,6 +713,7 @@ fn check_tools(args: &Value) -> Result<(), TestCaseError> {
             uwsgi_stats: None,
             listen_port: None,
             rds_instance: None,
+            aws_load_balancer: None,
             ..i.clone()
         };
         let ok = analysed(

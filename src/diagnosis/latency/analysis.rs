@@ -95,6 +95,7 @@ pub fn analyze_measured(check: &LatencyCheck, m: &Measured) -> Result<LatencyRep
         access_log,
         workers: workers.report,
         accept_queue: backlog.report,
+        load_balancer: None,
         conclusion: Conclusion {
             evidence: notes.evidence,
             warnings: notes.warnings,

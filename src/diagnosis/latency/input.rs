@@ -6,6 +6,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::diagnosis::load_balancer::LoadBalancerRef;
 use crate::diagnosis::storage::RdsInstanceRef;
 use crate::diagnosis::symptoms::EndpointLatency;
 
@@ -118,6 +119,9 @@ pub struct LatencyInput {
     /// `observations.db_io_saturated`, `disk_queue_depth` and `db_cpu_percent`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rds_instance: Option<RdsInstanceRef>,
+    /// An ALB or Classic ELB: its CloudWatch latency, 5xx and surge queue join the answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws_load_balancer: Option<LoadBalancerRef>,
     /// Read nginx access logs on this host: the nginx layers, per-endpoint percentiles,
     /// errors and worker time. Needs the site's `log_format`.
     #[serde(default)]
@@ -162,6 +166,7 @@ impl Default for LatencyInput {
             samples: default_samples(),
             sample_interval_ms: default_interval_ms(),
             rds_instance: None,
+            aws_load_balancer: None,
         }
     }
 }

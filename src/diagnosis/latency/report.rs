@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::diagnosis::Conclusion;
 use crate::diagnosis::bound::Lists;
+use crate::diagnosis::load_balancer::LoadBalancerReport;
 use crate::diagnosis::queueing::{HeadOfLine, ThresholdBasis};
 use crate::diagnosis::symptoms::{LatencyPattern, Observations};
 
@@ -64,6 +65,9 @@ pub struct LatencyReport {
     /// The listen backlog as sampled (connections waiting for a free worker).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub accept_queue: Option<QueueReport>,
+    /// The fleet as the AWS load balancer saw it (`aws_load_balancer`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load_balancer: Option<LoadBalancerReport>,
     #[serde(flatten)]
     pub conclusion: Conclusion,
 }
