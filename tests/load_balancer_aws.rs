@@ -278,7 +278,7 @@ async fn alb_incident_504s_rejected_connections_and_slow_targets() {
     assert_eq!(l["response_time"]["avg_ms"], 1100.0, "{l}");
     assert_eq!(
         l["response_time"]["source"],
-        "cloudwatch:AWS/ApplicationELB:TargetResponseTime"
+        "cloudwatch:AWS/ApplicationELB/TargetResponseTime"
     );
     let e = &l["errors"];
     assert_eq!(e["target_5xx"], 60.0);
@@ -319,7 +319,7 @@ async fn alb_incident_504s_rejected_connections_and_slow_targets() {
     );
     assert_eq!(
         l["findings"][0]["source"],
-        "cloudwatch:AWS/ApplicationELB:HTTPCode_ELB_504_Count"
+        "cloudwatch:AWS/ApplicationELB/HTTPCode_ELB_504_Count"
     );
     // The same call still breaks the caller's figures down.
     assert!(
@@ -332,9 +332,9 @@ async fn alb_incident_504s_rejected_connections_and_slow_targets() {
     );
     let src = sources(&s);
     for want in [
-        "cloudwatch:AWS/ApplicationELB:HTTPCode_ELB_504_Count",
-        "cloudwatch:AWS/ApplicationELB:RejectedConnectionCount",
-        "cloudwatch:AWS/ApplicationELB:RequestCount",
+        "cloudwatch:AWS/ApplicationELB/HTTPCode_ELB_504_Count",
+        "cloudwatch:AWS/ApplicationELB/RejectedConnectionCount",
+        "cloudwatch:AWS/ApplicationELB/RequestCount",
     ] {
         assert!(src.iter().any(|s| s == want), "{want} not in {src:?}");
     }
@@ -451,7 +451,7 @@ async fn classic_surge_queue_and_spillover_are_the_backlog() {
     assert_eq!(l["requests"], 6000.0);
     assert_eq!(l["requests_per_second"], 10.0);
     assert_eq!(l["response_time"]["avg_ms"], 1500.0);
-    assert_eq!(l["response_time"]["source"], "cloudwatch:AWS/ELB:Latency");
+    assert_eq!(l["response_time"]["source"], "cloudwatch:AWS/ELB/Latency");
     let q = &l["surge_queue"];
     assert_eq!(q["max"], 900.0, "{q}");
     assert_eq!(q["periods_above_zero"], 9);
@@ -484,16 +484,16 @@ async fn classic_surge_queue_and_spillover_are_the_backlog() {
     assert_eq!(o["backlog_shape"], "growing");
     assert_eq!(
         o["sources"]["backlog_growing"],
-        "cloudwatch:AWS/ELB:SurgeQueueLength"
+        "cloudwatch:AWS/ELB/SurgeQueueLength"
     );
     assert_eq!(
         o["sources"]["backlog_shape"],
-        "cloudwatch:AWS/ELB:SurgeQueueLength"
+        "cloudwatch:AWS/ELB/SurgeQueueLength"
     );
     assert!(
         sources(&s)
             .iter()
-            .any(|s| s == "cloudwatch:AWS/ELB:SpilloverCount")
+            .any(|s| s == "cloudwatch:AWS/ELB/SpilloverCount")
     );
     assert!(t.contains("surge queue max 900, spillover 75"), "{t}");
     // The observations go to match_symptom unchanged.

@@ -86,7 +86,7 @@ pub struct ResponseTime {
     /// Request-weighted mean (exact).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub avg_ms: Option<f64>,
-    /// `cloudwatch:<namespace>:<metric>`.
+    /// `cloudwatch:<namespace>/<metric>`.
     pub source: String,
 }
 
@@ -139,7 +139,7 @@ pub struct Finding {
     /// E.g. `surge_queue`, `elb_504`, `p99_ms`.
     pub signal: String,
     pub value: f64,
-    /// `cloudwatch:<namespace>:<metric>`.
+    /// `cloudwatch:<namespace>/<metric>`.
     pub source: String,
     /// What it means for the service.
     pub meaning: String,

@@ -128,10 +128,10 @@ impl Signal {
         Self::ALL.into_iter().find(|s| s.query_id() == id)
     }
 
-    /// Where a figure came from: `cloudwatch:<namespace>:<metric>`.
+    /// Where a figure came from: `cloudwatch:<namespace>/<metric>`.
     pub fn source(self, kind: LbKind) -> String {
         let metric = self.metric(kind).map(|(m, _)| m).unwrap_or("unknown");
-        format!("cloudwatch:{}:{metric}", kind.namespace())
+        format!("cloudwatch:{}/{metric}", kind.namespace())
     }
 }
 

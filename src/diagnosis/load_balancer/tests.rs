@@ -179,7 +179,7 @@ fn an_alb_incident_reads_as_504s_and_a_long_tail() {
     assert_eq!(rt.avg_ms, Some(250.0));
     assert_eq!(
         rt.source,
-        "cloudwatch:AWS/ApplicationELB:TargetResponseTime"
+        "cloudwatch:AWS/ApplicationELB/TargetResponseTime"
     );
     assert_eq!(r.requests, Some(12_000.0));
     assert_eq!(r.requests_per_second, Some(20.0));
@@ -204,7 +204,7 @@ fn an_alb_incident_reads_as_504s_and_a_long_tail() {
     );
     assert_eq!(
         r.findings[0].source,
-        "cloudwatch:AWS/ApplicationELB:HTTPCode_ELB_504_Count"
+        "cloudwatch:AWS/ApplicationELB/HTTPCode_ELB_504_Count"
     );
     assert!(r.findings[0].meaning.contains("idle timeout"));
     assert!(
@@ -229,11 +229,11 @@ fn an_alb_incident_reads_as_504s_and_a_long_tail() {
         .collect();
     assert!(ev.contains(&(
         "lb_p99_ms",
-        "cloudwatch:AWS/ApplicationELB:TargetResponseTime"
+        "cloudwatch:AWS/ApplicationELB/TargetResponseTime"
     )));
     assert!(ev.contains(&(
         "lb_elb_504",
-        "cloudwatch:AWS/ApplicationELB:HTTPCode_ELB_504_Count"
+        "cloudwatch:AWS/ApplicationELB/HTTPCode_ELB_504_Count"
     )));
     assert!(a.warnings[0].starts_with("Load balancer (alb, us-east-1): ALB"));
 }
@@ -259,7 +259,7 @@ fn a_classic_surge_queue_is_the_fleets_backlog() {
     assert_eq!(r.spillover, Some(75.0));
     assert_eq!(r.findings[0].signal, "spillover");
     assert_eq!(r.findings[1].signal, "surge_queue_max");
-    assert_eq!(r.findings[1].source, "cloudwatch:AWS/ELB:SurgeQueueLength");
+    assert_eq!(r.findings[1].source, "cloudwatch:AWS/ELB/SurgeQueueLength");
     assert!(r.findings[1].meaning.contains("out of free workers"));
     // No percentiles: said, and the mean is kept.
     assert_eq!(r.response_time.as_ref().unwrap().avg_ms, Some(1500.0));
@@ -273,7 +273,7 @@ fn a_classic_surge_queue_is_the_fleets_backlog() {
     assert_eq!(o.backlog_shape, Some(BacklogShape::Growing));
     assert_eq!(
         o.sources.get("backlog_shape").map(String::as_str),
-        Some("cloudwatch:AWS/ELB:SurgeQueueLength")
+        Some("cloudwatch:AWS/ELB/SurgeQueueLength")
     );
     assert!(a.evidence.iter().any(|e| e.metric == "lb_surge_queue_max"));
     // The accept queue read on the host wins.
