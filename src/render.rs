@@ -469,17 +469,44 @@ impl Summary for StorageReport {
         if !self.recommendations.is_empty() {
             out.push_str("\nRecommendations:\n");
             for (i, r) in self.recommendations.iter().enumerate() {
-                let _ = writeln!(out, "  {}. {}\n     why: {}", i + 1, r.action, r.why);
+                let _ = writeln!(out, "  {}. {}", i + 1, r.action);
+                // The reason is given once: under the next step that repeats this action.
+                if !self
+                    .conclusion
+                    .next_steps
+                    .iter()
+                    .any(|s| s.action == r.action)
+                {
+                    let _ = writeln!(out, "     why: {}", r.why);
+                }
                 if let Some(c) = &r.command {
                     let _ = writeln!(out, "     command: {c}");
                 }
             }
         }
-        out.push_str("\nRerun the reads:\n");
-        for c in &self.cli_commands {
-            let _ = writeln!(out, "  {c}");
+        if !self.cli_commands.is_empty() {
+            out.push_str("\nRerun the reads:\n");
+            for c in self.cli_commands.iter().take(1) {
+                let _ = writeln!(out, "  {c}");
+            }
+            more(&mut out, self.cli_commands.len(), 1, "aws CLI commands");
         }
-        conclusion_tail(&mut out, &self.conclusion);
+        // The lines above already give these figures.
+        conclusion_tail_except(
+            &mut out,
+            &self.conclusion,
+            &[
+                "total_iops_avg",
+                "total_iops_peak",
+                "effective_iops_limit",
+                "iops_utilization_peak_percent",
+                "iops_utilization_avg_percent",
+                "throughput_peak_mibps",
+                "throughput_utilization_peak_percent",
+                "disk_queue_depth_median",
+                "disk_queue_depth_periods_above_1_percent",
+            ],
+        );
         out
     }
 }

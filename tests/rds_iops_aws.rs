@@ -549,7 +549,9 @@ async fn cli_rds_iops_json_and_text() {
     let o = cli(&["rds-iops", "--db-instance-identifier", &id], &[], &[]);
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(
-        out.contains("Rerun the reads:") && out.contains("--metric-name DiskQueueDepth"),
+        out.contains("Rerun the reads:")
+            && out.contains("--metric-name ReadIOPS")
+            && out.contains("2 more aws CLI commands"),
         "{out}"
     );
 }
