@@ -56,11 +56,10 @@ folds in that instance's storage verdict; `aws_load_balancer` adds the fleet's A
 
 const CHECK_RDS_IOPS: &str = "\
 Step 3: is the RDS storage the bottleneck? Reads CloudWatch (IOPS, throughput, latency, \
-DiskQueueDepth, CPU, burst balance) and DescribeDBInstances for one instance over a window and \
-applies AWS's gp2/gp3/io1/io2 and instance-class limits: status saturated | near_limit | \
-healthy | unknown, utilisation, burst exhaustion, the binding limit, recommendations and the \
-aws CLI commands. Use when the DB is slow but its CPU is low (B), or before raising IOPS. AWS \
-credentials are the server's, never arguments; it only reads.";
+DiskQueueDepth, burst balance) and DescribeDBInstances for one instance over a window and \
+applies AWS's gp2/gp3/io1/io2 and instance-class limits: status (saturated, near_limit, \
+healthy, unknown), utilisation, the binding limit, recommendations. Use when the DB is slow \
+but its CPU is low (B), or before raising IOPS. Uses the server's AWS credentials; read-only.";
 
 const SLOW_QUERIES: &str = "\
 Steps 1–2 for the database (PostgreSQL pg_stat_statements and pg_stat_activity; \

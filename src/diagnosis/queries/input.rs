@@ -19,8 +19,7 @@ pub const MAX_QUERY_TEXT_BYTES: usize = 100_000;
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SlowQueriesInput {
-    /// The name of a database target configured by the operator (config file, see the
-    /// server's documentation). Leave it out to use the default target (`DATABASE_URL`,
+    /// A database target the operator configured, by name. Leave it out to use the default target (`DATABASE_URL`,
     /// or the libpq `PG*` variables). This is a name, never a connection string or password.
     #[serde(default)]
     pub target: Option<String>,
@@ -41,9 +40,9 @@ pub struct SlowQueriesInput {
     /// (default 1).
     #[serde(default = "default_running_min_seconds")]
     pub running_min_seconds: f64,
-    /// "What is slow now": take two snapshots this many seconds apart (1–60) and rank what
-    /// ran in between, instead of the cumulative statistics since the last reset, which can
-    /// hide today's regression under months of history. Leave out for cumulative figures.
+    /// Rank what ran in the last N seconds (1–60, two snapshots) instead of the figures since
+    /// the last reset. The cumulative statistics can hide today's regression under months of
+    /// history; leave this out for them.
     #[serde(default)]
     pub sample_seconds: Option<f64>,
     /// The primary's CPU, 0–100 (check_rds_iops CPUUtilization, or the DB host's). Hints C

@@ -28,8 +28,7 @@ pub struct RdsIopsInput {
     #[serde(default)]
     #[schemars(extend("default" = 60))]
     pub window_minutes: Option<u32>,
-    /// Start of the window instead of `window_minutes`: a period before now (`24h`, `7d`)
-    /// or an RFC 3339 time.
+    /// Instead of window_minutes: `24h`, `7d` or an RFC 3339 time.
     #[serde(default)]
     pub since: Option<String>,
     /// End of the window (default now), in the same forms.
