@@ -173,7 +173,7 @@ impl Troubleshooter {
     ) -> CallToolResult {
         let progress = progress::for_call(&meta, &peer);
         call("break_down_latency", args, |i| async move {
-            flows::break_down_latency::run(i, &self.reach, &progress).await
+            flows::break_down_latency::run(i, &self.reach, &self.config.engines, &progress).await
         })
         .await
     }

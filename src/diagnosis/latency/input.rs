@@ -138,6 +138,10 @@ pub struct LatencyInput {
     /// /proc/net/tcp on this host, `samples` times; needs nothing installed.
     #[serde(default)]
     pub listen_port: Option<u16>,
+    /// Read the fleet from a Prometheus engine the operator configured: per-route
+    /// percentiles, errors and worker time, and worker state per replica.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prometheus: Option<PrometheusInput>,
     /// How many times to sample worker state and the accept queue (default 5, at most 30).
     #[serde(default = "default_samples")]
     pub samples: u32,
@@ -159,11 +163,29 @@ impl Default for LatencyInput {
             worker_metrics: None,
             uwsgi_stats: None,
             listen_port: None,
+            prometheus: None,
             samples: default_samples(),
             sample_interval_ms: default_interval_ms(),
             rds_instance: None,
         }
     }
+}
+
+/// A fleet in a Prometheus engine.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PrometheusInput {
+    /// The engine's configured name (default `default`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// Label matchers of the service, e.g. `{job="shop-api"}`.
+    pub selector: String,
+    /// From (default `15m`), as access_log.since.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+    /// Until (default now).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<String>,
 }
 
 /// What is normal for this service.

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::diagnosis::Conclusion;
 use crate::diagnosis::bound::Lists;
+use crate::diagnosis::fleet::FleetReport;
 use crate::diagnosis::queueing::{HeadOfLine, ThresholdBasis};
 use crate::diagnosis::symptoms::{LatencyPattern, Observations};
 
@@ -64,6 +65,9 @@ pub struct LatencyReport {
     /// The listen backlog as sampled (connections waiting for a free worker).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub accept_queue: Option<QueueReport>,
+    /// The fleet as a Prometheus engine aggregated it (`prometheus`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fleet: Option<FleetReport>,
     #[serde(flatten)]
     pub conclusion: Conclusion,
 }
