@@ -330,6 +330,16 @@ fn strings(data: Value) -> Result<Vec<String>, ToolError> {
 fn describe(e: &ureq::Error) -> (ErrorKind, &'static str) {
     match e {
         ureq::Error::Timeout(_) => (ErrorKind::TimedOut, "did not answer in time"),
+        ureq::Error::Io(io)
+            if io
+                .get_ref()
+                .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some()) =>
+        {
+            (
+                ErrorKind::Unreachable,
+                "failed the TLS handshake (a certificate not signed by the system's roots or the CA file, or a name that does not match)",
+            )
+        }
         ureq::Error::Io(io) => match io.kind() {
             std::io::ErrorKind::ConnectionRefused => {
                 (ErrorKind::Unreachable, "refused the connection")

@@ -17,12 +17,23 @@ use super::{FleetData, ReplicaWorkers, RouteSeries};
 pub const MAX_REPLICAS: usize = 20;
 
 /// The route's name as the access log would write it: `METHOD /template`; a raw path is
-/// folded (`/orders/123` → `/orders/{id}`), a view name kept.
+/// folded (`/orders/123` → `/orders/{id}`), a Flask rule written as a template
+/// (`/orders/<int:id>` → `/orders/{id}`), a view name kept.
 fn endpoint_name(r: &RouteSeries) -> String {
     let method = r.method.as_deref().unwrap_or("");
     if r.route.starts_with('/') {
+        let route: Vec<String> = r
+            .route
+            .split('/')
+            .map(
+                |seg| match seg.strip_prefix('<').and_then(|s| s.strip_suffix('>')) {
+                    Some(inner) => format!("{{{}}}", inner.rsplit(':').next().unwrap_or(inner)),
+                    None => seg.to_owned(),
+                },
+            )
+            .collect();
         let mut out = Vec::new();
-        route_into(method.as_bytes(), r.route.as_bytes(), &[], &mut out);
+        route_into(method.as_bytes(), route.join("/").as_bytes(), &[], &mut out);
         String::from_utf8_lossy(&out).trim_start().to_owned()
     } else if method.is_empty() {
         r.route.clone()
@@ -77,6 +88,22 @@ pub fn endpoints(data: &FleetData) -> Option<Vec<EndpointStats>> {
             })
             .collect(),
     )
+}
+
+/// A warning when the route label holds raw paths (many series folding into few routes):
+/// a counter that first appears inside the window, as a path seen once does, adds nothing
+/// to `rate()`, so such routes are undercounted.
+pub fn raw_path_note(data: &FleetData) -> Option<String> {
+    let h = data.histogram.as_ref()?;
+    let routes: std::collections::BTreeSet<String> = h.routes.iter().map(endpoint_name).collect();
+    (h.routes.len() > 2 * routes.len() + 20).then(|| {
+        format!(
+            "The route label `{}` holds raw paths ({} series for {} routes): a path first seen inside the window adds nothing to rate(), so request counts are low. Label by the route template instead (prometheus-flask-exporter: group_by='url_rule').",
+            h.labels.route.as_deref().unwrap_or("?"),
+            h.routes.len(),
+            routes.len()
+        )
+    })
 }
 
 fn add(a: Option<f64>, b: Option<f64>) -> Option<f64> {

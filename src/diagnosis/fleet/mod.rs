@@ -10,7 +10,7 @@ pub mod plan;
 mod report;
 pub mod selector;
 
-pub use analysis::{MAX_REPLICAS, busy_idle, endpoints, report, worker_reading};
+pub use analysis::{MAX_REPLICAS, busy_idle, endpoints, raw_path_note, report, worker_reading};
 pub use plan::{Histogram, Labels, Overrides};
 pub use report::{FleetReport, HotReplica, ReplicaStats};
 pub use selector::{Matcher, Selector};

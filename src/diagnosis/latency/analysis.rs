@@ -301,6 +301,7 @@ fn fleet_evidence(f: &FleetData, notes: &mut Notes) -> (FleetReport, Bound) {
     for why in &f.unknown {
         notes.warnings.push(why.clone());
     }
+    notes.warnings.extend(fleet::raw_path_note(f));
     if let (Some(hot), Some((gauge, _))) = (&r.hot_replica, &f.workers) {
         notes.evidence.push(Evidence::text(
             "hot_replica",

@@ -282,10 +282,10 @@ fn plan_fleet(p: &PrometheusInput, now: i64) -> Result<FleetPlan, InputError> {
         .map(|t| resolve_time("prometheus.since", t, now))
         .transpose()?
         .unwrap_or(until - DEFAULT_FLEET_WINDOW_SECS);
-    if until - since < 30 {
+    if until - since < 10 {
         return Err(InputError::new(
             "prometheus.until",
-            "must be at least 30 s after `since`: rates need a few scrapes",
+            "must be at least 10 s after `since` (and a few scrape intervals): rates need two scrapes",
         ));
     }
     if until - since > 31 * 86_400 {
