@@ -103,7 +103,7 @@ pub struct LatencyInput {
     /// `latency_pattern`.
     #[serde(default)]
     pub endpoints: Vec<EndpointLatency>,
-    /// A Sentry transaction or route to focus on, e.g. `GET /api/orders/{id}`. It is found
+    /// A Sentry transaction or route to focus on, e.g. `GET /orders/{id}`. It is found
     /// among every route measured (Flask and Django spellings too) and the answer leads with it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<String>,
@@ -130,7 +130,7 @@ pub struct LatencyInput {
     /// `gunicorn_workers{state="idle"|"working"}` and the uWSGI exporter.
     #[serde(default)]
     pub worker_metrics: Option<WorkerMetrics>,
-    /// uWSGI's `--stats` address: HOST:PORT, a socket path, or an http:// URL. With
+    /// uWSGI's `--stats` address: HOST:PORT, socket or http:// URL. With
     /// `--stats-http` it is `http://HOST:PORT`; sampled `samples` times.
     #[serde(default)]
     pub uwsgi_stats: Option<String>,
@@ -174,16 +174,17 @@ impl Default for LatencyInput {
 /// A fleet in a Prometheus engine.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
+#[schemars(inline)]
 pub struct PrometheusInput {
     /// The engine's configured name (default `default`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
     /// Label matchers of the service, e.g. `{job="shop-api"}`.
     pub selector: String,
-    /// From (default `15m`), as access_log.since.
+    // The window's ends take what access_log's do; left out, the last 15 minutes. (Not a
+    // doc comment: the tool's description says it, within the tool list's budget.)
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub since: Option<String>,
-    /// Until (default now).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub until: Option<String>,
 }
