@@ -126,3 +126,57 @@ fn an_even_fleet_has_no_hot_replica_and_long_lists_are_cut() {
     );
     assert_eq!(r.replicas.len(), 20);
 }
+
+#[test]
+fn the_breakdown_takes_the_fleet_like_an_access_log() {
+    use crate::diagnosis::latency::{self, LatencyInput, Measured, PrometheusInput};
+    let input = LatencyInput {
+        prometheus: Some(PrometheusInput {
+            source: None,
+            selector: r#"{job="shop"}"#.into(),
+            since: None,
+            until: None,
+        }),
+        ..Default::default()
+    };
+    let checked = latency::check(input, 1_700_000_100).unwrap();
+    let plan = checked.fleet_plan().unwrap();
+    assert_eq!(
+        (plan.engine.as_str(), plan.since),
+        ("default", 1_700_000_100 - 900)
+    );
+    let m = Measured {
+        fleet: Some(data()),
+        ..Default::default()
+    };
+    let r = latency::analyze_measured(&checked, &m).unwrap();
+    assert_eq!(r.endpoints[0].endpoint, "GET /report");
+    assert_eq!(r.observations.workers_busy_percent, Some(45.0));
+    assert_eq!(r.lists["fleet.replicas"].total, 3);
+    assert!(
+        r.conclusion.verdict.contains("Replica c:1"),
+        "{}",
+        r.conclusion.verdict
+    );
+    assert!(
+        r.conclusion
+            .evidence
+            .iter()
+            .any(|e| e.source == "prometheus:default:flask_http_request_duration_seconds_count"),
+        "{:?}",
+        r.conclusion.evidence
+    );
+    let bad = LatencyInput {
+        prometheus: Some(PrometheusInput {
+            source: Some("a b".into()),
+            selector: r#"{job="shop"}"#.into(),
+            since: None,
+            until: None,
+        }),
+        ..Default::default()
+    };
+    assert_eq!(
+        latency::check(bad, 0).unwrap_err().field,
+        "prometheus.source"
+    );
+}
