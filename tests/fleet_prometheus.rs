@@ -166,7 +166,7 @@ fn the_replica_with_fewer_workers_stands_out_and_fleet_utilisation_is_measured()
     assert_eq!(report.lists["fleet.replicas"].total, 3);
     let hot = fleet.hot_replica.as_ref().expect("a hot replica");
     assert_eq!(hot.replica, env("PWT_FLEET_SMALL_REPLICA"));
-    assert!(hot.why.contains("1 workers"), "{}", hot.why);
+    assert!(hot.why.contains("1 worker against"), "{}", hot.why);
     let workers: f64 = env("PWT_FLEET_WORKERS").parse().unwrap();
     let total: f64 = fleet
         .replicas

@@ -258,9 +258,11 @@ fn hot(replicas: &[ReplicaStats]) -> Option<HotReplica> {
             .collect(),
     );
     let why = if workers(top) < others_workers * 0.8 {
+        let n = workers(top);
         format!(
-            "it runs {} workers against a median of {} on the others",
-            fmt_num(workers(top)),
+            "it runs {} worker{} against a median of {} on the others",
+            fmt_num(n),
+            if (n - 1.0).abs() < 0.05 { "" } else { "s" },
             fmt_num(others_workers)
         )
     } else if top

@@ -95,7 +95,7 @@ fn the_replica_with_fewer_workers_stands_out_and_the_fleet_is_summed() {
     let hot = r.hot_replica.unwrap();
     assert_eq!(hot.replica, "c:1");
     assert!(
-        hot.why.contains("1 workers against a median of 3"),
+        hot.why.contains("1 worker against a median of 3"),
         "{}",
         hot.why
     );
