@@ -258,12 +258,13 @@ fn hot(replicas: &[ReplicaStats]) -> Option<HotReplica> {
             .collect(),
     );
     let why = if workers(top) < others_workers * 0.8 {
-        let n = workers(top);
+        // Gauge means over a window: near whole numbers, shown to a tenth.
+        let n = round(workers(top), 1);
         format!(
             "it runs {} worker{} against a median of {} on the others",
             fmt_num(n),
             if (n - 1.0).abs() < 0.05 { "" } else { "s" },
-            fmt_num(others_workers)
+            fmt_num(round(others_workers, 1))
         )
     } else if top
         .requests_per_second
