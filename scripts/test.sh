@@ -20,7 +20,10 @@
 #    route, every tool driven the way skill.md says
 #    and judged against the ground truth the app measures;
 # 6. check_rds_iops and break_down_latency's aws_load_balancer against LocalStack
-#    (CloudWatch) and moto_server (RDS, STS), by scripts/aws.sh.
+#    (CloudWatch) and moto_server (RDS, STS), by scripts/aws.sh;
+# 7. a fleet in a real Prometheus (scripts/fleet.sh): three Gunicorn replicas behind nginx,
+#    one with fewer workers, under load, read by break_down_latency's `prometheus` and
+#    checked against the load generator's own timings (about a minute).
 # Every server a test needs is started by the tests themselves. A plain `cargo test` skips
 # the suites whose servers are not running (one line each says how to run them); here
 # PWT_REQUIRE_SERVERS=1 makes a missing server a failure instead.
@@ -40,11 +43,11 @@ log "Rust tests"
 # them, and with PWT_REQUIRE_SERVERS=1, they would fail here).
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --locked --no-fail-fast \
-    -E 'not (binary(slow_queries_pg) | binary(slow_queries_mysql) | binary(db_tls) | binary(rds_iops_aws) | binary(load_balancer_aws))'
+    -E 'not (binary(slow_queries_pg) | binary(slow_queries_mysql) | binary(db_tls) | binary(rds_iops_aws) | binary(load_balancer_aws) | binary(fleet_prometheus))'
   cargo test --locked --doc
 else
   cargo test --locked --no-fail-fast --lib --bins \
-    $(for t in tests/*.rs tests/*/main.rs; do n="$(basename "${t%/main.rs}" .rs)"; case "$n" in slow_queries_*|db_tls|rds_iops_aws|load_balancer_aws) ;; *) printf -- '--test %s ' "$n";; esac; done)
+    $(for t in tests/*.rs tests/*/main.rs; do n="$(basename "${t%/main.rs}" .rs)"; case "$n" in slow_queries_*|db_tls|rds_iops_aws|load_balancer_aws|fleet_prometheus) ;; *) printf -- '--test %s ' "$n";; esac; done)
 fi
 
 log "slow_queries on throwaway PostgreSQL and MariaDB"
@@ -66,3 +69,6 @@ bash scripts/incident.sh
 
 log "check_rds_iops and aws_load_balancer against LocalStack (CloudWatch) and moto_server (RDS, STS)"
 bash scripts/aws.sh
+
+log "break_down_latency reading a fleet from a real Prometheus (three Gunicorn replicas behind nginx)"
+bash scripts/fleet.sh

@@ -262,6 +262,54 @@ impl Summary for LatencyReport {
         if let Some(lb) = &self.load_balancer {
             load_balancer_lines(&mut out, lb);
         }
+        if let Some(f) = &self.fleet {
+            let _ = writeln!(
+                out,
+                "Fleet [prometheus:{}] {} {} → {}: {}{}{} replicas",
+                f.engine,
+                f.selector,
+                f.since,
+                f.until,
+                f.requests_per_second
+                    .map(|r| format!("{} rps, ", fmt_num(r)))
+                    .unwrap_or_default(),
+                f.utilization_percent
+                    .map(|u| format!("workers {}% busy, ", fmt_num(u)))
+                    .unwrap_or_default(),
+                self.lists
+                    .get("fleet.replicas")
+                    .map_or(f.replicas.len(), |b| b.total)
+            );
+            for r in f.replicas.iter().take(5) {
+                let _ = writeln!(
+                    out,
+                    "  {:<28} {:>6}% busy ({} busy / {} idle){}",
+                    r.replica,
+                    fmt_num(r.utilization_percent),
+                    fmt_num(r.busy_workers),
+                    fmt_num(r.idle_workers),
+                    r.requests_per_second
+                        .map(|v| format!(", {} rps", fmt_num(v)))
+                        .unwrap_or_default()
+                );
+            }
+            if let Some(h) = &f.hot_replica {
+                let _ = writeln!(
+                    out,
+                    "  Hot replica {}: {}% busy against {}% for the others: {}",
+                    h.replica,
+                    fmt_num(h.utilization_percent),
+                    fmt_num(h.others_median_percent),
+                    h.why
+                );
+            }
+            let _ = writeln!(
+                out,
+                "  Families: {}; {} PromQL queries in the JSON (`fleet.queries`)",
+                f.families.join(", "),
+                f.queries.len()
+            );
+        }
         if let Some(a) = &self.access_log {
             let window = match (&a.first_request_at, &a.last_request_at) {
                 (Some(f), Some(l)) => format!(", {f} → {l}"),

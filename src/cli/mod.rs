@@ -110,11 +110,11 @@ pub fn run(command: Command, config: &Config, reach: Reach) -> Result<()> {
         }
         Command::Latency(a) => {
             let (as_json, reach) = (a.common.json, reach.with_command_line(a.paths()));
-            break_down_latency(a.into_input()?, &reach, as_json)
+            break_down_latency(a.into_input()?, &reach, config, as_json)
         }
         Command::Logs(a) => {
             let (as_json, reach) = (a.common.json, reach.with_command_line(a.paths()));
-            break_down_latency(a.into_input()?, &reach, as_json)
+            break_down_latency(a.into_input()?, &reach, config, as_json)
         }
         Command::RdsIops(a) => {
             let as_json = a.common.json;
@@ -136,9 +136,19 @@ pub fn run(command: Command, config: &Config, reach: Reach) -> Result<()> {
 
 /// break_down_latency from the terminal: the same sources and core as the tool, with a
 /// progress bar on a terminal.
-fn break_down_latency(input: LatencyInput, reach: &Reach, as_json: bool) -> Result<()> {
+fn break_down_latency(
+    input: LatencyInput,
+    reach: &Reach,
+    config: &Config,
+    as_json: bool,
+) -> Result<()> {
     let bar = progress::on_terminal();
-    let report = block_on(flows::break_down_latency::run(input, reach, &bar.progress))??;
+    let report = block_on(flows::break_down_latency::run(
+        input,
+        reach,
+        &config.engines,
+        &bar.progress,
+    ))??;
     drop(bar);
     print(&report, as_json)
 }

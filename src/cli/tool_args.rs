@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::diagnosis::capacity::{CapacityInput, Workload};
-use crate::diagnosis::latency::{AccessLogInput, Baseline, LatencyInput};
+use crate::diagnosis::latency::{AccessLogInput, Baseline, LatencyInput, PrometheusInput};
 use crate::diagnosis::load_balancer::LoadBalancerRef;
 use crate::diagnosis::queries::{OrderBy, SlowQueriesInput};
 use crate::diagnosis::storage::{DEFAULT_WINDOW_MINUTES, RdsInstanceRef, RdsIopsInput};
@@ -232,6 +232,13 @@ pub struct SourceArgs {
     /// Port Gunicorn/uWSGI listens on, to read its accept queue from /proc/net/tcp.
     #[arg(long)]
     listen_port: Option<u16>,
+    /// Read the fleet from a Prometheus engine: the service's label matchers, e.g.
+    /// '{job="shop-api"}' (window: --since/--until, default the last 15 minutes).
+    #[arg(long, value_name = "SELECTOR")]
+    prometheus: Option<String>,
+    /// The engine's configured name (default `default`, from PWT_PROMETHEUS_URL).
+    #[arg(long, value_name = "NAME", requires = "prometheus")]
+    prometheus_source: Option<String>,
     /// Samples of worker state and accept queue (default 5).
     #[arg(long)]
     samples: Option<u32>,
@@ -463,12 +470,28 @@ impl SourceArgs {
         if reads_logs {
             let log = object_field(&mut args, field_name!(LatencyInput, access_log))?;
             put_required(log, field_name!(AccessLogInput, path), Some(paths));
-        } else if log_format.is_some() || self.since.is_some() || self.until.is_some() {
+        } else if log_format.is_some()
+            || (self.prometheus.is_none() && (self.since.is_some() || self.until.is_some()))
+        {
             bail!(
-                "--log-format, --since and --until apply to an access log: pass --access-log PATH"
+                "--log-format, --since and --until apply to an access log (--access-log PATH) or an engine (--prometheus SELECTOR)"
             );
         }
         let mut input: LatencyInput = input::parse(args)?;
+        if let Some(selector) = self.prometheus {
+            let p = input.prometheus.get_or_insert(PrometheusInput {
+                source: None,
+                selector: String::new(),
+                since: None,
+                until: None,
+            });
+            p.selector = selector;
+            p.source = self.prometheus_source.or(p.source.take());
+            if !reads_logs {
+                p.since = self.since.clone().or(p.since.take());
+                p.until = self.until.clone().or(p.until.take());
+            }
+        }
         if let Some(log) = input.access_log.as_mut().filter(|_| reads_logs) {
             if let Some(format) = log_format {
                 log.log_format = format;

@@ -26,6 +26,8 @@ struct FileConfig {
     logs: FileLogs,
     #[serde(default)]
     metrics: FileMetrics,
+    #[serde(default)]
+    prometheus: BTreeMap<String, super::engines::FileEngine>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -97,6 +99,17 @@ pub(super) fn apply(
         log_dirs: parsed.logs.dirs,
         metrics_hosts: parsed.metrics.hosts,
     };
+    for (name, e) in parsed.prometheus {
+        crate::diagnosis::queries::check_target_name(&name).map_err(|_| {
+            file_error(format!(
+                "engine name `{name}` must use only letters, digits, `_`, `-`, `.`"
+            ))
+        })?;
+        let engine = e
+            .resolve(&name)
+            .map_err(|m| file_error(format!("prometheus.{name}: {m}")))?;
+        config.engines.insert(engine);
+    }
     for (name, t) in parsed.targets {
         crate::diagnosis::queries::check_target_name(&name).map_err(|_| {
             file_error(format!(

@@ -23,6 +23,7 @@
 //! variables), [`secrets`] (passwords and where they come from), [`file`] (the config file's
 //! format); this file holds the resolved [`Config`] and its loading.
 
+mod engines;
 mod file;
 mod secrets;
 mod targets;
@@ -33,6 +34,7 @@ use std::time::Duration;
 
 use crate::sources::reach::ReachSettings;
 
+pub use engines::{Engine, EngineAuth, Engines};
 pub use secrets::{PasswordSource, Secret, pgpass_lookup, resolve_password};
 pub use targets::{EngineKind, PgDefaults, RootCerts, SslMode, Target, parse_url};
 
@@ -69,6 +71,8 @@ pub struct Config {
     pub pgpassword: Option<Secret>,
     /// `[logs] dirs` and `[metrics] hosts`: what tool callers may make the server read.
     pub reach: ReachSettings,
+    /// Prometheus-compatible engines break_down_latency may query (`prometheus`).
+    pub engines: Engines,
 }
 
 /// A configuration that cannot be used. Messages never contain a password.
@@ -97,7 +101,7 @@ pub enum LookupError {
 }
 
 /// Environment variables the configuration reads.
-pub const ENV_VARS: [&str; 13] = [
+pub const ENV_VARS: [&str; 16] = [
     "DATABASE_URL",
     "PWT_CONFIG",
     "PGHOST",
@@ -109,6 +113,9 @@ pub const ENV_VARS: [&str; 13] = [
     "PGSSLMODE",
     "PGSSLROOTCERT",
     "PGAPPNAME",
+    "PWT_PROMETHEUS_URL",
+    "PWT_PROMETHEUS_TOKEN",
+    "PWT_PROMETHEUS_CA_FILE",
     "HOME",
     "USER",
 ];
@@ -147,6 +154,10 @@ impl Config {
             ..Default::default()
         };
         let defaults = PgDefaults::from_env(env);
+        config.engines = Engines::from_env(env).map_err(|message| ConfigError::Target {
+            source_name: "PWT_PROMETHEUS_URL".into(),
+            message,
+        })?;
 
         if let Some(url) = env("DATABASE_URL") {
             let target =

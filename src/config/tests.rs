@@ -238,3 +238,51 @@ fn tls_settings_follow_libpq_and_mysql() {
     );
     assert_eq!(c.target(Some("my")).unwrap().sslmode, SslMode::VerifyCa);
 }
+
+#[test]
+fn prometheus_engines_come_from_the_environment_and_the_config_file() {
+    let text = r#"
+[prometheus.mimir]
+url = "https://mimir.internal/prometheus/"
+basic_auth_env = "MIMIR_AUTH"
+ca_file = "/etc/pwt/mimir.pem"
+route_label = "handler"
+replica_label = "pod"
+"#;
+    let c = Config::from_parts(
+        Some(("pwt.toml", text)),
+        &env_of(&[
+            ("PWT_PROMETHEUS_URL", "http://127.0.0.1:9090"),
+            ("PWT_PROMETHEUS_TOKEN", "tok3n"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(c.engines.names(), "default, mimir");
+    let m = c.engines.get("mimir").unwrap();
+    assert_eq!(m.url, "https://mimir.internal/prometheus");
+    assert_eq!(m.auth, EngineAuth::BasicEnv("MIMIR_AUTH".into()));
+    assert_eq!(m.overrides.replica_label(), "pod");
+    assert_eq!(m.overrides.workers(), "gunicorn_workers");
+    assert!(!format!("{c:?}").contains("tok3n"));
+    for (bad, says) in [
+        ("[prometheus.x]\nurl = \"https://u:pw@h\"\n", "credentials"),
+        ("[prometheus.x]\nurl = \"h:9090\"\n", "http"),
+        (
+            "[prometheus.x]\nurl = \"http://h\"\ntoken_env = \"A\"\nbasic_auth_env = \"B\"\n",
+            "keep one",
+        ),
+        (
+            "[prometheus.x]\nurl = \"http://h\"\nroute_label = \"a b\"\n",
+            "route_label",
+        ),
+        (
+            "[prometheus.x]\nurl = \"http://h\"\npassword = \"pw\"\n",
+            "not valid",
+        ),
+    ] {
+        let e = Config::from_parts(Some(("pwt.toml", bad)), &env_of(&[])).unwrap_err();
+        let m = e.to_string();
+        assert!(m.contains(says), "{bad}: {m}");
+        assert!(!m.contains("pw@") && !m.contains("\"pw\""), "{m}");
+    }
+}

@@ -10,6 +10,7 @@
 pub mod access_log;
 pub mod bound;
 pub mod capacity;
+pub mod fleet;
 pub mod latency;
 pub mod load_balancer;
 pub mod nginx_format;

@@ -5,8 +5,9 @@
 //! instance's storage verdict and the load balancer's report into the result by value.
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use crate::config::{Engine, Engines};
 use crate::diagnosis::latency::{self, LatencyCheck, LatencyInput, LatencyReport, Measured};
 use crate::diagnosis::load_balancer::{self, LoadBalancerReport, LoadBalancerWindow};
 use crate::diagnosis::storage::{self, InstanceWindow};
@@ -15,7 +16,10 @@ use crate::progress::Progress;
 use crate::sources::prometheus::{self, Selectors};
 use crate::sources::reach::Reach;
 use crate::sources::sampling::Sampling;
-use crate::sources::{aws, fetch, listen_queue, nginx_log, uwsgi};
+use crate::sources::{aws, engine, fetch, listen_queue, nginx_log, uwsgi};
+
+/// The bound on reading a fleet from a Prometheus engine.
+const FLEET_DEADLINE: Duration = Duration::from_secs(20);
 
 /// A break_down_latency input that has passed every check that needs no source.
 #[derive(Debug)]
@@ -28,6 +32,8 @@ pub struct LatencyRequest {
     rds: Option<(String, InstanceWindow)>,
     /// The load balancer whose CloudWatch metrics are folded in.
     load_balancer: Option<LoadBalancerWindow>,
+    /// The Prometheus engine `prometheus.source` names, as the operator configured it.
+    engine: Option<Engine>,
 }
 
 /// Where worker state is sampled.
@@ -37,14 +43,19 @@ enum WorkerSource {
     Uwsgi { addr: String },
 }
 
-/// Checks the input once: the core's checks, then the worker source, the RDS instance, and
-/// the log paths against `reach`.
+/// Checks the input once: the core's checks, then the worker source, the RDS instance, the
+/// log paths against `reach`, and the engine against the operator's `engines`.
 pub fn check(
     input: LatencyInput,
     reach: &Reach,
+    engines: &Engines,
     now_epoch_secs: i64,
 ) -> Result<LatencyRequest, ToolError> {
     let latency = latency::check(input, now_epoch_secs)?;
+    let engine = latency
+        .fleet_plan()
+        .map(|p| engine::engine(engines, &p.engine).cloned())
+        .transpose()?;
     let input = latency.input();
     let workers = match (&input.gunicorn_metrics_url, &input.uwsgi_stats) {
         (Some(_), Some(_)) => {
@@ -82,6 +93,7 @@ pub fn check(
         workers,
         rds,
         load_balancer,
+        engine,
     })
 }
 
@@ -91,9 +103,10 @@ pub fn check(
 pub async fn run(
     input: LatencyInput,
     reach: &Reach,
+    engines: &Engines,
     progress: &Progress,
 ) -> Result<LatencyReport, ToolError> {
-    let checked = check(input, reach, super::now_epoch_secs())?;
+    let checked = check(input, reach, engines, super::now_epoch_secs())?;
     let rds = checked.rds.clone();
     let load_balancer = checked.load_balancer.clone();
     let local = async {
@@ -187,6 +200,7 @@ fn reads_anything(checked: &LatencyRequest) -> bool {
     !checked.log_files.is_empty()
         || checked.workers.is_some()
         || checked.latency.input().listen_port.is_some()
+        || checked.engine.is_some()
 }
 
 /// Threads used to read logs: the machine's cores, at most 8.
@@ -254,6 +268,14 @@ pub fn gather(
                 }
             })
         });
+        let fleet = checked
+            .engine
+            .as_ref()
+            .zip(checked.latency.fleet_plan())
+            .map(|(engine, plan)| {
+                let deadline = Instant::now() + FLEET_DEADLINE;
+                scope.spawn(move || engine::read_fleet(engine, plan, deadline))
+            });
         let queue = input.listen_port.map(|port| {
             let lane = progress.lane();
             scope.spawn(move || listen_queue::sample("listen_port", port, sampling, &lane))
@@ -262,6 +284,7 @@ pub fn gather(
             access_log: log.map(|h| joined(h.join())).transpose()?,
             workers: workers.map(|h| joined(h.join())).transpose()?,
             queue: queue.map(|h| joined(h.join())).transpose()?,
+            fleet: fleet.map(|h| joined(h.join())).transpose()?,
         })
     })
 }

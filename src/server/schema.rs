@@ -234,6 +234,9 @@ pub const DESCRIBED: &[&str] = &[
     "uwsgi_stats",
     "listen_port",
     "endpoint",
+    "selector",
+    "source",
+    "name",
     // capacity_math
     "avg_latency_ms",
     "arrival_rps",

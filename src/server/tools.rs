@@ -45,14 +45,13 @@ Pass break_down_latency's `observations` unchanged plus what you know; call agai
 arrive.";
 
 const BREAK_DOWN_LATENCY: &str = "\
-Step 1, before any change to workers or replicas: where the request time goes — nginx, \
-queue wait, app, database, external calls (ms and %) — the dominant layer, worker \
-utilisation, per-endpoint p50/p95/p99, errors and worker time, a head-of-line route holding \
-the workers, the latency pattern, and `observations` for match_symptom. Pass the figures you \
-have (nginx, APM or Sentry timings, worker counts) and/or what the server may read on its \
-host: `access_log` {path, log_format, since, until}, `gunicorn_metrics_url` or `uwsgi_stats`, \
-`listen_port` (accept queue). `baseline` {p99_ms} is the service's normal; `rds_instance` \
-folds in that instance's storage verdict; `aws_load_balancer` adds the fleet's ALB/ELB metrics.";
+Step 1, before changing workers or replicas: where request time goes (nginx, queue, app, DB, \
+external calls; ms, %), worker utilisation, per-endpoint p50/p95/p99, errors and worker time, \
+a head-of-line route, the latency pattern, `observations` for match_symptom. Pass figures \
+and/or sources. On the app's host: `access_log`, `gunicorn_metrics_url`/`uwsgi_stats`, \
+`listen_port`. For a fleet: `prometheus` {selector `{job=\"api\"}`, since}, \
+`aws_load_balancer` {name}. `baseline` {p99_ms} is the normal; `rds_instance` adds its \
+storage verdict.";
 
 const CHECK_RDS_IOPS: &str = "\
 Step 3: is the RDS storage the bottleneck? Reads CloudWatch (IOPS, throughput, latency, \
@@ -172,7 +171,7 @@ impl Troubleshooter {
     ) -> CallToolResult {
         let progress = progress::for_call(&meta, &peer);
         call("break_down_latency", args, |i| async move {
-            flows::break_down_latency::run(i, &self.reach, &progress).await
+            flows::break_down_latency::run(i, &self.reach, &self.config.engines, &progress).await
         })
         .await
     }

@@ -5,6 +5,7 @@
 //! - [`prometheus`]: a Prometheus text endpoint with worker-state gauges;
 //! - [`uwsgi`]: uWSGI's stats server;
 //! - [`listen_queue`]: the accept queue of a listening socket, from /proc/net/tcp{,6};
+//! - [`engine`]: a Prometheus-compatible engine's HTTP API, for a fleet's aggregated evidence;
 //! - [`fetch`]: the bounded HTTP GET the two HTTP sources share;
 //! - [`reach`]: the operator's allow-lists — which log directories and metrics hosts a
 //!   caller may make the server read;
@@ -24,6 +25,7 @@
 pub mod aws;
 pub mod cloudwatch;
 pub mod db;
+pub mod engine;
 pub mod fetch;
 pub mod listen_queue;
 pub mod mysql;

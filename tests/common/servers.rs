@@ -74,6 +74,23 @@ pub const AWS_LB: Suite = Suite {
     vars: &["PWT_AWS_IT", "AWS_ENDPOINT_URL_CLOUDWATCH"],
 };
 
+/// tests/fleet_prometheus.rs.
+pub const FLEET: Suite = Suite {
+    name: "fleet_prometheus",
+    needs: "Prometheus scraping three Gunicorn replicas behind nginx",
+    runner: "scripts/fleet.sh",
+    vars: &[
+        "PWT_FLEET_CONFIG",
+        "PWT_FLEET_LOAD",
+        "PWT_FLEET_SINCE",
+        "PWT_FLEET_UNTIL",
+        "PWT_FLEET_SMALL_REPLICA",
+        "PWT_FLEET_WORKERS",
+        "PWT_PROMETHEUS_URL",
+        "PWT_PROMETHEUS_TOKEN",
+    ],
+};
+
 impl Suite {
     /// Whether the servers are there. If not: with `PWT_REQUIRE_SERVERS=1` the test fails
     /// naming the missing variables; otherwise one line on stderr (once per test binary)

@@ -696,7 +696,9 @@ fn check_tools(args: &Value) -> Result<(), TestCaseError> {
         latency_source_checks(&i, args)?;
         // The flow's own check: every failure is a ToolError with a kind, a message and,
         // for a bad argument, the field.
-        if let Err(e) = flows::break_down_latency::check(i.clone(), &Reach::default(), NOW) {
+        if let Err(e) =
+            flows::break_down_latency::check(i.clone(), &Reach::default(), &Default::default(), NOW)
+        {
             prop_assert!(!e.message.trim().is_empty(), "{:?}", e);
             if e.kind == ErrorKind::BadInput {
                 prop_assert!(

@@ -5,6 +5,8 @@
 //! conclusion are written. Each step adds its evidence and warnings, in that order, to one
 //! [`Notes`].
 
+use crate::diagnosis::bound::Bound;
+use crate::diagnosis::fleet::{self, FleetData, FleetReport};
 use crate::diagnosis::{Conclusion, Evidence, InputError, SOURCE_CALLER, bound, fmt_num, round};
 
 use super::check::{CallerTimings, LatencyCheck};
@@ -28,7 +30,15 @@ pub fn analyze_measured(check: &LatencyCheck, m: &Measured) -> Result<LatencyRep
         Some((source, data)) => Some(log::read(source, data, input, m, &mut t, &mut notes)?),
         None => None,
     };
-    let workers = sampled::workers(&input.figures.gunicorn, m.workers.as_ref(), &mut notes);
+    let fleet_workers = m.fleet.as_ref().and_then(fleet::worker_reading);
+    let workers = sampled::workers(
+        &input.figures.gunicorn,
+        m.workers.as_ref().or(fleet_workers.as_ref()),
+        &mut notes,
+    );
+    if let Some(f) = &m.fleet {
+        fleet_timings(f, &mut t, &mut notes);
+    }
     let backlog = sampled::backlog(m, &mut notes);
     t.evidence(&mut notes);
 
@@ -51,11 +61,29 @@ pub fn analyze_measured(check: &LatencyCheck, m: &Measured) -> Result<LatencyRep
         Some(l) => (l.endpoints, Some(l.report)),
         None => (None, None),
     };
-    let pattern_source = m
-        .access_log
-        .as_ref()
-        .filter(|_| log_endpoints.is_some())
-        .map_or("derived", |(s, _)| s.as_str());
+    let fleet_source = m.fleet.as_ref().and_then(|f| {
+        f.histogram
+            .as_ref()
+            .map(|h| f.source(&format!("{}_bucket", h.histogram.metric)))
+    });
+    let (log_endpoints, pattern_source) = match (log_endpoints, m.fleet.as_ref()) {
+        (Some(l), Some(_)) => {
+            notes.warnings.push("An access log and a Prometheus engine were both read; the endpoints come from the access log.".to_owned());
+            (
+                Some(l),
+                m.access_log.as_ref().map_or("derived", |(s, _)| s.as_str()),
+            )
+        }
+        (Some(l), None) => (
+            Some(l),
+            m.access_log.as_ref().map_or("derived", |(s, _)| s.as_str()),
+        ),
+        (None, Some(f)) => match fleet::endpoints(f) {
+            Some(e) => (Some(e), fleet_source.as_deref().unwrap_or("derived")),
+            None => (None, "derived"),
+        },
+        (None, None) => (None, "derived"),
+    };
     let ranked = endpoints::rank(
         input,
         log_endpoints,
@@ -74,6 +102,13 @@ pub fn analyze_measured(check: &LatencyCheck, m: &Measured) -> Result<LatencyRep
         pattern_source,
         dominant_layer: totals.dominant_layer.clone(),
     });
+    let (fleet_report, fleet_bound) = match &m.fleet {
+        Some(f) => {
+            let (r, b) = fleet_evidence(f, &mut notes);
+            (Some(r), b)
+        }
+        None => (None, Default::default()),
+    };
     let judged = ranked.judged;
     let pattern = ranked.pattern;
     let focus = ranked.focus;
@@ -89,13 +124,14 @@ pub fn analyze_measured(check: &LatencyCheck, m: &Measured) -> Result<LatencyRep
         slow_threshold_ms: pattern.map(|_| judged.threshold_ms),
         slow_threshold_basis: pattern.map(|_| judged.basis),
         endpoints: ranked.endpoints,
-        lists: bound::lists([("endpoints", ranked.bound)]),
+        lists: bound::lists([("endpoints", ranked.bound), ("fleet.replicas", fleet_bound)]),
         focus,
         observations,
         access_log,
         workers: workers.report,
         accept_queue: backlog.report,
         load_balancer: None,
+        fleet: fleet_report,
         conclusion: Conclusion {
             evidence: notes.evidence,
             warnings: notes.warnings,
@@ -215,4 +251,71 @@ impl Timings {
     pub fn inside_handler(&self) -> f64 {
         self.db.unwrap_or(0.0) + self.external.unwrap_or(0.0)
     }
+}
+
+/// ingress-nginx's whole-request and upstream means fill the nginx timings the caller left
+/// out.
+fn fleet_timings(f: &FleetData, t: &mut Timings, notes: &mut Notes) {
+    if let Some((request, upstream)) = f.ingress_split_ms {
+        let src = f.source(fleet::plan::INGRESS_UPSTREAM);
+        t.request.fill(
+            Some(round(request, 3)),
+            &src,
+            "figures.nginx.request_time_ms",
+            notes,
+        );
+        t.upstream.fill(
+            Some(round(upstream, 3)),
+            &src,
+            "figures.nginx.upstream_response_time_ms",
+            notes,
+        );
+    }
+}
+
+/// The fleet report, its evidence, and a warning for each figure left unknown and for a
+/// replica that stands out.
+fn fleet_evidence(f: &FleetData, notes: &mut Notes) -> (FleetReport, Bound) {
+    let (r, bound) = fleet::report(f);
+    if let (Some(rps), Some(h)) = (r.requests_per_second, &f.histogram) {
+        notes.evidence.push(Evidence::number(
+            "fleet_requests_per_second",
+            rps,
+            "rps",
+            &f.source(&format!("{}_count", h.histogram.metric)),
+        ));
+    }
+    if let (Some(u), Some((gauge, _))) = (r.utilization_percent, &f.workers) {
+        notes.evidence.push(Evidence::number(
+            "fleet_worker_utilization_percent",
+            u,
+            "percent",
+            &f.source(gauge),
+        ));
+        notes.evidence.push(Evidence::number(
+            "fleet_replicas",
+            bound.total as f64,
+            "replicas",
+            &f.source(gauge),
+        ));
+    }
+    for why in &f.unknown {
+        notes.warnings.push(why.clone());
+    }
+    notes.warnings.extend(fleet::raw_path_note(f));
+    if let (Some(hot), Some((gauge, _))) = (&r.hot_replica, &f.workers) {
+        notes.evidence.push(Evidence::text(
+            "hot_replica",
+            &hot.replica,
+            &f.source(gauge),
+        ));
+        notes.warnings.push(format!(
+            "Replica {} is {} % busy against a median of {} % for the others: {}. That is a replica-level fix (its workers, its host, the balancer), not a route-level one.",
+            hot.replica,
+            fmt_num(hot.utilization_percent),
+            fmt_num(hot.others_median_percent),
+            hot.why
+        ));
+    }
+    (r, bound)
 }

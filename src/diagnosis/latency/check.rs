@@ -12,7 +12,22 @@ use crate::diagnosis::symptoms::{self, Observations};
 use crate::diagnosis::window::resolve_time;
 use crate::diagnosis::{InputError, check_opt_range};
 
-use super::input::{AccessLogInput, Figures, LatencyInput};
+use crate::diagnosis::fleet::Selector;
+
+use super::input::{AccessLogInput, Figures, LatencyInput, PrometheusInput};
+
+/// The fleet to read from a Prometheus engine: the engine's name, the checked selector and
+/// the window in Unix seconds.
+#[derive(Debug, Clone)]
+pub struct FleetPlan {
+    pub engine: String,
+    pub selector: Selector,
+    pub since: i64,
+    pub until: i64,
+}
+
+/// The window when `prometheus.since` is left out, seconds.
+pub const DEFAULT_FLEET_WINDOW_SECS: i64 = 15 * 60;
 
 /// How to read the access log an input names: the compiled format, the window and route
 /// templates to apply, and the paths as the caller gave them (the caller of [`check`]
@@ -31,6 +46,7 @@ pub struct LatencyCheck {
     input: LatencyInput,
     timings: CallerTimings,
     log: Option<LogPlan>,
+    fleet: Option<FleetPlan>,
 }
 
 impl LatencyCheck {
@@ -42,6 +58,11 @@ impl LatencyCheck {
     /// How to read the access log, when the input names one.
     pub fn log_plan(&self) -> Option<&LogPlan> {
         self.log.as_ref()
+    }
+
+    /// What to read from a Prometheus engine, when the input names one.
+    pub fn fleet_plan(&self) -> Option<&FleetPlan> {
+        self.fleet.as_ref()
     }
 
     /// The caller's per-request timings, checked.
@@ -75,10 +96,16 @@ pub fn check(input: LatencyInput, now_epoch_secs: i64) -> Result<LatencyCheck, I
         .as_ref()
         .map(|a| plan_log(a, now_epoch_secs))
         .transpose()?;
+    let fleet = input
+        .prometheus
+        .as_ref()
+        .map(|p| plan_fleet(p, now_epoch_secs))
+        .transpose()?;
     Ok(LatencyCheck {
         input,
         timings,
         log,
+        fleet,
     })
 }
 
@@ -226,6 +253,53 @@ fn check_sampling(input: &LatencyInput) -> Result<(), InputError> {
         ));
     }
     Ok(())
+}
+
+/// The engine named, the selector parsed, the window resolved (15 minutes to now by default).
+fn plan_fleet(p: &PrometheusInput, now: i64) -> Result<FleetPlan, InputError> {
+    let engine = p.source.clone().unwrap_or_else(|| "default".to_owned());
+    if engine.is_empty()
+        || engine.len() > 64
+        || !engine
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+    {
+        return Err(InputError::new(
+            "prometheus.source",
+            "must be the name of an engine the operator configured (letters, digits, `_`, `-`, `.`); leave it out for `default`",
+        ));
+    }
+    let selector = Selector::parse("prometheus.selector", &p.selector)?;
+    let until = p
+        .until
+        .as_deref()
+        .map(|t| resolve_time("prometheus.until", t, now))
+        .transpose()?
+        .unwrap_or(now);
+    let since = p
+        .since
+        .as_deref()
+        .map(|t| resolve_time("prometheus.since", t, now))
+        .transpose()?
+        .unwrap_or(until - DEFAULT_FLEET_WINDOW_SECS);
+    if until - since < 10 {
+        return Err(InputError::new(
+            "prometheus.until",
+            "must be at least 10 s after `since` (and a few scrape intervals): rates need two scrapes",
+        ));
+    }
+    if until - since > 31 * 86_400 {
+        return Err(InputError::new(
+            "prometheus.since",
+            "the window is longer than 31 days; ask about a shorter period (e.g. 1h or 24h)",
+        ));
+    }
+    Ok(FleetPlan {
+        engine,
+        selector,
+        since,
+        until,
+    })
 }
 
 /// The access log's format compiled, its window resolved and its route templates parsed.

@@ -13,10 +13,11 @@ use super::report::LatencyReport;
 /// means, the pattern of the endpoints, and whether requests queue for workers.
 pub(super) fn verdict(r: &LatencyReport) -> String {
     let Some(top) = r.layers.first().filter(|l| l.ms > 0.0) else {
-        return match r.latency_pattern {
+        let head = match r.latency_pattern {
             Some(p) => format!("No layer figures given; the endpoints show a {} pattern. Add nginx and app timings to see which layer is slow.", p.as_str().replace('_', "-")),
             None => "Too few figures to break latency down: give at least nginx request and upstream times, or the app's request duration and DB time per request.".to_owned(),
         };
+        return format!("{head}{}", hot_replica_sentence(r));
     };
     let share = top
         .percent_of_total
@@ -35,7 +36,21 @@ pub(super) fn verdict(r: &LatencyReport) -> String {
         layer_meaning(&top.layer),
         pattern_sentence(r),
         saturation_sentence(r)
-    )
+    ) + &hot_replica_sentence(r)
+}
+
+/// One replica far busier than the rest of the fleet: a fix on that replica, not a route.
+fn hot_replica_sentence(r: &LatencyReport) -> String {
+    match r.fleet.as_ref().and_then(|f| f.hot_replica.as_ref()) {
+        Some(h) => format!(
+            " Replica {} is {}% busy against {}% for the others ({}): fix that replica, not a route.",
+            h.replica,
+            fmt_num(h.utilization_percent),
+            fmt_num(h.others_median_percent),
+            h.why
+        ),
+        None => String::new(),
+    }
 }
 
 /// What it means that `layer` holds most of the time.

@@ -196,7 +196,12 @@ pub(super) fn rank(
         // The caller's endpoints are listed slowest first.
         all.sort_by(|a, b| b.p99_ms.total_cmp(&a.p99_ms));
     }
-    if is_log && queue_ms.is_none() && all.iter().any(|e| e.worker_seconds.is_some()) {
+    if is_log
+        && queue_ms.is_none()
+        && all
+            .iter()
+            .any(|e| e.worker_seconds.is_some() && e.service_ms.is_none())
+    {
         notes.warnings.push("Worker time per endpoint is its upstream time, which includes any wait for a free worker; with worker state and the request rate it is split into service time.".to_owned());
     }
     let all_latencies: Vec<EndpointLatency> = all.iter().map(latency_of).collect();

@@ -2,6 +2,7 @@
 //! [`Measured`] and [`super::analyze_measured`] decides from it.
 
 use crate::diagnosis::access_log::AccessLogData;
+use crate::diagnosis::fleet::FleetData;
 
 /// One reading of worker state.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -34,4 +35,6 @@ pub struct Measured {
     pub access_log: Option<(String, AccessLogData)>,
     pub workers: Option<WorkerSamples>,
     pub queue: Option<QueueSamples>,
+    /// What a Prometheus engine said about the fleet.
+    pub fleet: Option<FleetData>,
 }

@@ -76,11 +76,11 @@ mod split;
 mod tests;
 
 pub use analysis::{analyze, analyze_measured};
-pub use check::{LatencyCheck, LogPlan, check};
+pub use check::{DEFAULT_FLEET_WINDOW_SECS, FleetPlan, LatencyCheck, LogPlan, check};
 pub use focus::Focus;
 pub use input::{
     AccessLogInput, AppFigures, Baseline, DbFigures, Figures, GunicornFigures, LatencyInput,
-    NginxFigures, OneOrMany, WorkerMetrics,
+    NginxFigures, OneOrMany, PrometheusInput, WorkerMetrics,
 };
 pub use measured::{Measured, QueueSamples, WorkerSample, WorkerSamples};
 pub use report::{

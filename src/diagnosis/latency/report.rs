@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::diagnosis::Conclusion;
 use crate::diagnosis::bound::Lists;
+use crate::diagnosis::fleet::FleetReport;
 use crate::diagnosis::load_balancer::LoadBalancerReport;
 use crate::diagnosis::queueing::{HeadOfLine, ThresholdBasis};
 use crate::diagnosis::symptoms::{LatencyPattern, Observations};
@@ -68,6 +69,9 @@ pub struct LatencyReport {
     /// The fleet as the AWS load balancer saw it (`aws_load_balancer`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub load_balancer: Option<LoadBalancerReport>,
+    /// The fleet as a Prometheus engine aggregated it (`prometheus`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fleet: Option<FleetReport>,
     #[serde(flatten)]
     pub conclusion: Conclusion,
 }

@@ -229,6 +229,7 @@ fn measured_log() -> (String, AccessLogData) {
 #[test]
 fn sources_fill_layers_endpoints_workers_and_backlog() {
     let m = Measured {
+        fleet: None,
         access_log: Some(measured_log()),
         workers: Some(WorkerSamples {
             source: "prometheus:http://x/metrics".into(),
@@ -330,6 +331,7 @@ fn head_of_line_incident() -> Measured {
         queue: None,
     };
     Measured {
+        fleet: None,
         access_log: Some((
             "nginx:access.log".to_owned(),
             stats.finish(vec![file], None),
