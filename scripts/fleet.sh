@@ -79,8 +79,9 @@ for i in 0 1 2; do
   mkdir -p "$tmp/prom$i"
   (
     cd "$here"
-    export PROMETHEUS_MULTIPROC_DIR="$tmp/prom$i" METRICS_PORT="${metrics_ports[$i]}" REPLICA="r$i"
-    exec "$venv/bin/gunicorn" -c gunicorn_conf.py --workers "${workers[$i]}" --backlog 64 \
+    export PROMETHEUS_MULTIPROC_DIR="$tmp/prom$i" METRICS_PORT="${metrics_ports[$i]}" REPLICA="r$i" \
+      WORKER_BUSY_STATE=busy
+    exec "$venv/bin/gunicorn" -c "$repo/tests/live/gunicorn_conf.py" --workers "${workers[$i]}" --backlog 64 \
       --timeout 60 --bind "127.0.0.1:${app_ports[$i]}" app:app >"$tmp/gunicorn$i.log" 2>&1
   ) &
   pids+=($!)

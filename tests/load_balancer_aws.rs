@@ -16,7 +16,7 @@ mod common;
 mod mcp_client;
 
 use common::servers::AWS_LB;
-use mcp_client::connect;
+use mcp_client::{call_once as call, text};
 use std::net::TcpListener;
 use std::process::{Command, Output};
 use std::sync::OnceLock;
@@ -27,7 +27,6 @@ use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
 use aws_smithy_types::DateTime;
 use python_web_troubleshooter::diagnosis::nginx_format::format_rfc3339;
 use python_web_troubleshooter::sources::aws;
-use rmcp::model::{CallToolRequestParams, CallToolResult};
 use serde_json::{Value, json};
 
 /// Minutes seeded and read.
@@ -154,28 +153,6 @@ async fn seed(cw: &aws_sdk_cloudwatch::Client, namespace: &str, w: &Window, metr
             .await
             .unwrap_or_else(|e| panic!("LocalStack PutMetricData {namespace}: {e:?}"));
     }
-}
-
-async fn call(tool: &'static str, arguments: Value) -> CallToolResult {
-    let client = connect().await;
-    let result = client
-        .call_tool(
-            CallToolRequestParams::new(tool)
-                .with_arguments(arguments.as_object().expect("object").clone()),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{tool}: protocol error: {e}"));
-    client.cancel().await.ok();
-    result
-}
-
-fn text(r: &CallToolResult) -> String {
-    r.content
-        .iter()
-        .filter_map(|c| c.as_text())
-        .map(|t| t.text.clone())
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 fn assert_no_secret(what: &str, s: &str) {

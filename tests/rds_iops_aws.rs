@@ -14,7 +14,7 @@ mod common;
 mod mcp_client;
 
 use common::servers::AWS;
-use mcp_client::connect;
+use mcp_client::{call_once as call, text};
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::process::{Command, Output};
@@ -25,7 +25,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
 use aws_smithy_types::DateTime;
 use python_web_troubleshooter::sources::aws;
-use rmcp::model::{CallToolRequestParams, CallToolResult};
 use serde_json::{Value, json};
 
 const PERIOD: i64 = 300;
@@ -195,28 +194,6 @@ fn io_metrics(read: f64, write: f64, queue: f64) -> Vec<Seeded> {
 }
 
 // ------------------------------------------------------------------ MCP client
-
-async fn call(tool: &'static str, arguments: Value) -> CallToolResult {
-    let client = connect().await;
-    let result = client
-        .call_tool(
-            CallToolRequestParams::new(tool)
-                .with_arguments(arguments.as_object().expect("object").clone()),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{tool}: protocol error: {e}"));
-    client.cancel().await.ok();
-    result
-}
-
-fn text(r: &CallToolResult) -> String {
-    r.content
-        .iter()
-        .filter_map(|c| c.as_text())
-        .map(|t| t.text.clone())
-        .collect::<Vec<_>>()
-        .join("\n")
-}
 
 fn assert_no_secret(what: &str, s: &str) {
     assert!(

@@ -38,3 +38,31 @@ pub async fn connect() -> RunningService<RoleClient, Client> {
     });
     Client.serve(client_io).await.expect("client connects")
 }
+
+/// One call on a fresh server: the tool's result, whatever it is (a protocol error fails
+/// the test).
+pub async fn call_once(
+    tool: &'static str,
+    arguments: serde_json::Value,
+) -> rmcp::model::CallToolResult {
+    let client = connect().await;
+    let result = client
+        .call_tool(
+            rmcp::model::CallToolRequestParams::new(tool)
+                .with_arguments(arguments.as_object().expect("object").clone()),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{tool}: protocol error: {e}"));
+    client.cancel().await.ok();
+    result
+}
+
+/// The text content of a result, its blocks joined by newlines.
+pub fn text(r: &rmcp::model::CallToolResult) -> String {
+    r.content
+        .iter()
+        .filter_map(|c| c.as_text())
+        .map(|t| t.text.clone())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
