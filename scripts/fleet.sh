@@ -2,9 +2,9 @@
 # break_down_latency against a real Prometheus engine reading a real fleet, all started and
 # stopped here:
 #
-#   1. three Gunicorn replicas (PyPI, venv in target/live-venv), each its own master and
-#      port, serving tests/fleet/app.py instrumented like prometheus-flask-exporter
-#      (flask_http_request_duration_seconds{method,url_rule,status}) with the worker gauge
+#   1. three Gunicorn replicas (PyPI, venv in target/fleet-venv), each its own master and
+#      port, serving tests/fleet/app.py, a Flask app instrumented by prometheus-flask-exporter
+#      (flask_http_request_duration_seconds{method,url_rule,status}), with the worker gauge
 #      gunicorn_workers{state="busy"|"idle"}; two run 3 workers, one runs 1;
 #   2. Debian's prometheus scraping the three every second (job="shop-api") and itself
 #      (job="prometheus");
@@ -42,7 +42,7 @@ command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || apt_install ngin
 command -v openssl >/dev/null 2>&1 || apt_install openssl
 NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
 
-venv="$(bash "$repo/scripts/venv.sh" live-venv "$repo/tests/live/requirements.txt")"
+venv="$(bash "$repo/scripts/venv.sh" fleet-venv "$here/requirements.txt")"
 
 tmp="$(mktemp -d /tmp/pwt-fleet.XXXXXX)"
 pids=()
