@@ -180,3 +180,49 @@ fn the_breakdown_takes_the_fleet_like_an_access_log() {
         "prometheus.source"
     );
 }
+
+#[test]
+fn ingress_nginx_splits_the_fleet_into_nginx_and_upstream() {
+    use crate::diagnosis::latency::{self, LatencyInput, Measured, PrometheusInput};
+    let input = LatencyInput {
+        prometheus: Some(PrometheusInput {
+            source: None,
+            selector: r#"{job="shop"}"#.into(),
+            since: None,
+            until: None,
+        }),
+        ..Default::default()
+    };
+    let checked = latency::check(input, 1_700_000_100).unwrap();
+    let m = Measured {
+        fleet: Some(FleetData {
+            ingress_split_ms: Some((130.0, 100.0)),
+            ..data()
+        }),
+        ..Default::default()
+    };
+    let r = latency::analyze_measured(&checked, &m).unwrap();
+    let source = "prometheus:default:nginx_ingress_controller_response_duration_seconds";
+    assert_eq!(r.total_ms, Some(130.0), "{:?}", r.layers);
+    let nginx = r
+        .layers
+        .iter()
+        .find(|l| l.layer == "nginx")
+        .expect("an nginx layer");
+    // request − upstream: derived from the two measured means, each in the evidence.
+    assert_eq!((nginx.ms, nginx.source.as_str()), (30.0, "derived"));
+    assert!(
+        r.conclusion.evidence.iter().any(|e| e.source == source),
+        "{:?}",
+        r.conclusion.evidence
+    );
+    let fleet = r.fleet.expect("the fleet report");
+    assert!(
+        fleet
+            .families
+            .iter()
+            .any(|f| f.starts_with("ingress-nginx:")),
+        "{:?}",
+        fleet.families
+    );
+}
