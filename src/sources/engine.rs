@@ -17,6 +17,7 @@ use crate::config::{Engine, Engines, Secret};
 use crate::diagnosis::fleet::{self, FleetData, HistogramData, ReplicaWorkers, RouteSeries, plan};
 use crate::diagnosis::latency::FleetPlan;
 use crate::error::{ErrorKind, ToolError};
+use crate::sources::fetch;
 
 const FIELD: &str = "prometheus.source";
 /// Largest reply read from an engine.
@@ -86,19 +87,7 @@ impl Client {
         if !roots.is_empty() {
             tls = tls.root_certs(ureq::tls::RootCerts::Specific(Arc::new(roots)));
         }
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .proxy(None)
-            .tls_config(tls.build())
-            .timeout_connect(Some(Duration::from_secs(3)))
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .user_agent(concat!(
-                env!("CARGO_PKG_NAME"),
-                "/",
-                env!("CARGO_PKG_VERSION")
-            ))
-            .build()
-            .into();
+        let agent: ureq::Agent = fetch::agent_config().tls_config(tls.build()).build().into();
         Ok(Self {
             agent,
             engine: engine.clone(),

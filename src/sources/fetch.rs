@@ -157,14 +157,12 @@ fn describe_error(e: &ureq::Error) -> (ErrorKind, &'static str) {
     }
 }
 
-/// GETs `url` from an address `reach` allows and returns its body as text.
-pub fn get(field: &str, url: &str, timeout: Duration, reach: &Reach) -> Result<Reply, ToolError> {
-    let target = target(field, url)?;
-    let addrs = reach.metrics_addrs(field, &target.host, target.port)?;
-    let agent: ureq::Agent = ureq::Agent::config_builder()
+/// What every outgoing HTTP request shares: no proxy, no redirect followed, a status as a
+/// value rather than an error, our user agent, and at most 3 s to connect.
+pub fn agent_config() -> ureq::config::ConfigBuilder<ureq::typestate::AgentScope> {
+    ureq::Agent::config_builder()
         .proxy(None)
-        .timeout_connect(Some(timeout.min(Duration::from_secs(3))))
-        .timeout_global(Some(timeout))
+        .timeout_connect(Some(Duration::from_secs(3)))
         .http_status_as_error(false)
         .max_redirects(0)
         .user_agent(concat!(
@@ -172,6 +170,15 @@ pub fn get(field: &str, url: &str, timeout: Duration, reach: &Reach) -> Result<R
             "/",
             env!("CARGO_PKG_VERSION")
         ))
+}
+
+/// GETs `url` from an address `reach` allows and returns its body as text.
+pub fn get(field: &str, url: &str, timeout: Duration, reach: &Reach) -> Result<Reply, ToolError> {
+    let target = target(field, url)?;
+    let addrs = reach.metrics_addrs(field, &target.host, target.port)?;
+    let agent: ureq::Agent = agent_config()
+        .timeout_connect(Some(timeout.min(Duration::from_secs(3))))
+        .timeout_global(Some(timeout))
         .build()
         .into();
     let mut last = (ErrorKind::Unreachable, "no address to connect to");

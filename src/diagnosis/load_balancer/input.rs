@@ -7,6 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::diagnosis::InputError;
+use crate::diagnosis::storage::check_region;
 use crate::diagnosis::window::resolve_time;
 
 /// An AWS load balancer whose CloudWatch metrics are read.
@@ -106,17 +107,7 @@ impl LoadBalancerRef {
             ),
         };
         if let Some(region) = &self.region {
-            let ok = !region.is_empty()
-                && region.len() <= 32
-                && region
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-            if !ok {
-                return Err(InputError::new(
-                    field("region"),
-                    "must be an AWS region name such as `us-east-1` or `eu-west-1`",
-                ));
-            }
+            check_region(&field("region"), region)?;
         }
         let (start, end, period_seconds) = span(self, now)?;
         Ok(LoadBalancerWindow {

@@ -159,17 +159,7 @@ pub fn validate(input: &RdsIopsInput, now: i64) -> Result<InstanceWindow, InputE
         ));
     }
     if let Some(region) = &input.region {
-        let ok = !region.is_empty()
-            && region.len() <= 32
-            && region
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-        if !ok {
-            return Err(InputError::new(
-                "region",
-                "must be an AWS region name such as `us-east-1` or `eu-west-1`",
-            ));
-        }
+        check_region("region", region)?;
     }
     if let Some(profile) = &input.profile {
         let ok = !profile.is_empty()
@@ -302,4 +292,21 @@ fn span(input: &RdsIopsInput, now: i64) -> Result<(i64, i64), InputError> {
         ));
     }
     Ok((start, end))
+}
+
+/// Checks an AWS region name (`us-east-1`) before it goes into an endpoint's host name.
+pub fn check_region(field: &str, region: &str) -> Result<(), InputError> {
+    let ok = !region.is_empty()
+        && region.len() <= 32
+        && region
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if ok {
+        Ok(())
+    } else {
+        Err(InputError::new(
+            field,
+            "must be an AWS region name such as `us-east-1` or `eu-west-1`",
+        ))
+    }
 }

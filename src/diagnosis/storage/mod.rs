@@ -88,7 +88,7 @@ pub use aws_cli::iso8601;
 pub use fold::fold;
 pub use input::{
     DEFAULT_PERIOD_SECONDS, DEFAULT_WINDOW_MINUTES, InstanceWindow, MAX_PERIODS, RdsInstanceRef,
-    RdsIopsInput, StatedStorage, validate,
+    RdsIopsInput, StatedStorage, check_region, validate,
 };
 pub use limits::{
     Baseline, ClassLimit, EngineFamily, Engines, INSTANCE_CLASSES, LIMITS, LimitRule,
