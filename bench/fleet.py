@@ -100,15 +100,20 @@ def ours(binary, env, selector, since, until):
     # alone (this process's children include promtool).
     wrapper = (
         "import resource, subprocess, sys\n"
-        "out = subprocess.run(sys.argv[1:], check=True, capture_output=True)\n"
+        "out = subprocess.run(sys.argv[1:], capture_output=True)\n"
         "sys.stdout.buffer.write(out.stdout)\n"
+        "if out.returncode:\n"
+        "    sys.stderr.buffer.write(out.stderr)\n"
+        "    sys.exit(out.returncode)\n"
         "sys.stderr.write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", wrapper, binary, "latency", "--prometheus", selector,
          "--since", since, "--until", until, "--json"],
-        env=env, check=True, capture_output=True, text=True, timeout=120,
+        env=env, capture_output=True, text=True, timeout=600,
     )
+    if out.returncode != 0:
+        raise RuntimeError(f"our call failed: {out.stderr.strip()[-2000:]}")
     return json.loads(out.stdout), int(out.stderr.strip().splitlines()[-1])
 
 
@@ -148,7 +153,8 @@ def run(size, args, tmp):
                 break
             except Exception:
                 time.sleep(0.1)
-        env = dict(os.environ, PWT_PROMETHEUS_URL=base)
+        # The read's bound is raised so that a large fleet is timed, not cut at the default.
+        env = dict(os.environ, PWT_PROMETHEUS_URL=base, PWT_PROMETHEUS_TIMEOUT="300")
         env.pop("PWT_PROMETHEUS_TOKEN", None)
         selector = '{job="bench"}'
         since, until = rfc3339(start), rfc3339(end)

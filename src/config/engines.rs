@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -36,6 +37,21 @@ pub struct Engine {
     /// A PEM file of the CA that signs the engine's certificate (else the system store).
     pub ca_file: Option<PathBuf>,
     pub overrides: Overrides,
+    /// The bound on reading a fleet from this engine, all requests together; each request
+    /// gets at most half of it.
+    pub timeout: Duration,
+}
+
+/// The default bound on reading a fleet from an engine.
+pub const DEFAULT_ENGINE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// An engine timeout in seconds, as the operator writes it: 1 to 600.
+fn timeout_of(seconds: Option<f64>, key: &str) -> Result<Duration, String> {
+    match seconds {
+        None => Ok(DEFAULT_ENGINE_TIMEOUT),
+        Some(s) if s.is_finite() && (1.0..=600.0).contains(&s) => Ok(Duration::from_secs_f64(s)),
+        Some(_) => Err(format!("{key} must be a number of seconds from 1 to 600")),
+    }
 }
 
 impl Engine {
@@ -116,8 +132,8 @@ impl Engines {
         self.0.insert(engine.name.clone(), engine);
     }
 
-    /// The default engine from `PWT_PROMETHEUS_URL`, `PWT_PROMETHEUS_TOKEN` and
-    /// `PWT_PROMETHEUS_CA_FILE`.
+    /// The default engine from `PWT_PROMETHEUS_URL`, `PWT_PROMETHEUS_TOKEN`,
+    /// `PWT_PROMETHEUS_CA_FILE` and `PWT_PROMETHEUS_TIMEOUT` (seconds).
     pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<Self, String> {
         let mut engines = Self::default();
         if let Some(url) = env("PWT_PROMETHEUS_URL") {
@@ -129,6 +145,11 @@ impl Engines {
                     .map_or(EngineAuth::None, |t| EngineAuth::Bearer(Secret::new(t))),
                 ca_file: env("PWT_PROMETHEUS_CA_FILE").map(PathBuf::from),
                 overrides: Overrides::default(),
+                timeout: timeout_of(
+                    env("PWT_PROMETHEUS_TIMEOUT")
+                        .map(|s| s.trim().parse::<f64>().unwrap_or(f64::NAN)),
+                    "PWT_PROMETHEUS_TIMEOUT",
+                )?,
             });
         }
         Ok(engines)
@@ -166,6 +187,7 @@ pub(super) struct FileEngine {
     workers: Option<String>,
     state_label: Option<String>,
     replica_label: Option<String>,
+    timeout_seconds: Option<f64>,
 }
 
 /// A metric or label name as PromQL takes it bare.
@@ -212,6 +234,7 @@ impl FileEngine {
                 state_label: self.state_label,
                 replica_label: self.replica_label,
             },
+            timeout: timeout_of(self.timeout_seconds, "timeout_seconds")?,
         })
     }
 }

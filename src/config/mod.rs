@@ -34,7 +34,7 @@ use std::time::Duration;
 
 use crate::sources::reach::ReachSettings;
 
-pub use engines::{Engine, EngineAuth, Engines};
+pub use engines::{DEFAULT_ENGINE_TIMEOUT, Engine, EngineAuth, Engines};
 pub use secrets::{PasswordSource, Secret, pgpass_lookup, resolve_password};
 pub use targets::{EngineKind, PgDefaults, RootCerts, SslMode, Target, parse_url};
 
@@ -101,7 +101,7 @@ pub enum LookupError {
 }
 
 /// Environment variables the configuration reads.
-pub const ENV_VARS: [&str; 16] = [
+pub const ENV_VARS: [&str; 17] = [
     "DATABASE_URL",
     "PWT_CONFIG",
     "PGHOST",
@@ -116,6 +116,7 @@ pub const ENV_VARS: [&str; 16] = [
     "PWT_PROMETHEUS_URL",
     "PWT_PROMETHEUS_TOKEN",
     "PWT_PROMETHEUS_CA_FILE",
+    "PWT_PROMETHEUS_TIMEOUT",
     "HOME",
     "USER",
 ];

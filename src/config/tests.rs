@@ -248,6 +248,7 @@ basic_auth_env = "MIMIR_AUTH"
 ca_file = "/etc/pwt/mimir.pem"
 route_label = "handler"
 replica_label = "pod"
+timeout_seconds = 90
 "#;
     let c = Config::from_parts(
         Some(("pwt.toml", text)),
@@ -263,6 +264,11 @@ replica_label = "pod"
     assert_eq!(m.auth, EngineAuth::BasicEnv("MIMIR_AUTH".into()));
     assert_eq!(m.overrides.replica_label(), "pod");
     assert_eq!(m.overrides.workers(), "gunicorn_workers");
+    assert_eq!(m.timeout, Duration::from_secs(90));
+    assert_eq!(
+        c.engines.get("default").unwrap().timeout,
+        DEFAULT_ENGINE_TIMEOUT
+    );
     assert!(!format!("{c:?}").contains("tok3n"));
     for (bad, says) in [
         ("[prometheus.x]\nurl = \"https://u:pw@h\"\n", "credentials"),
@@ -278,6 +284,10 @@ replica_label = "pod"
         (
             "[prometheus.x]\nurl = \"http://h\"\npassword = \"pw\"\n",
             "not valid",
+        ),
+        (
+            "[prometheus.x]\nurl = \"http://h\"\ntimeout_seconds = 0\n",
+            "timeout_seconds",
         ),
     ] {
         let e = Config::from_parts(Some(("pwt.toml", bad)), &env_of(&[])).unwrap_err();

@@ -18,9 +18,6 @@ use crate::sources::reach::Reach;
 use crate::sources::sampling::Sampling;
 use crate::sources::{aws, engine, fetch, listen_queue, nginx_log, uwsgi};
 
-/// The bound on reading a fleet from a Prometheus engine.
-const FLEET_DEADLINE: Duration = Duration::from_secs(20);
-
 /// A break_down_latency input that has passed every check that needs no source.
 #[derive(Debug)]
 pub struct LatencyRequest {
@@ -273,7 +270,7 @@ pub fn gather(
             .as_ref()
             .zip(checked.latency.fleet_plan())
             .map(|(engine, plan)| {
-                let deadline = Instant::now() + FLEET_DEADLINE;
+                let deadline = Instant::now() + engine.timeout;
                 scope.spawn(move || engine::read_fleet(engine, plan, deadline))
             });
         let queue = input.listen_port.map(|port| {

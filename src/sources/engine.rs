@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde_json::Value;
 
@@ -22,8 +22,6 @@ use crate::sources::fetch;
 const FIELD: &str = "prometheus.source";
 /// Largest reply read from an engine.
 const MAX_BODY: u64 = 32 << 20;
-/// The bound on one request, within the call's.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// One labelled value of an instant vector.
 pub type Sample = (BTreeMap<String, String>, f64);
@@ -117,7 +115,7 @@ impl Client {
             .agent
             .get(&url)
             .config()
-            .timeout_global(Some(left.min(REQUEST_TIMEOUT)))
+            .timeout_global(Some(left.min(self.engine.timeout / 2)))
             .build();
         if let Some(a) = &self.authorization {
             request = request.header("Authorization", a.expose());
