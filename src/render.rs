@@ -7,7 +7,7 @@ use crate::diagnosis::capacity::CapacityReport;
 use crate::diagnosis::latency::LatencyReport;
 use crate::diagnosis::load_balancer::LoadBalancerReport;
 use crate::diagnosis::queries::SlowQueriesReport;
-use crate::diagnosis::storage::StorageReport;
+use crate::diagnosis::storage::{StorageReport, Utilization};
 use crate::diagnosis::symptoms::MatchReport;
 use crate::diagnosis::{Conclusion, EvidenceValue, fmt_num};
 
@@ -440,17 +440,7 @@ impl Summary for StorageReport {
             s.throughput_limited_by.as_deref().unwrap_or("-")
         );
         if let (Some(avg), Some(peak)) = (self.total_iops_avg, self.total_iops_peak) {
-            let util = self
-                .iops_utilization_percent
-                .as_ref()
-                .map(|u| {
-                    format!(
-                        " = {}% avg, {}% peak of the limit",
-                        fmt_num(u.avg),
-                        fmt_num(u.peak)
-                    )
-                })
-                .unwrap_or_default();
+            let util = of_the_limit(self.iops_utilization_percent.as_ref());
             let _ = writeln!(
                 out,
                 "IOPS (read + write): avg {}, peak {}{util}",
@@ -459,17 +449,7 @@ impl Summary for StorageReport {
             );
         }
         if let Some(t) = &self.throughput {
-            let util = t
-                .utilization_percent
-                .as_ref()
-                .map(|u| {
-                    format!(
-                        " = {}% avg, {}% peak of the limit",
-                        fmt_num(u.avg),
-                        fmt_num(u.peak)
-                    )
-                })
-                .unwrap_or_default();
+            let util = of_the_limit(t.utilization_percent.as_ref());
             let _ = writeln!(
                 out,
                 "Throughput: avg {} MiB/s, peak {} MiB/s{util}",
@@ -724,6 +704,18 @@ impl Summary for SlowQueriesReport {
 
 /// The load balancer's lines of a latency summary: what it read, the figures, and what the
 /// notable signals after the first mean (the verdict, with the first, is among the warnings).
+/// ` = A% avg, P% peak of the limit`, or nothing when the limit is unknown.
+fn of_the_limit(u: Option<&Utilization>) -> String {
+    u.map(|u| {
+        format!(
+            " = {}% avg, {}% peak of the limit",
+            fmt_num(u.avg),
+            fmt_num(u.peak)
+        )
+    })
+    .unwrap_or_default()
+}
+
 fn load_balancer_lines(out: &mut String, lb: &LoadBalancerReport) {
     let tg = lb
         .target_group
