@@ -18,6 +18,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 repo="$PWD"
 
 log() { printf 'aws: %s\n' "$*" >&2; }
+source "$repo/scripts/lib.sh"
 
 localstack_venv="$(bash scripts/venv.sh awsenv/localstack tests/aws/requirements-localstack.txt)"
 moto_venv="$(bash scripts/venv.sh awsenv/moto tests/aws/requirements-moto.txt)"
@@ -57,32 +58,6 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
-
-# wait_http NAME URL PID SECONDS
-wait_http() {
-  local name="$1" url="$2" pid="$3" limit="$4" started=$SECONDS
-  while (( SECONDS - started < limit )); do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      log "$name exited during start-up"
-      return 1
-    fi
-    if python3 - "$url" <<'PY' 2>/dev/null
-import sys, urllib.request
-urllib.request.urlopen(sys.argv[1], timeout=2).read()
-PY
-    then
-      log "$name ready after $((SECONDS - started)) s at $url"
-      return 0
-    fi
-    sleep 0.5
-  done
-  log "$name not ready within $limit s"
-  return 1
-}
-
 ls_port="$(free_port)"
 moto_port="$(free_port)"
 mkdir -p "$work/ls-fs" "$work/ls-config"
@@ -100,8 +75,9 @@ env -i PATH="$moto_venv/bin:/usr/bin:/bin" HOME="$work" \
   "$moto_venv/bin/moto_server" -H 127.0.0.1 -p "$moto_port" >"$work/moto.log" 2>&1 &
 moto_pid=$!
 
-wait_http localstack "http://127.0.0.1:$ls_port/_localstack/health" "$ls_pid" 60
-wait_http moto_server "http://127.0.0.1:$moto_port/moto-api/" "$moto_pid" 30
+wait_http "http://127.0.0.1:$ls_port/_localstack/health" localstack "$ls_pid" 60
+wait_http "http://127.0.0.1:$moto_port/moto-api/" moto_server "$moto_pid" 30
+log "localstack and moto_server ready"
 
 # Only loopback endpoints, fake credentials, no instance metadata service.
 export AWS_ENDPOINT_URL_CLOUDWATCH="http://127.0.0.1:$ls_port"

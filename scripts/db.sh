@@ -22,6 +22,7 @@ repo="$PWD"
 
 log() { printf 'db: %s\n' "$*" >&2; }
 die() { log "FAILED: $*"; exit 1; }
+source "$repo/scripts/lib.sh"
 
 # --------------------------------------------------------------------------- packages
 need_pkgs=()
@@ -52,8 +53,6 @@ if [[ "$(id -u)" == 0 ]]; then
   as_pg=(runuser -u postgres --)
   as_my_user=mysql
 fi
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # --------------------------------------------------------------------------- cleanup
 work="$(mktemp -d /tmp/pwt-db.XXXXXX)"

@@ -25,19 +25,9 @@ here="$repo/tests/fleet"
 seconds="${PWT_FLEET_SECONDS:-20}"
 
 log() { printf 'fleet: %s\n' "$*" >&2; }
+source "$repo/scripts/lib.sh"
 
-apt_install() {
-  if [[ "$(id -u)" != 0 ]]; then
-    log "need the Debian packages $* (run as root: apt-get install -y $*)"
-    exit 1
-  fi
-  log "installing Debian packages: $*"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "$@" >/dev/null
-}
-
-command -v prometheus >/dev/null 2>&1 || apt_install prometheus
+command -v prometheus >/dev/null 2>&1 || apt_install --no-install-recommends prometheus
 command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || apt_install nginx
 command -v openssl >/dev/null 2>&1 || apt_install openssl
 NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
@@ -47,27 +37,17 @@ venv="$(bash "$repo/scripts/venv.sh" fleet-venv "$here/requirements.txt")"
 tmp="$(mktemp -d /tmp/pwt-fleet.XXXXXX)"
 pids=()
 cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-  done
+  local rc=$?
+  ((${#pids[@]})) && stop_pids "${pids[@]}"
+  if ((rc != 0)); then
+    local f
+    for f in "$tmp"/*.log; do
+      [[ -s "$f" ]] && { log "tail of $f:"; tail -n 20 "$f" >&2; }
+    done
+  fi
   rm -rf "$tmp"
 }
 trap cleanup EXIT INT TERM
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_http() {
-  local url="$1" what="$2"
-  for _ in $(seq 150); do
-    if python3 -c "import urllib.request,sys; urllib.request.urlopen(sys.argv[1], timeout=1).read()" "$url" 2>/dev/null; then
-      return 0
-    fi
-    sleep 0.1
-  done
-  log "$what did not answer at $url"; tail -n 20 "$tmp"/*.log >&2 || true; exit 1
-}
 
 # 1. The replicas.
 app_ports=(); metrics_ports=()

@@ -47,6 +47,7 @@ AGENT_AFTER_SECONDS="${AGENT_AFTER_SECONDS:-8}"
 
 log() { printf 'incident: %s\n' "$*" >&2; }
 die() { log "FAILED: $*"; exit 1; }
+source "$repo/scripts/lib.sh"
 
 report_only=0
 scenarios=()
@@ -69,13 +70,6 @@ done
 [[ -x "$bin" ]] || die "binary $bin missing: run cargo build --bins first"
 
 # --------------------------------------------------------------------------- packages
-apt_install() {
-  [[ "$(id -u)" == 0 ]] || die "need the Debian packages $* (as root: apt-get install -y $*)"
-  log "installing Debian packages: $*"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq "$@" >/dev/null
-}
 need=()
 pg_bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)"
 [[ -n "$pg_bin" && -x "$pg_bin/initdb" ]] || need+=(postgresql postgresql-contrib)
@@ -101,17 +95,7 @@ if [[ "$(id -u)" == 0 ]]; then
   id postgres >/dev/null 2>&1 || useradd --system --no-create-home postgres
   as_pg=(runuser -u postgres --)
 fi
-# Stops the given children of this script (TERM, then KILL after 5 s) and forgets them.
-stop_pids() {
-  local pid
-  for pid in "$@"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "$@"; do
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
-  forget "$@"
-}
+# Leaves the given processes out of those cleanup stops.
 forget() {
   local keep=() p
   for p in "${pids[@]}"; do
@@ -136,18 +120,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_http() {
-  local url="$1" what="$2" pid="$3"
-  for _ in $(seq 150); do
-    if python3 -c "import urllib.request,sys; urllib.request.urlopen(sys.argv[1], timeout=2).read()" "$url" 2>/dev/null; then
-      return 0
-    fi
-    kill -0 "$pid" 2>/dev/null || die "$what exited before answering at $url"
-    sleep 0.2
-  done
-  die "$what did not answer at $url"
-}
 
 # --------------------------------------------------------------------------- PostgreSQL
 pg_port="$(free_port)"
@@ -287,6 +259,7 @@ EOF
     FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
       AND query NOT ILIKE '%pg_stat_statements%' AND query NOT LIKE '%pwt:%'" >"$sdir/pgss.json"
   stop_pids "$npid" "$gpid"
+  forget "$npid" "$gpid"
 
   "$agent_py" "$here/agent.py" truth "$scenario" "$out" --access-log "$sdir/logs/access.log" \
     --timing-dir "$sdir/timing" --load-dir "$sdir/load" --workers "$workers" --pgss "$sdir/pgss.json" \

@@ -15,6 +15,7 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 log() { printf 'venv: %s\n' "$*" >&2; }
+source "$repo/scripts/lib.sh"
 usage() { log "usage: bash scripts/venv.sh [--python PY] [--no-deps] NAME REQUIREMENTS..."; exit 2; }
 
 python=python3
@@ -35,17 +36,6 @@ for req in "$@"; do
 done
 venv="$repo/target/$name"
 stamp="$venv/.pwt-venv.stamp"
-
-apt_install() {
-  if [[ "$(id -u)" != 0 ]]; then
-    log "need the Debian packages: $* (run as root: apt-get install -y $*)"
-    exit 1
-  fi
-  log "installing Debian packages: $*"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >&2
-  apt-get install -y -qq "$@" >/dev/null
-}
 
 if [[ "$python" == python3 ]] && ! command -v python3 >/dev/null 2>&1; then
   apt_install python3 python3-venv

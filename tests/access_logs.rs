@@ -3,7 +3,7 @@
 
 mod mcp_client;
 
-use mcp_client::{Client, connect};
+use mcp_client::{Client, connect, text};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -175,15 +175,6 @@ async fn call(client: &RunningService<RoleClient, Client>, arguments: Value) -> 
         )
         .await
         .expect("a tool result")
-}
-
-fn text(r: &CallToolResult) -> String {
-    r.content
-        .iter()
-        .filter_map(|c| c.as_text())
-        .map(|t| t.text.clone())
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 #[tokio::test]

@@ -15,10 +15,11 @@
 mod common;
 mod mcp_client;
 
+use common::output_text;
 use common::servers::AWS_LB;
 use mcp_client::{call_once as call, text};
 use std::net::TcpListener;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -552,28 +553,7 @@ async fn a_malformed_name_is_bad_input_before_any_request() {
 
 fn cli(args: &[&str], env: &[(&str, String)]) -> Output {
     require_servers();
-    let bin = std::env::var("PWT_BIN").unwrap_or_else(|_| {
-        concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/target/debug/python-web-troubleshooter"
-        )
-        .to_owned()
-    });
-    let mut cmd = Command::new(&bin);
-    cmd.args(args).env("RUST_LOG", "debug");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output()
-        .unwrap_or_else(|e| panic!("running {bin}: {e} (build it with cargo build)"))
-}
-
-fn output_text(o: &Output) -> String {
-    format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
+    common::run_binary(args, env, &[])
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@
 
 mod mcp_client;
 
-use mcp_client::{Client, connect};
+use mcp_client::{Client, connect, text};
 use std::path::PathBuf;
 
 use rmcp::{
@@ -29,16 +29,6 @@ async fn call(
         .call_tool(CallToolRequestParams::new(tool).with_arguments(args(arguments)))
         .await
         .unwrap_or_else(|e| panic!("{tool}: protocol error where a tool result was expected: {e}"))
-}
-
-fn text(result: &CallToolResult) -> String {
-    result
-        .content
-        .iter()
-        .filter_map(|c| c.as_text())
-        .map(|t| t.text.clone())
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 #[tokio::test]

@@ -13,11 +13,12 @@
 mod common;
 mod mcp_client;
 
+use common::output_text;
 use common::servers::AWS;
 use mcp_client::{call_once as call, text};
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -477,31 +478,7 @@ async fn break_down_latency_folds_storage_into_match_symptom() {
 
 fn cli(args: &[&str], env: &[(&str, String)], remove: &[&str]) -> Output {
     require_servers();
-    let bin = std::env::var("PWT_BIN").unwrap_or_else(|_| {
-        concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/target/debug/python-web-troubleshooter"
-        )
-        .to_owned()
-    });
-    let mut cmd = Command::new(&bin);
-    cmd.args(args).env("RUST_LOG", "debug");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    for k in remove {
-        cmd.env_remove(k);
-    }
-    cmd.output()
-        .unwrap_or_else(|e| panic!("running {bin}: {e} (build it with cargo build)"))
-}
-
-fn output_text(o: &Output) -> String {
-    format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
+    common::run_binary(args, env, remove)
 }
 
 #[tokio::test]

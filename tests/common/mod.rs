@@ -6,7 +6,7 @@
 
 pub mod servers;
 
-use std::process::Command;
+use std::process::{Command, Output};
 use std::time::Duration;
 
 use python_web_troubleshooter::config::Config;
@@ -150,6 +150,33 @@ pub fn cli(extra: &[&str]) -> (bool, String, String) {
 }
 
 pub const BOUND: Duration = Duration::from_secs(4);
+
+/// Runs the real binary (`PWT_BIN`, else the one cargo built for these tests) with `args`,
+/// the variables of `env` set and those of `remove` unset, logging at debug so that the
+/// log is checked too.
+pub fn run_binary(args: &[&str], env: &[(&str, String)], remove: &[&str]) -> Output {
+    let bin = std::env::var("PWT_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_python-web-troubleshooter").to_owned());
+    let mut cmd = Command::new(&bin);
+    cmd.args(args).env("RUST_LOG", "debug");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    for k in remove {
+        cmd.env_remove(k);
+    }
+    cmd.output()
+        .unwrap_or_else(|e| panic!("running {bin}: {e} (build it with cargo build)"))
+}
+
+/// A command's stdout and stderr, one after the other.
+pub fn output_text(o: &Output) -> String {
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
 
 /// Runs the real binary's `slow-queries` subcommand against a config with one target `t`
 /// (written to a file in scripts/db.sh's work directory); returns (success, stdout, stderr).
