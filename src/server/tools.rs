@@ -170,10 +170,18 @@ impl Troubleshooter {
         peer: Peer<RoleServer>,
     ) -> CallToolResult {
         let progress = progress::for_call(&meta, &peer);
-        call("break_down_latency", args, |i| async move {
-            flows::break_down_latency::run(i, &self.reach, &self.config.engines, &progress).await
+        let result = call("break_down_latency", args, |i| async {
+            flows::break_down_latency::run(
+                i,
+                &self.reach,
+                &self.config.engines,
+                progress.progress(),
+            )
+            .await
         })
-        .await
+        .await;
+        progress.finish().await;
+        result
     }
 
     #[tool(

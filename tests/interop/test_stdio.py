@@ -494,7 +494,8 @@ async def test_break_down_latency_db_dominant_and_chains(pwt_bin, server_env, st
 
 async def test_sampling_sends_progress_notifications(pwt_bin, server_env, stderr_path):
     """A call that samples for about two seconds reports its progress to a client that
-    passed a progress token: percentages that only rise, end at 100, with a message."""
+    passed a progress token: percentages that only rise, end at 100 before the result
+    arrives, with a message."""
     import socket
 
     listener = socket.socket()
@@ -515,10 +516,8 @@ async def test_sampling_sends_progress_notifications(pwt_bin, server_env, stderr
                 progress_callback=on_progress,
             )
             assert not result.is_error, dump(result)
-            # Notifications are delivered before the result; give the last one a moment.
-            with anyio.move_on_after(2):
-                while not seen or seen[-1][0] < 100:
-                    await anyio.sleep(0.05)
+            # Every notification is sent before the result: the SDK stops listening for a
+            # request's progress once its result is in, so a later one would be lost.
     finally:
         listener.close()
     assert len(seen) >= 3, f"expected several progress notifications over ~2 s of sampling, got {seen}"
