@@ -13,6 +13,7 @@ use common::servers::DB_TLS;
 use common::*;
 use python_web_troubleshooter::diagnosis::queries::Engine;
 use python_web_troubleshooter::flows;
+use python_web_troubleshooter::progress::Progress;
 use python_web_troubleshooter::sources::Connections;
 use serde_json::json;
 
@@ -75,6 +76,7 @@ async fn call_and_check_encryption(target_toml: &str, application_name: &str) ->
         &config,
         &connections,
         &args(json!({"limit": 3, "include_running": false})),
+        &Progress::none(),
     )
     .await
     .unwrap_or_else(|e| panic!("{target_toml}: {e}"));

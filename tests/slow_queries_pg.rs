@@ -8,14 +8,21 @@ mod common;
 #[path = "slow_queries_pg/query_text.rs"]
 mod query_text;
 
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::servers::POSTGRES;
 use common::*;
 use python_web_troubleshooter::diagnosis::queries::Engine;
+use python_web_troubleshooter::progress::Progress;
 use python_web_troubleshooter::render::Summary;
 use python_web_troubleshooter::server::Troubleshooter;
-use rmcp::{ClientHandler, ServiceExt, model::CallToolRequestParams, model::ClientConfig};
+use rmcp::model::{
+    CallToolRequestParams, ClientConfig, NumberOrString, ProgressNotificationParam, ProgressToken,
+    RequestMetaObject,
+};
+use rmcp::service::NotificationContext;
+use rmcp::{ClientHandler, RoleClient, ServiceExt};
 use serde_json::json;
 
 fn queries(r: &python_web_troubleshooter::diagnosis::queries::SlowQueriesReport) -> Vec<&str> {
@@ -272,6 +279,84 @@ async fn sampled_mode_ranks_what_runs_now() {
     );
 }
 
+/// The progress notifications a client hears: percent and message.
+#[derive(Clone, Default)]
+struct Listening(Arc<Mutex<Vec<(f64, String)>>>);
+
+impl ClientHandler for Listening {
+    fn get_info(&self) -> ClientConfig {
+        ClientConfig::default()
+    }
+
+    async fn on_progress(
+        &self,
+        params: ProgressNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        let message = params.message.unwrap_or_default();
+        self.0.lock().unwrap().push((params.progress, message));
+    }
+}
+
+/// A sample of a few seconds tells a client that sent a progress token how far it has got,
+/// over MCP: rising percentages that end at 100, each saying it is sampling.
+#[tokio::test]
+async fn a_sample_reports_its_progress_to_the_client() {
+    if !POSTGRES.ready() {
+        return;
+    }
+    let config = config();
+    let (server_io, client_io) = tokio::io::duplex(1 << 16);
+    tokio::spawn(async move {
+        let running = Troubleshooter::with_config(config)
+            .serve(server_io)
+            .await
+            .unwrap();
+        let _ = running.waiting().await;
+    });
+    let heard = Listening::default();
+    let client = heard.clone().serve(client_io).await.unwrap();
+    let mut params = CallToolRequestParams::new("slow_queries").with_arguments(
+        json!({"sample_seconds": 3, "include_running": false})
+            .as_object()
+            .unwrap()
+            .clone(),
+    );
+    params.meta = Some(RequestMetaObject::with_progress_token(ProgressToken(
+        NumberOrString::Number(7),
+    )));
+    let r = client.call_tool(params).await.unwrap();
+    assert_ne!(r.is_error, Some(true), "{r:?}");
+    // rmcp's client may hand the last notification to its handler just after the result.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while heard
+        .0
+        .lock()
+        .unwrap()
+        .last()
+        .is_none_or(|(p, _)| *p < 100.0)
+        && Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let heard = heard.0.lock().unwrap().clone();
+    let percents: Vec<f64> = heard.iter().map(|(p, _)| *p).collect();
+    assert!(
+        percents.len() >= 3,
+        "one a second over 3 s, then done: {heard:?}"
+    );
+    assert!(percents.windows(2).all(|w| w[0] < w[1]), "{heard:?}");
+    assert_eq!(percents.last(), Some(&100.0), "{heard:?}");
+    assert!(
+        heard
+            .iter()
+            .all(|(_, m)| m.starts_with("slow_queries: sampl")),
+        "{heard:?}"
+    );
+    assert!(heard[0].1.contains("of 3 s"), "{heard:?}");
+    client.cancel().await.ok();
+}
+
 #[tokio::test]
 async fn role_without_pg_read_all_stats_is_told_what_to_grant() {
     if !POSTGRES.ready() {
@@ -492,7 +577,7 @@ async fn kept_connection_is_reused_and_replaced_when_it_dies() {
     );
     let connections = Connections::default();
     let input = args(json!({"limit": 1, "include_running": false}));
-    let first = flows::slow_queries::run(&config, &connections, &input)
+    let first = flows::slow_queries::run(&config, &connections, &input, &Progress::none())
         .await
         .unwrap();
     assert_eq!(first.statements.len(), 1);
@@ -511,7 +596,7 @@ async fn kept_connection_is_reused_and_replaced_when_it_dies() {
         .map(|r| r.get(0))
         .collect();
     assert_eq!(pids.len(), 1, "one kept connection: {pids:?}");
-    let second = flows::slow_queries::run(&config, &connections, &input)
+    let second = flows::slow_queries::run(&config, &connections, &input, &Progress::none())
         .await
         .unwrap();
     assert_eq!(second.statements[0].query, first.statements[0].query);
@@ -529,7 +614,7 @@ async fn kept_connection_is_reused_and_replaced_when_it_dies() {
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let third = flows::slow_queries::run(&config, &connections, &input)
+    let third = flows::slow_queries::run(&config, &connections, &input, &Progress::none())
         .await
         .unwrap();
     assert_eq!(third.statements.len(), 1);
@@ -558,10 +643,10 @@ async fn remembered_kinds_give_the_same_report() {
     let config = config();
     let input = args(json!({"target": "stable", "limit": 50, "include_running": false}));
     let connections = Connections::default();
-    let first = flows::slow_queries::run(&config, &connections, &input)
+    let first = flows::slow_queries::run(&config, &connections, &input, &Progress::none())
         .await
         .unwrap();
-    let second = flows::slow_queries::run(&config, &connections, &input)
+    let second = flows::slow_queries::run(&config, &connections, &input, &Progress::none())
         .await
         .unwrap();
     // By now every statement of ours is known too: the next call reads no text at all.
@@ -585,13 +670,14 @@ async fn remembered_kinds_give_the_same_report() {
     };
     let before = texts_read().await;
     assert!(before >= 1, "the first call read texts");
-    let third = flows::slow_queries::run(&config, &connections, &input)
+    let third = flows::slow_queries::run(&config, &connections, &input, &Progress::none())
         .await
         .unwrap();
     assert_eq!(texts_read().await, before, "the third call read no text");
-    let fresh = flows::slow_queries::run(&config, &Connections::default(), &input)
-        .await
-        .unwrap();
+    let fresh =
+        flows::slow_queries::run(&config, &Connections::default(), &input, &Progress::none())
+            .await
+            .unwrap();
     for (name, other) in [("second", &second), ("third", &third), ("fresh", &fresh)] {
         assert_eq!(other.statements, first.statements, "{name}");
         assert_eq!(other.workload, first.workload, "{name}");
@@ -643,19 +729,20 @@ async fn remembered_kinds_give_the_same_report() {
     );
     let kept = Connections::default();
     let narrow = args(json!({"target": "stable", "limit": 1, "include_running": false}));
-    flows::slow_queries::run(&config, &kept, &narrow)
+    flows::slow_queries::run(&config, &kept, &narrow, &Progress::none())
         .await
         .unwrap();
     for order in ["calls", "total_time", "mean_time"] {
         let input = args(
             json!({"target": "stable", "limit": 4, "order_by": order, "include_running": false}),
         );
-        let again = flows::slow_queries::run(&config, &kept, &input)
+        let again = flows::slow_queries::run(&config, &kept, &input, &Progress::none())
             .await
             .unwrap();
-        let fresh = flows::slow_queries::run(&config, &Connections::default(), &input)
-            .await
-            .unwrap();
+        let fresh =
+            flows::slow_queries::run(&config, &Connections::default(), &input, &Progress::none())
+                .await
+                .unwrap();
         assert_eq!(again.statements, fresh.statements, "{order}");
         assert_eq!(again.workload, fresh.workload, "{order}");
         assert!(

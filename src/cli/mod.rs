@@ -124,11 +124,14 @@ pub fn run(command: Command, config: &Config, reach: Reach) -> Result<()> {
         Command::SlowQueries(a) => {
             let as_json = a.common.json;
             let connections = sources::Connections::default();
+            let bar = progress::on_terminal();
             let report = block_on(flows::slow_queries::run(
                 config,
                 &connections,
                 &a.into_input()?,
+                &bar.progress,
             ))??;
+            drop(bar);
             print(&report, as_json)
         }
     }

@@ -207,14 +207,23 @@ impl Troubleshooter {
         output_schema = output_schema::<queries::SlowQueriesReport>(),
         annotations(title = "Slow queries, live activity and locks (PostgreSQL, MySQL)", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true)
     )]
-    async fn slow_queries(&self, Parameters(args): Parameters<JsonObject>) -> CallToolResult {
-        call(
+    async fn slow_queries(
+        &self,
+        Parameters(args): Parameters<JsonObject>,
+        meta: RequestMetaObject,
+        peer: Peer<RoleServer>,
+    ) -> CallToolResult {
+        let progress = progress::for_call(&meta, &peer);
+        let reporting = progress.progress();
+        let result = call(
             "slow_queries",
             args,
             |i: queries::SlowQueriesInput| async move {
-                flows::slow_queries::run(&self.config, &self.connections, &i).await
+                flows::slow_queries::run(&self.config, &self.connections, &i, reporting).await
             },
         )
-        .await
+        .await;
+        progress.finish().await;
+        result
     }
 }

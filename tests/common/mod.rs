@@ -13,6 +13,7 @@ use python_web_troubleshooter::config::Config;
 use python_web_troubleshooter::diagnosis::queries::{SlowQueriesInput, SlowQueriesReport};
 use python_web_troubleshooter::flows::{self, ErrorKind, ToolError};
 use python_web_troubleshooter::input;
+use python_web_troubleshooter::progress::Progress;
 use python_web_troubleshooter::render::Summary;
 use python_web_troubleshooter::sources;
 use serde_json::Value;
@@ -79,7 +80,13 @@ pub fn args(v: Value) -> SlowQueriesInput {
 
 /// One slow_queries call through the library, as the server and the CLI make it.
 pub async fn call(config: &Config, v: Value) -> Result<SlowQueriesReport, ToolError> {
-    flows::slow_queries::run(config, &sources::Connections::default(), &args(v)).await
+    flows::slow_queries::run(
+        config,
+        &sources::Connections::default(),
+        &args(v),
+        &Progress::none(),
+    )
+    .await
 }
 
 pub async fn report(config: &Config, v: Value) -> SlowQueriesReport {
